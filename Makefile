@@ -1,0 +1,57 @@
+# Sluice: every target does its own set-up, idempotently, so `make dev` and `make test` work on a fresh clone.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+include tools/versions.env
+include tools/controlplane.mk
+
+TOOLS := $(CURDIR)/.tools
+TOOLS_BIN := $(TOOLS)/bin
+# The bootstrapped Node (if any) and our Go-built tools come first, so every recipe sees the same binaries.
+export PATH := $(TOOLS_BIN):$(TOOLS)/node_modules/.bin:$(CURDIR)/node_modules/.bin:$(PATH)
+export NATS_SERVER_BIN ?= $(TOOLS_BIN)/nats-server
+
+SYSTEM_NODE_MAJOR := $(shell command -v node >/dev/null 2>&1 && node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+
+.PHONY: help setup node deps tools dev test typecheck unit clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+setup: node deps tools ## Install everything the project needs (idempotent)
+
+node: ## Use Node >= 22: bootstrap Node $(NODE_VERSION) into .tools when the system one is older
+	@if [ "$(SYSTEM_NODE_MAJOR)" -lt 22 ] && [ ! -x "$(TOOLS)/node_modules/.bin/node" ]; then \
+	  echo "system node is $(SYSTEM_NODE_MAJOR).x (< 22): installing node@$(NODE_VERSION) into .tools"; \
+	  npm install --prefix "$(TOOLS)" --no-save --no-audit --no-fund "node@$(NODE_VERSION)"; \
+	fi
+	@node --version | grep -qE '^v(2[2-9]|[3-9][0-9])\.' || { echo "node $$(node --version) is older than 22" >&2; exit 1; }
+
+deps: node node_modules/.installed ## npm ci when package-lock.json changed
+
+node_modules/.installed: package-lock.json package.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+tools: $(TOOLS_BIN)/.nats-server-$(NATS_SERVER_VERSION) ## Build pinned nats-server into .tools/bin
+
+$(TOOLS_BIN)/.nats-server-$(NATS_SERVER_VERSION):
+	@mkdir -p $(TOOLS_BIN)
+	@echo "building nats-server $(NATS_SERVER_VERSION) from its Go module"
+	GOBIN=$(TOOLS_BIN) go install github.com/nats-io/nats-server/v2@$(NATS_SERVER_VERSION)
+	@rm -f $(TOOLS_BIN)/.nats-server-* && touch $@
+
+typecheck: deps ## TypeScript strict check of every workspace
+	tsc -p tsconfig.json --noEmit
+
+unit: setup ## Run the vitest suites
+	vitest run
+
+test: setup typecheck unit ## Everything CI runs: typecheck and all test suites
+
+dev: setup ## Run nats-server, the ingress and workers locally (Ctrl-C stops all)
+	node scripts/dev.ts
+
+clean: ## Remove local state (.data) and build output
+	rm -rf .data dist

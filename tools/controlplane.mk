@@ -1,0 +1,1 @@
+# targets for the local Kubernetes control plane (issue 3) live here

@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config'
+
+// Suites spawn real nats-server (and kube-apiserver) processes, so they get generous timeouts and run in
+// forked processes; two at a time matches the 2-core machines CI runs on.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    maxWorkers: 2,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    teardownTimeout: 30_000,
+    reporters: ['default'],
+  },
+})
