@@ -1,0 +1,114 @@
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { nuid } from '@nats-io/nats-core'
+import swagger from '@fastify/swagger'
+import { JobStatusStore, type IngressConfig, type NatsHandle } from '@sluice/core'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { createIngressMetrics } from './ingress-metrics.ts'
+import { JobPublisher } from './job-publisher.ts'
+import { errorHandlerPlugin } from './plugins/error-handler.ts'
+import { queuePlugin } from './plugins/queue-plugin.ts'
+import { problemSchema } from './problem.ts'
+import { QueueInfoReader } from './queue-info.ts'
+import { healthRoutes } from './routes/health-routes.ts'
+import { jobsRoutes } from './routes/jobs-routes.ts'
+import { openApiRoute } from './routes/openapi-route.ts'
+import { queueRoute } from './routes/queue-route.ts'
+import { seedRoute } from './routes/seed-route.ts'
+
+/** What the ingress needs from the outside: its config, a NATS connection and a logger. */
+export interface IngressDependencies {
+  readonly config: IngressConfig
+  readonly nats: NatsHandle
+  readonly logger: Logger
+}
+
+/** A built ingress: the Fastify app (not listening yet) and the switch that starts a graceful drain. */
+export interface Ingress {
+  readonly app: FastifyInstance
+  /** Fails `/readyz` so traffic moves away; call before `app.close()`. */
+  startDraining(): void
+}
+
+// A client may pass its own request id for tracing; an odd one is replaced rather than logged.
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+// Management calls (stream and consumer info, job lookups) get their own short bound.
+const MANAGEMENT_TIMEOUT_MS = 2000
+
+/** Builds the ingress app. The streams must already exist (see `applyQueueStreams`). */
+export async function buildIngress({ config, nats, logger }: IngressDependencies): Promise<Ingress> {
+  const js = jetstream(nats.nc, { timeout: config.ingress.publishTimeoutMs })
+  const jsm = await jetstreamManager(nats.nc, { timeout: MANAGEMENT_TIMEOUT_MS, checkAPI: false })
+  const publisher = new JobPublisher(js, config.queue, {
+    maxInflight: config.ingress.maxInflight,
+    timeoutMs: config.ingress.publishTimeoutMs,
+    isConnected: nats.isConnected,
+  })
+  let draining = false
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: config.queue.jobMaxBytes,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : nuid.next()
+    },
+    // Two info lines per request would cost more than the publish; one line is logged below instead.
+    logController: new LogController({ requestIdLogLabel: 'reqId', disableRequestLogging: true }),
+    return503OnClosing: true,
+    // Longer than typical load balancer idle timeouts, so they close first and never reuse a dead socket.
+    keepAliveTimeout: 72_000,
+    requestTimeout: 30_000,
+    // Strict validation: no silent type coercion, and unknown fields are an error rather than dropped.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  })
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    const line = { method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }
+    // Client mistakes are worth a line each; load shedding (503/429) is counted in metrics, since logging
+    // every shed request would add cost exactly when the ingress is busiest.
+    const shed = reply.statusCode === 503 || reply.statusCode === 429
+    if (reply.statusCode >= 400 && !shed) request.log.info(line, 'request refused')
+    else request.log.debug(line, 'request completed')
+  })
+  app.addSchema(problemSchema)
+  await app.register(swagger, {
+    // Name shared schemas by their $id (for example `Problem`) in the document.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    openapi: {
+      info: {
+        title: 'Sluice ingress',
+        version: '0.1.0',
+        description: 'Accepts jobs at once into a bounded queue; answers 503 with Retry-After when it is full.',
+      },
+    },
+  })
+  await app.register(queuePlugin, {
+    services: {
+      config,
+      publisher,
+      statusStore: await JobStatusStore.open(js, config.queue.statusBucket),
+      info: new QueueInfoReader(jsm, config.queue, config.ingress.queueInfoCacheMs, nats.isConnected),
+      jsm,
+      metrics: createIngressMetrics(() => publisher.inflight),
+      isConnected: nats.isConnected,
+      isDraining: () => draining,
+    },
+  })
+  await app.register(errorHandlerPlugin, { retryAfterSeconds: config.ingress.retryAfterSeconds })
+  await app.register(seedRoute)
+  await app.register(jobsRoutes)
+  await app.register(queueRoute)
+  await app.register(healthRoutes)
+  await app.register(openApiRoute)
+
+  return {
+    app,
+    startDraining() {
+      draining = true
+    },
+  }
+}

@@ -1,0 +1,94 @@
+import { JetStreamApiError, type JetStreamClient, type PubAck } from '@nats-io/jetstream'
+import { errors as natsErrors, RequestError } from '@nats-io/nats-core'
+import {
+  jobHeaders,
+  jobSubject,
+  QueueFullError,
+  QueueOverloadedError,
+  QueueUnavailableError,
+  TooManyInflightError,
+  type QueueConfig,
+} from '@sluice/core'
+
+/** JetStream's answer when a stream with discard `new` is at `max_msgs` or `max_bytes`. */
+const STREAM_LIMIT_REACHED = 10077
+/** JetStream's answer when the server sheds ingest load (too many pending writes). */
+const INGEST_OVERLOADED = 10167
+
+/** A job ready to be stored. */
+export interface OutgoingJob {
+  readonly id: string
+  readonly type: string
+  readonly queuedAt: string
+  readonly payload: Uint8Array
+}
+
+/** Bounds of the publisher. */
+export interface JobPublisherOptions {
+  /** Publishes awaiting a server acknowledgement at once; the next one fails with `TooManyInflightError`. */
+  readonly maxInflight: number
+  /** Longest wait for the acknowledgement, in ms. */
+  readonly timeoutMs: number
+  /** Whether NATS is connected right now; when not, publishing fails at once instead of buffering. */
+  readonly isConnected: () => boolean
+}
+
+/**
+ * Stores jobs in the queue stream, one durable publish per job, and turns every failure into one of our
+ * queue errors so the HTTP layer can answer 503/429 rather than 500. A resolved promise means the server
+ * stored the job (or already had it: `duplicate`).
+ */
+export class JobPublisher {
+  readonly #js: JetStreamClient
+  readonly #queue: QueueConfig
+  readonly #options: JobPublisherOptions
+  #inflight = 0
+
+  constructor(js: JetStreamClient, queue: QueueConfig, options: JobPublisherOptions) {
+    this.#js = js
+    this.#queue = queue
+    this.#options = options
+  }
+
+  /** Publishes waiting for their acknowledgement right now. */
+  get inflight(): number {
+    return this.#inflight
+  }
+
+  /** Stores the job; rejects with QueueFullError, QueueOverloadedError, QueueUnavailableError or TooManyInflightError. */
+  async publish(job: OutgoingJob): Promise<PubAck> {
+    // Refuse at once rather than let the client library buffer publishes while it reconnects.
+    if (!this.#options.isConnected()) throw new QueueUnavailableError('the queue server is not connected')
+    if (this.#inflight >= this.#options.maxInflight) throw new TooManyInflightError(this.#options.maxInflight)
+    this.#inflight++
+    try {
+      return await this.#js.publish(jobSubject(this.#queue, job.id), job.payload, {
+        msgID: job.id,
+        headers: jobHeaders(job.type, job.queuedAt),
+        timeout: this.#options.timeoutMs,
+      })
+    } catch (error) {
+      throw toQueueError(error)
+    } finally {
+      this.#inflight--
+    }
+  }
+}
+
+/** Maps what the NATS client throws on publish to the queue error the HTTP layer knows how to answer. */
+export function toQueueError(error: unknown): Error {
+  if (error instanceof JetStreamApiError) {
+    if (error.code === STREAM_LIMIT_REACHED) return new QueueFullError(error.message, { cause: error })
+    if (error.code === INGEST_OVERLOADED) return new QueueOverloadedError(error.message, { cause: error })
+    return new QueueUnavailableError(`the queue refused the job: ${error.message}`, { cause: error })
+  }
+  if (error instanceof natsErrors.TimeoutError) {
+    return new QueueUnavailableError('the queue did not confirm the job in time', { cause: error })
+  }
+  // No responders: no stream listens on the subject (deleted, or no leader elected yet).
+  const cause = (error as Error)?.cause
+  if (cause instanceof RequestError && cause.isNoResponders()) {
+    return new QueueUnavailableError('the queue stream is not available', { cause: error })
+  }
+  return new QueueUnavailableError(`publishing failed: ${(error as Error)?.message ?? String(error)}`, { cause: error })
+}

@@ -1,0 +1,56 @@
+import { QueueFullError, QueueOverloadedError, QueueUnavailableError, TooManyInflightError } from '@sluice/core'
+import type { FastifyError, FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { ProblemType, sendProblem, type ProblemKind } from '../problem.ts'
+
+/**
+ * Every error becomes an RFC 9457 problem+json answer: queue errors map to 503/429 with `Retry-After`,
+ * Fastify's parsing and validation errors to 4xx. Nothing a client sends turns into a 500.
+ */
+export const errorHandlerPlugin = fp<{ retryAfterSeconds: number }>(
+  async (app: FastifyInstance, { retryAfterSeconds }) => {
+    app.setErrorHandler((error: FastifyError, request, reply) => {
+      const retryable = retryableKind(error)
+      if (retryable) {
+        request.log.debug({ code: (error as { code?: string }).code, reason: error.message }, 'job not accepted')
+        reply.header('retry-after', String(retryAfterSeconds))
+        return sendProblem(reply, retryable, error.message)
+      }
+      if (error.validation) {
+        app.queue.metrics.rejected.inc({ reason: 'invalid' })
+        return sendProblem(reply, ProblemType.invalidRequest, `${error.validationContext ?? 'request'} ${error.message.replace(/^\S+ /, '')}`, {
+          errors: error.validation.map((issue) => ({ path: issue.instancePath, message: issue.message })),
+        })
+      }
+      const client = clientErrorKind(error)
+      if (client) {
+        app.queue.metrics.rejected.inc({ reason: 'invalid' })
+        return sendProblem(reply, client, error.message)
+      }
+      request.log.error({ err: error }, 'unexpected error')
+      return sendProblem(reply, ProblemType.internal, 'an unexpected error occurred; it has been logged')
+    })
+
+    app.setNotFoundHandler((request, reply) => sendProblem(reply, ProblemType.notFound, `no route for ${request.method} ${request.url.split('?')[0]}`))
+  },
+  { name: 'sluice-errors', fastify: '5.x', dependencies: ['sluice-queue'] },
+)
+
+function retryableKind(error: unknown): ProblemKind | undefined {
+  if (error instanceof QueueFullError) return ProblemType.queueFull
+  if (error instanceof QueueOverloadedError) return ProblemType.overloaded
+  if (error instanceof TooManyInflightError) return ProblemType.busy
+  if (error instanceof QueueUnavailableError) return ProblemType.unavailable
+  return undefined
+}
+
+function clientErrorKind(error: FastifyError): ProblemKind | undefined {
+  const status = error.statusCode ?? 500
+  if (status === 413) return ProblemType.payloadTooLarge
+  if (status === 415) return ProblemType.unsupportedMediaType
+  if (status === 404) return ProblemType.notFound
+  if (status === 405) return ProblemType.methodNotAllowed
+  // Malformed or empty JSON, a bad Content-Length and the like: Fastify marks them 400 (or another 4xx).
+  if (status >= 400 && status < 500) return { ...ProblemType.invalidRequest, status }
+  return undefined
+}

@@ -1,0 +1,105 @@
+import { JOB_ID_PATTERN, JOB_TYPE_PATTERN, QueueUnavailableError } from '@sluice/core'
+import type { FastifyInstance } from 'fastify'
+import { acceptJob } from '../accept-job.ts'
+import { findJobStatus } from '../job-lookup.ts'
+import { ProblemType, sendProblem } from '../problem.ts'
+
+interface SubmitBody {
+  type: string
+  payload: unknown
+}
+
+const problemRef = { $ref: 'Problem#' }
+const jobIdSchema = { type: 'string', pattern: JOB_ID_PATTERN.source, description: 'Job id' }
+
+const acceptedSchema = {
+  type: 'object',
+  required: ['id', 'type', 'duplicate'],
+  properties: {
+    id: jobIdSchema,
+    type: { type: 'string' },
+    queuedAt: { type: 'string', format: 'date-time' },
+    duplicate: { type: 'boolean', description: 'True when this Idempotency-Key was already queued: nothing new was enqueued.' },
+  },
+} as const
+
+const statusSchema = {
+  type: 'object',
+  required: ['id', 'type', 'state', 'attempts', 'queuedAt', 'updatedAt'],
+  properties: {
+    id: jobIdSchema,
+    type: { type: 'string' },
+    state: { type: 'string', enum: ['queued', 'running', 'failed', 'succeeded', 'dead'] },
+    attempts: { type: 'integer' },
+    queuedAt: { type: 'string' },
+    startedAt: { type: 'string' },
+    finishedAt: { type: 'string' },
+    updatedAt: { type: 'string' },
+    error: { type: 'string' },
+    nextAttemptAt: { type: 'string' },
+  },
+} as const
+
+/** The JSON API for jobs: submit one, read its state. */
+export async function jobsRoutes(app: FastifyInstance): Promise<void> {
+  // Jobs are JSON only: anything else (text/plain included, which Fastify parses by default) is a 415.
+  app.removeContentTypeParser('text/plain')
+
+  app.post<{ Body: SubmitBody; Headers: { 'idempotency-key'?: string } }>(
+    '/v1/jobs',
+    {
+      schema: {
+        summary: 'Enqueue a job',
+        tags: ['jobs'],
+        headers: {
+          type: 'object',
+          properties: {
+            'idempotency-key': {
+              type: 'string',
+              pattern: JOB_ID_PATTERN.source,
+              description: 'Becomes the job id; a repeat inside the duplicate window enqueues nothing and returns the same id.',
+            },
+          },
+        },
+        body: {
+          type: 'object',
+          required: ['type', 'payload'],
+          additionalProperties: false,
+          properties: {
+            type: { type: 'string', pattern: JOB_TYPE_PATTERN.source, description: 'Handler name' },
+            payload: { description: 'Any JSON value, handed to the handler as is' },
+          },
+        },
+        response: { 202: acceptedSchema, 400: problemRef, 413: problemRef, 415: problemRef, 429: problemRef, 503: problemRef },
+      },
+    },
+    async (request, reply) => {
+      const accepted = await acceptJob(app.queue, 'jobs', {
+        id: request.headers['idempotency-key'],
+        type: request.body.type,
+        payload: request.body.payload,
+      })
+      return reply.code(202).header('location', `/v1/jobs/${accepted.id}`).send(accepted)
+    },
+  )
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/jobs/:id',
+    {
+      schema: {
+        summary: 'A job\'s state, kept for JOB_STATUS_TTL_MS after its last change',
+        tags: ['jobs'],
+        params: { type: 'object', required: ['id'], properties: { id: jobIdSchema } },
+        response: { 200: statusSchema, 400: problemRef, 404: problemRef, 503: problemRef },
+      },
+    },
+    async (request, reply) => {
+      if (!app.queue.isConnected()) throw new QueueUnavailableError('the queue server is not connected')
+      const status = await findJobStatus(app.queue, request.params.id).catch((error: unknown) => {
+        throw new QueueUnavailableError('the job state could not be read', { cause: error })
+      })
+      if (!status) return sendProblem(reply, ProblemType.notFound, `no job ${request.params.id} is queued or on record`)
+      return status
+    },
+  )
+}

@@ -1,0 +1,6 @@
+import type { FastifyInstance } from 'fastify'
+
+/** `GET /openapi.json`: the OpenAPI document generated from the route schemas. */
+export async function openApiRoute(app: FastifyInstance): Promise<void> {
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+}

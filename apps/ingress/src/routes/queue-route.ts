@@ -1,0 +1,36 @@
+import { QueueUnavailableError } from '@sluice/core'
+import type { FastifyInstance } from 'fastify'
+
+/** `GET /v1/queue`: capacity and load, so clients and dashboards can see how close the queue is to full. */
+export async function queueRoute(app: FastifyInstance): Promise<void> {
+  app.get(
+    '/v1/queue',
+    {
+      schema: {
+        summary: 'Queue capacity and load',
+        tags: ['queue'],
+        response: {
+          200: {
+            type: 'object',
+            required: ['capacity', 'depth', 'pending', 'inFlight', 'accepting'],
+            properties: {
+              capacity: { type: 'integer', description: 'Most jobs the queue holds (max_msgs)' },
+              depth: { type: 'integer', description: 'Jobs stored now: pending, in flight, or awaiting dead-lettering' },
+              pending: { type: 'integer', description: 'Jobs no worker has taken yet' },
+              inFlight: { type: 'integer', description: 'Jobs taken by workers and not yet acknowledged' },
+              accepting: { type: 'boolean', description: 'Whether a new job would be accepted now' },
+            },
+          },
+          503: { $ref: 'Problem#' },
+        },
+      },
+    },
+    async () => {
+      if (!app.queue.isConnected()) throw new QueueUnavailableError('the queue server is not connected')
+      const reading = await app.queue.info.read().catch((error: unknown) => {
+        throw new QueueUnavailableError('queue information could not be read', { cause: error })
+      })
+      return reading.snapshot
+    },
+  )
+}

@@ -1,0 +1,66 @@
+import { QueueFullError } from '@sluice/core'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { acceptJob } from '../accept-job.ts'
+
+/** The job type the seed route enqueues. */
+export const SEED_JOB_TYPE = 'user'
+/** Longest `user_id` accepted; the id travels in a job payload and a log line, so it stays short. */
+export const USER_ID_MAX_LENGTH = 256
+
+const QUEUED = 'queuing user process: '
+const MISSING = "missing 'user_id' in query params"
+const FULL = 'our internal queue is full, try it later'
+
+interface SeedQuery {
+  user_id?: string
+}
+
+/**
+ * The seed's contract, kept byte for byte: `GET|POST /?user_id=<id>` answers `text/plain`. Its two known
+ * failures keep the seed's text (missing id: 400; full queue: 503, no longer 500, now with Retry-After);
+ * everything else the seed never handled (odd ids, outages) is problem+json like the rest of the API.
+ */
+export async function seedRoute(app: FastifyInstance): Promise<void> {
+  // The seed accepted any body and ignored it; keep that, whatever the content type.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => done(null, undefined))
+
+  const schema = {
+    summary: 'Enqueue the seed\'s `user` job (text/plain answers)',
+    tags: ['seed'],
+    querystring: {
+      type: 'object',
+      properties: {
+        user_id: {
+          type: 'string',
+          maxLength: USER_ID_MAX_LENGTH,
+          // Printable text only: no control characters to forge log lines or headers.
+          pattern: '^[^\\u0000-\\u001f\\u007f]*$',
+          description: 'The user to process',
+        },
+      },
+    },
+    response: {
+      200: { type: 'string', description: '`queuing user process: <id>`' },
+      400: { description: "`missing 'user_id' in query params`, or a problem+json body for an invalid id" },
+      503: { description: '`our internal queue is full, try it later` with Retry-After, or a problem+json body' },
+    },
+  }
+  const handler = async (request: FastifyRequest<{ Querystring: SeedQuery }>, reply: FastifyReply) => {
+    const userId = request.query.user_id
+    if (!userId) return reply.code(400).type('text/plain; charset=utf-8').send(MISSING)
+    try {
+      await acceptJob(app.queue, 'seed', { type: SEED_JOB_TYPE, payload: { user_id: userId } })
+    } catch (error) {
+      if (!(error instanceof QueueFullError)) throw error
+      return reply
+        .code(503)
+        .header('retry-after', String(app.queue.config.ingress.retryAfterSeconds))
+        .type('text/plain; charset=utf-8')
+        .send(FULL)
+    }
+    return reply.code(200).type('text/plain; charset=utf-8').send(QUEUED + userId)
+  }
+  app.get('/', { schema }, handler)
+  app.post('/', { schema }, handler)
+}

@@ -1,0 +1,42 @@
+/**
+ * A counting semaphore: at most `size` holders at once. The worker takes a slot before it starts a job,
+ * which is what bounds jobs in progress per process.
+ */
+export class BoundedSlots {
+  readonly #size: number
+  #used = 0
+  #waiters: (() => void)[] = []
+  #idleWaiters: (() => void)[] = []
+
+  constructor(size: number) {
+    this.#size = size
+  }
+
+  /** Slots held now. */
+  get used(): number {
+    return this.#used
+  }
+
+  /** Resolves once a slot is held. */
+  async acquire(): Promise<void> {
+    if (this.#used < this.#size) {
+      this.#used++
+      return
+    }
+    await new Promise<void>((resolve) => this.#waiters.push(resolve))
+  }
+
+  /** Gives a slot back, handing it straight to the next waiter if there is one. */
+  release(): void {
+    const next = this.#waiters.shift()
+    if (next) return next()
+    this.#used--
+    if (this.#used === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve()
+  }
+
+  /** Resolves when no slot is held. */
+  async idle(): Promise<void> {
+    if (this.#used === 0) return
+    await new Promise<void>((resolve) => this.#idleWaiters.push(resolve))
+  }
+}

@@ -1,0 +1,44 @@
+import type { JetStreamClient } from '@nats-io/jetstream'
+import { headers, type MsgHdrs } from '@nats-io/nats-core'
+import { deadLetterSubject, JobHeader, type Job, type QueueConfig } from '@sluice/core'
+
+// Error texts ride in a header; keep them to one short line.
+const MAX_ERROR_LENGTH = 1024
+
+/**
+ * Publishes failed jobs to the dead-letter stream with their error and attempt count. The job id is the
+ * message id there too, so a worker that dies between this publish and its `term()` cannot file a job twice.
+ */
+export class DeadLetterPublisher {
+  readonly #js: JetStreamClient
+  readonly #queue: QueueConfig
+
+  constructor(js: JetStreamClient, queue: QueueConfig) {
+    this.#js = js
+    this.#queue = queue
+  }
+
+  /** Files `job` as dead; resolves once the dead-letter stream stored it. */
+  async publish(job: Job, error: string, attempts: number): Promise<void> {
+    await this.#js.publish(deadLetterSubject(this.#queue, job.id), job.payload, {
+      msgID: job.id,
+      headers: deadLetterHeaders(job, error, attempts),
+    })
+  }
+}
+
+/** One-line, bounded error text for headers and job states. */
+export function errorText(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error)
+  return text.replace(/[\r\n]+/g, ' ').slice(0, MAX_ERROR_LENGTH)
+}
+
+function deadLetterHeaders(job: Job, error: string, attempts: number): MsgHdrs {
+  const h = headers()
+  h.set(JobHeader.type, job.type)
+  h.set(JobHeader.queuedAt, job.queuedAt)
+  h.set(JobHeader.error, errorText(error))
+  h.set(JobHeader.attempts, String(attempts))
+  h.set(JobHeader.deadAt, new Date().toISOString())
+  return h
+}

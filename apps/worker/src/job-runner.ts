@@ -1,0 +1,147 @@
+import type { JsMsg } from '@nats-io/jetstream'
+import { readJob, type Job, type JobStatus, type JobStatusStore, type QueueConfig } from '@sluice/core'
+import type { Logger } from 'pino'
+import type { DeadLetterPublisher } from './dead-letters.ts'
+import { errorText } from './dead-letters.ts'
+import type { HandlerRegistry } from './handlers/job-handler.ts'
+import { retryDelayMs } from './retry-policy.ts'
+import type { JobOutcome, WorkerMetrics } from './worker-metrics.ts'
+
+/** What the runner needs; built once per worker. */
+export interface JobRunnerDependencies {
+  readonly queue: QueueConfig
+  readonly handlers: HandlerRegistry
+  readonly statusStore: JobStatusStore
+  readonly deadLetters: DeadLetterPublisher
+  readonly metrics: WorkerMetrics
+  readonly logger: Logger
+}
+
+/** A job being run, shared with the worker so a drain can hand it back. */
+export interface RunningJob {
+  readonly msg: JsMsg
+  readonly abort: AbortController
+  /** Set once the message was acked, nak'ed or terminated: nothing else may answer it. */
+  settled: boolean
+}
+
+const decoder = new TextDecoder()
+
+/**
+ * Runs one delivered message to an outcome: ack on success; `nak(delay)` while attempts remain; on the last
+ * attempt (or for an unknown type or a payload that is not JSON) dead-letter first, then `term()`, so
+ * the job is in exactly one stream at every moment that matters.
+ */
+export class JobRunner {
+  readonly #deps: JobRunnerDependencies
+
+  constructor(deps: JobRunnerDependencies) {
+    this.#deps = deps
+  }
+
+  /** Runs the job and answers its message; never throws. */
+  async run(running: RunningJob): Promise<JobOutcome | 'abandoned'> {
+    const { queue, handlers, metrics } = this.#deps
+    const { msg } = running
+    const job = readJob(msg.subject, queue.subjectPrefix, msg.headers, msg.data)
+    const attempt = msg.info.deliveryCount
+    const logger = this.#deps.logger.child({ jobId: job.id, jobType: job.type, attempt })
+    const handler = handlers.get(job.type)
+    if (!handler) return this.#deadLetter(running, job, attempt, `no handler for job type "${job.type}"`, logger)
+    let payload: unknown
+    try {
+      payload = JSON.parse(decoder.decode(job.payload))
+    } catch {
+      return this.#deadLetter(running, job, attempt, 'payload is not valid JSON', logger)
+    }
+
+    const startedAt = new Date().toISOString()
+    await this.#record({ ...baseStatus(job, attempt), state: 'running', startedAt, updatedAt: startedAt }, logger)
+    // Long jobs tell the server they are alive, so ack_wait only catches workers that are really gone.
+    const heartbeat = setInterval(() => msg.working(), Math.max(500, queue.ackWaitMs / 2))
+    heartbeat.unref()
+    const timer = metrics.duration.startTimer({ type: job.type })
+    try {
+      await handler(payload, { job, attempt, signal: running.abort.signal, logger })
+    } catch (error) {
+      timer()
+      clearInterval(heartbeat)
+      if (running.abort.signal.aborted) return this.#giveBack(running, job)
+      if (attempt >= queue.maxDeliver) return this.#deadLetter(running, job, attempt, errorText(error), logger)
+      return this.#retry(running, job, attempt, errorText(error), logger)
+    }
+    timer()
+    clearInterval(heartbeat)
+    if (running.settled) return 'abandoned'
+    const finishedAt = new Date().toISOString()
+    await this.#record({ ...baseStatus(job, attempt), state: 'succeeded', startedAt, finishedAt, updatedAt: finishedAt }, logger)
+    if (!settle(running)) return 'abandoned'
+    msg.ack()
+    metrics.jobs.inc({ type: job.type, outcome: 'succeeded' })
+    return 'succeeded'
+  }
+
+  async #retry(running: RunningJob, job: Job, attempt: number, error: string, logger: Logger): Promise<JobOutcome | 'abandoned'> {
+    const delayMs = retryDelayMs(this.#deps.queue.retryBackoffMs, attempt)
+    const now = Date.now()
+    logger.warn({ error, retryInMs: delayMs }, 'job failed; will retry')
+    await this.#record(
+      { ...baseStatus(job, attempt), state: 'failed', error, updatedAt: new Date(now).toISOString(), nextAttemptAt: new Date(now + delayMs).toISOString() },
+      logger,
+    )
+    if (!settle(running)) return 'abandoned'
+    running.msg.nak(delayMs)
+    this.#deps.metrics.jobs.inc({ type: this.#typeLabel(job), outcome: 'retried' })
+    return 'retried'
+  }
+
+  async #deadLetter(running: RunningJob, job: Job, attempt: number, error: string, logger: Logger): Promise<JobOutcome | 'abandoned'> {
+    try {
+      await this.#deps.deadLetters.publish(job, error, attempt)
+    } catch (publishError) {
+      // Keep the job where it is rather than lose it; the redelivery (or the max-deliveries reaper) tries again.
+      logger.error({ err: publishError }, 'dead-lettering failed; job stays queued')
+      if (settle(running)) running.msg.nak(retryDelayMs(this.#deps.queue.retryBackoffMs, attempt))
+      return 'retried'
+    }
+    logger.error({ error, attempts: attempt }, 'job dead-lettered')
+    const now = new Date().toISOString()
+    await this.#record({ ...baseStatus(job, attempt), state: 'dead', error, finishedAt: now, updatedAt: now }, logger)
+    if (!settle(running)) return 'abandoned'
+    running.msg.term(error.slice(0, 200))
+    this.#deps.metrics.jobs.inc({ type: this.#typeLabel(job), outcome: 'dead' })
+    return 'dead'
+  }
+
+  #giveBack(running: RunningJob, job: Job): JobOutcome | 'abandoned' {
+    if (!settle(running)) return 'abandoned'
+    running.msg.nak()
+    this.#deps.metrics.jobs.inc({ type: job.type, outcome: 'returned' })
+    return 'returned'
+  }
+
+  // States are a convenience for clients; a failed write must never fail or block the job itself.
+  async #record(status: JobStatus, logger: Logger): Promise<void> {
+    try {
+      await this.#deps.statusStore.put(status)
+    } catch (error) {
+      logger.warn({ err: error, state: status.state }, 'job state not recorded')
+    }
+  }
+
+  // Unknown types would give metrics one label per typo a client makes.
+  #typeLabel(job: Job): string {
+    return this.#deps.handlers.has(job.type) ? job.type : 'unknown'
+  }
+}
+
+/** Marks the message answered; false when something else (a drain) answered it first. */
+export function settle(running: RunningJob): boolean {
+  if (running.settled) return false
+  running.settled = true
+  return true
+}
+
+function baseStatus(job: Job, attempt: number): Pick<JobStatus, 'id' | 'type' | 'attempts' | 'queuedAt'> {
+  return { id: job.id, type: job.type, attempts: attempt, queuedAt: job.queuedAt }
+}

@@ -1,0 +1,140 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { jetstream, jetstreamManager, type ConsumerMessages } from '@nats-io/jetstream'
+import { applyWorkerConsumer, JobHeader, JobStatusStore, startOpsServer, type NatsHandle, type OpsServer, type WorkerConfig } from '@sluice/core'
+import type { Logger } from 'pino'
+import { BoundedSlots } from './bounded-slots.ts'
+import { DeadLetterPublisher } from './dead-letters.ts'
+import type { HandlerRegistry } from './handlers/job-handler.ts'
+import { JobRunner, settle, type RunningJob } from './job-runner.ts'
+import { MaxDeliveriesReaper } from './max-deliveries-reaper.ts'
+import { createWorkerMetrics, type WorkerMetrics } from './worker-metrics.ts'
+
+/** What a worker needs from the outside. */
+export interface WorkerDependencies {
+  readonly config: WorkerConfig
+  readonly nats: NatsHandle
+  readonly logger: Logger
+  readonly handlers: HandlerRegistry
+}
+
+/**
+ * Pulls jobs from the durable consumer and runs at most WORKER_CONCURRENCY at once. Only as many
+ * messages as there are slots are requested from the server, so a busy worker does not sit on jobs
+ * another worker could run. `close()` drains: stop pulling, let jobs finish within WORKER_DRAIN_MS, hand
+ * the rest back for immediate redelivery.
+ */
+export class Worker {
+  readonly metrics: WorkerMetrics
+  readonly #deps: WorkerDependencies
+  readonly #slots: BoundedSlots
+  readonly #running = new Set<RunningJob>()
+  #messages: ConsumerMessages | undefined
+  #loop: Promise<void> | undefined
+  #reaper: MaxDeliveriesReaper | undefined
+  #ops: OpsServer | undefined
+  #stopping = false
+  #closing: Promise<void> | undefined
+
+  private constructor(deps: WorkerDependencies) {
+    this.#deps = deps
+    this.#slots = new BoundedSlots(deps.config.worker.concurrency)
+    this.metrics = createWorkerMetrics(() => this.#running.size)
+  }
+
+  /** Starts the health port, waits for the queue, ensures the consumer and starts pulling. */
+  static async start(deps: WorkerDependencies): Promise<Worker> {
+    const worker = new Worker(deps)
+    await worker.#start()
+    return worker
+  }
+
+  /** The health and metrics port actually bound (useful with WORKER_PORT=0). */
+  get opsPort(): number {
+    return this.#ops?.port ?? 0
+  }
+
+  /** Jobs running now. */
+  get inProgress(): number {
+    return this.#running.size
+  }
+
+  /** Ready = pulling jobs over a live connection. */
+  isReady(): boolean {
+    return this.#messages !== undefined && !this.#stopping && this.#deps.nats.isConnected()
+  }
+
+  async #start(): Promise<void> {
+    const { config, nats, logger, handlers } = this.#deps
+    const { queue } = config
+    this.#ops = await startOpsServer({ host: config.worker.host, port: config.worker.port, registry: this.metrics.registry, isReady: () => this.isReady() })
+    await applyWorkerConsumer(nats.nc, queue, logger)
+    const js = jetstream(nats.nc)
+    const jsm = await jetstreamManager(nats.nc, { checkAPI: false })
+    const statusStore = await JobStatusStore.open(js, queue.statusBucket)
+    const deadLetters = new DeadLetterPublisher(js, queue)
+    const runner = new JobRunner({ queue, handlers, statusStore, deadLetters, metrics: this.metrics, logger })
+    this.#reaper = new MaxDeliveriesReaper(nats.nc, { jsm, queue, deadLetters, statusStore, logger })
+    const consumer = await js.consumers.get(queue.stream, queue.consumer)
+    this.#messages = await consumer.consume({ max_messages: config.worker.concurrency })
+    this.#loop = this.#pull(this.#messages, runner)
+    logger.info({ concurrency: config.worker.concurrency, opsPort: this.opsPort, handlers: [...handlers.keys()] }, 'worker started')
+  }
+
+  async #pull(messages: ConsumerMessages, runner: JobRunner): Promise<void> {
+    for await (const msg of messages) {
+      await this.#slots.acquire()
+      if (this.#stopping) {
+        // Pulled but not started when the drain began: give it straight back.
+        this.#slots.release()
+        msg.nak()
+        continue
+      }
+      const running: RunningJob = { msg, abort: new AbortController(), settled: false }
+      this.#running.add(running)
+      void runner.run(running).finally(() => {
+        this.#running.delete(running)
+        this.#slots.release()
+      })
+    }
+  }
+
+  /** Drains and stops; idempotent (every call gets the same promise). Does not close the NATS connection. */
+  close(): Promise<void> {
+    this.#closing ??= this.#drain()
+    return this.#closing
+  }
+
+  async #drain(): Promise<void> {
+    const { config, logger } = this.#deps
+    this.#stopping = true
+    logger.info({ inProgress: this.#running.size, drainMs: config.worker.drainMs }, 'worker draining')
+    try {
+      await this.#messages?.close()
+      await this.#loop
+    } catch (error) {
+      logger.warn({ err: error }, 'stopping the consumer failed')
+    }
+    const drained = await Promise.race([this.#slots.idle().then(() => true), sleep(config.worker.drainMs, false, { ref: false })])
+    if (!drained) {
+      for (const running of this.#running) {
+        running.abort.abort()
+        if (settle(running)) {
+          running.msg.nak()
+          this.metrics.jobs.inc({ type: running.msg.headers?.get(JobHeader.type) ?? 'unknown', outcome: 'returned' })
+        }
+      }
+      logger.warn({ returned: this.#running.size }, 'drain timed out; jobs in progress handed back for redelivery')
+    }
+    try {
+      this.#reaper?.close()
+    } catch (error) {
+      logger.warn({ err: error }, 'stopping the reaper failed')
+    }
+    try {
+      await this.#ops?.close()
+    } catch (error) {
+      logger.warn({ err: error }, 'closing the health port failed')
+    }
+    logger.info('worker stopped')
+  }
+}

@@ -1,0 +1,96 @@
+import { assertNoProblems, findUnknownSettings, readSettings, type ValuesOf } from './settings.ts'
+import {
+  allSettingGroups,
+  ingressSettings,
+  logSettings,
+  natsSettings,
+  queueSettings,
+  settingPrefixes,
+  workerSettings,
+} from './sluice-settings.ts'
+
+/** NATS connection settings. */
+export type NatsConfig = ValuesOf<typeof natsSettings>
+/** Queue topology settings. */
+export type QueueConfig = ValuesOf<typeof queueSettings>
+/** Ingress process settings. */
+export type IngressSettings = ValuesOf<typeof ingressSettings>
+/** Worker process settings. */
+export type WorkerSettings = ValuesOf<typeof workerSettings>
+/** Logging settings. */
+export type LogConfig = ValuesOf<typeof logSettings>
+
+/** Everything the ingress reads at start-up. */
+export interface IngressConfig {
+  readonly nats: NatsConfig
+  readonly queue: QueueConfig
+  readonly ingress: IngressSettings
+  readonly log: LogConfig
+}
+
+/** Everything a worker reads at start-up. */
+export interface WorkerConfig {
+  readonly nats: NatsConfig
+  readonly queue: QueueConfig
+  readonly worker: WorkerSettings
+  readonly log: LogConfig
+}
+
+const knownNames: ReadonlySet<string> = new Set(
+  Object.values(allSettingGroups).flatMap((group) => Object.values(group).map((setting) => setting.env)),
+)
+
+/** Parses the ingress configuration once at start-up; throws a `ConfigError` naming every problem. */
+export function loadIngressConfig(env: NodeJS.ProcessEnv = process.env): IngressConfig {
+  const problems = findUnknownSettings(env, settingPrefixes, knownNames)
+  const config = {
+    nats: readNats(env, problems),
+    queue: readQueue(env, problems),
+    ingress: readSettings(env, ingressSettings, problems),
+    log: readSettings(env, logSettings, problems),
+  }
+  assertNoProblems(problems)
+  return config
+}
+
+/** Parses the worker configuration once at start-up; throws a `ConfigError` naming every problem. */
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const problems = findUnknownSettings(env, settingPrefixes, knownNames)
+  const config = {
+    nats: readNats(env, problems),
+    queue: readQueue(env, problems),
+    worker: readSettings(env, workerSettings, problems),
+    log: readSettings(env, logSettings, problems),
+  }
+  if (config.worker.concurrency > config.queue.maxAckPending) {
+    problems.push(
+      `WORKER_CONCURRENCY (${config.worker.concurrency}) exceeds QUEUE_MAX_ACK_PENDING (${config.queue.maxAckPending}): ` +
+        'a worker could never fill its slots',
+    )
+  }
+  assertNoProblems(problems)
+  return config
+}
+
+function readNats(env: NodeJS.ProcessEnv, problems: string[]): NatsConfig {
+  const nats = readSettings(env, natsSettings, problems)
+  const methods = [nats.user !== undefined || nats.password !== undefined, nats.token !== undefined, nats.credsFile !== undefined]
+  if (methods.filter(Boolean).length > 1) {
+    problems.push('NATS_USER/NATS_PASSWORD, NATS_TOKEN and NATS_CREDS_FILE are alternatives: set only one')
+  }
+  if ((nats.user === undefined) !== (nats.password === undefined)) {
+    problems.push('NATS_USER and NATS_PASSWORD must be set together')
+  }
+  return nats
+}
+
+function readQueue(env: NodeJS.ProcessEnv, problems: string[]): QueueConfig {
+  const queue = readSettings(env, queueSettings, problems)
+  if (queue.subjectPrefix === queue.deadLetterSubjectPrefix) {
+    problems.push('QUEUE_SUBJECT_PREFIX and QUEUE_DLQ_SUBJECT_PREFIX must differ: the streams cannot share subjects')
+  }
+  if (queue.stream === queue.deadLetterStream) {
+    problems.push('QUEUE_STREAM and QUEUE_DLQ_STREAM must differ')
+  }
+  return queue
+}

@@ -1,0 +1,73 @@
+import { integer, integerList, oneOf, optionalText, text, type SettingGroup } from './settings.ts'
+
+// Names that become NATS stream, consumer or bucket names must be single subject tokens.
+const NAME = /^[A-Za-z0-9_-]{1,64}$/
+const NAME_HINT = '1-64 characters of A-Z, a-z, 0-9, _ or -'
+const KIB = 1024
+const MIB = 1024 * KIB
+
+/** How to reach NATS. Credentials are optional; use one of user/password, token or a creds file. */
+export const natsSettings = {
+  url: text('NATS_URL', { default: 'nats://127.0.0.1:4222', unit: 'url list', doc: 'NATS server URL(s), comma-separated.' }),
+  connectTimeoutMs: integer('NATS_CONNECT_TIMEOUT_MS', { default: 5000, min: 100, unit: 'ms', doc: 'Timeout of one connection attempt.' }),
+  user: optionalText('NATS_USER', { doc: 'User name for user/password authentication.' }),
+  password: optionalText('NATS_PASSWORD', { doc: 'Password for user/password authentication.', secret: true }),
+  token: optionalText('NATS_TOKEN', { doc: 'Token for token authentication.', secret: true }),
+  credsFile: optionalText('NATS_CREDS_FILE', { unit: 'path', doc: 'Path to a NATS .creds file (JWT + NKey).' }),
+} satisfies SettingGroup
+
+/** The queue topology: one source of truth that the ingress (streams) and worker (consumer) both apply. */
+export const queueSettings = {
+  stream: text('QUEUE_STREAM', { default: 'JOBS', pattern: NAME, hint: NAME_HINT, unit: 'name', doc: 'JetStream stream holding queued jobs (WorkQueue retention).' }),
+  subjectPrefix: text('QUEUE_SUBJECT_PREFIX', { default: 'jobs', pattern: NAME, hint: NAME_HINT, unit: 'subject', doc: 'Jobs are published on `<prefix>.<job id>`; the stream takes `<prefix>.>`.' }),
+  maxMessages: integer('QUEUE_MAX_MESSAGES', { default: 10_000, min: 1, doc: 'Queue capacity: jobs stored at once, in flight and max-delivered ones included. New jobs past it are refused (503).' }),
+  maxBytes: integer('QUEUE_MAX_BYTES', { default: 256 * MIB, min: 1 * KIB, unit: 'bytes', doc: 'Queue capacity in bytes; whichever of this and QUEUE_MAX_MESSAGES is hit first refuses new jobs.' }),
+  replicas: integer('QUEUE_REPLICAS', { default: 1, min: 1, max: 5, doc: 'Stream replicas (1, or 3 on a NATS cluster).' }),
+  storage: oneOf('QUEUE_STORAGE', { default: 'file', values: ['file', 'memory'] as const, doc: 'Stream storage; `memory` loses queued jobs when NATS restarts.' }),
+  duplicateWindowMs: integer('QUEUE_DUPLICATE_WINDOW_MS', { default: 120_000, min: 1000, unit: 'ms', doc: 'How long a job id (Idempotency-Key) is remembered for de-duplication.' }),
+  jobMaxBytes: integer('JOB_MAX_BYTES', { default: 64 * KIB, min: 256, max: 8 * MIB, unit: 'bytes', doc: 'Largest accepted request body (and so job); larger is refused with 413.' }),
+  consumer: text('QUEUE_CONSUMER', { default: 'workers', pattern: NAME, hint: NAME_HINT, unit: 'name', doc: 'Durable pull consumer shared by all workers.' }),
+  maxAckPending: integer('QUEUE_MAX_ACK_PENDING', { default: 256, min: 1, doc: 'Jobs handed to workers and not yet acknowledged, across all workers.' }),
+  ackWaitMs: integer('QUEUE_ACK_WAIT_MS', { default: 30_000, min: 1000, unit: 'ms', doc: 'A job not acknowledged (nor heartbeated) within this is redelivered.' }),
+  maxDeliver: integer('QUEUE_MAX_DELIVER', { default: 5, min: 1, max: 100, doc: 'Attempts per job; after the last failed one the job is dead-lettered.' }),
+  retryBackoffMs: integerList('QUEUE_RETRY_BACKOFF_MS', { default: [1000, 5000, 15_000, 30_000], min: 0, unit: 'ms list', doc: 'Delay before retry n (the last value repeats).' }),
+  deadLetterStream: text('QUEUE_DLQ_STREAM', { default: 'JOBS_DLQ', pattern: NAME, hint: NAME_HINT, unit: 'name', doc: 'Stream holding dead-lettered jobs with their error.' }),
+  deadLetterSubjectPrefix: text('QUEUE_DLQ_SUBJECT_PREFIX', { default: 'jobs_dlq', pattern: NAME, hint: NAME_HINT, unit: 'subject', doc: 'Dead letters are published on `<prefix>.<job id>`.' }),
+  deadLetterMaxMessages: integer('QUEUE_DLQ_MAX_MESSAGES', { default: 100_000, min: 1, doc: 'Dead letters kept; the oldest are dropped past it.' }),
+  deadLetterMaxBytes: integer('QUEUE_DLQ_MAX_BYTES', { default: 1024 * MIB, min: 1 * KIB, unit: 'bytes', doc: 'Dead-letter stream size; the oldest are dropped past it.' }),
+  deadLetterMaxAgeMs: integer('QUEUE_DLQ_MAX_AGE_MS', { default: 7 * 24 * 3600_000, min: 60_000, unit: 'ms', doc: 'How long dead letters are kept.' }),
+  statusBucket: text('JOB_STATUS_BUCKET', { default: 'JOB_STATUS', pattern: NAME, hint: NAME_HINT, unit: 'name', doc: 'Key-value bucket with each job\'s state for `GET /v1/jobs/<id>`.' }),
+  statusTtlMs: integer('JOB_STATUS_TTL_MS', { default: 24 * 3600_000, min: 60_000, unit: 'ms', doc: 'How long a job\'s state stays readable after its last change.' }),
+  statusMaxBytes: integer('JOB_STATUS_MAX_BYTES', { default: 128 * MIB, min: 64 * KIB, unit: 'bytes', doc: 'Size bound of the job-state bucket; the oldest states are dropped past it.' }),
+} satisfies SettingGroup
+
+/** The HTTP front door. */
+export const ingressSettings = {
+  host: text('HOST', { default: '0.0.0.0', unit: 'address', doc: 'Address the ingress listens on.' }),
+  port: integer('PORT', { default: 8080, min: 0, max: 65_535, unit: 'port', doc: 'Port the ingress listens on.' }),
+  maxInflight: integer('INGRESS_MAX_INFLIGHT', { default: 1024, min: 1, doc: 'Publishes awaiting the server\'s acknowledgement per ingress process; past it, 503 at once.' }),
+  publishTimeoutMs: integer('INGRESS_PUBLISH_TIMEOUT_MS', { default: 2000, min: 50, max: 60_000, unit: 'ms', doc: 'Longest wait for the server to confirm a job is stored; then 503.' }),
+  retryAfterSeconds: integer('INGRESS_RETRY_AFTER_SECONDS', { default: 2, min: 1, max: 3600, unit: 's', doc: '`Retry-After` sent with 503 and 429 answers.' }),
+  drainMs: integer('INGRESS_DRAIN_MS', { default: 10_000, min: 0, unit: 'ms', doc: 'On SIGTERM, longest wait for in-flight requests before exiting.' }),
+  queueInfoCacheMs: integer('INGRESS_QUEUE_INFO_CACHE_MS', { default: 1000, min: 0, unit: 'ms', doc: 'How long `GET /v1/queue` and `/readyz` reuse one stream lookup.' }),
+} satisfies SettingGroup
+
+/** The job runner. */
+export const workerSettings = {
+  concurrency: integer('WORKER_CONCURRENCY', { default: 4, min: 1, max: 1000, doc: 'Jobs in progress at once per worker process.' }),
+  drainMs: integer('WORKER_DRAIN_MS', { default: 25_000, min: 0, unit: 'ms', doc: 'On SIGTERM, longest wait for jobs in progress; the rest are handed back for redelivery.' }),
+  host: text('WORKER_HOST', { default: '0.0.0.0', unit: 'address', doc: 'Address of the worker\'s health and metrics port.' }),
+  port: integer('WORKER_PORT', { default: 8081, min: 0, max: 65_535, unit: 'port', doc: 'Worker health and metrics port (0 picks a free one).' }),
+  jobDurationMs: integer('JOB_DURATION_MS', { default: 10_000, min: 0, unit: 'ms', doc: 'How long the seed\'s `user` job works.' }),
+} satisfies SettingGroup
+
+/** Shared by every process. */
+export const logSettings = {
+  level: oneOf('LOG_LEVEL', { default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, doc: 'Log level.' }),
+} satisfies SettingGroup
+
+/** Every setting group, for the docs table and the unknown-variable check. */
+export const allSettingGroups = { nats: natsSettings, queue: queueSettings, ingress: ingressSettings, worker: workerSettings, log: logSettings } as const
+
+/** Prefixes that mark a variable as ours: an unknown name with one of them is a configuration error. */
+export const settingPrefixes = ['QUEUE_', 'JOB_', 'INGRESS_', 'WORKER_', 'AUTOSCALE_', 'AUTOSCALER_'] as const

@@ -1,0 +1,43 @@
+// The public surface of @sluice/core: what the ingress, worker and autoscaler share. Listed explicitly.
+export { loadIngressConfig, loadWorkerConfig } from './config/load-config.ts'
+export type {
+  IngressConfig,
+  IngressSettings,
+  LogConfig,
+  NatsConfig,
+  QueueConfig,
+  WorkerConfig,
+  WorkerSettings,
+} from './config/load-config.ts'
+export { allSettingGroups, settingPrefixes } from './config/sluice-settings.ts'
+export type { Setting, SettingGroup } from './config/settings.ts'
+export {
+  ConfigError,
+  QueueFullError,
+  QueueOverloadedError,
+  QueueUnavailableError,
+  SluiceError,
+  TooManyInflightError,
+  TopologyConflictError,
+} from './errors.ts'
+export { connectNats } from './nats-connection.ts'
+export type { NatsHandle } from './nats-connection.ts'
+export { createLogger } from './logger.ts'
+export { startOpsServer } from './ops-server.ts'
+export type { OpsServer, OpsServerOptions } from './ops-server.ts'
+export { JOB_ID_PATTERN, JOB_TYPE_PATTERN, JobHeader, jobHeaders, readJob } from './job-message.ts'
+export type { Job } from './job-message.ts'
+export { JobStatusStore } from './job-status.ts'
+export type { JobState, JobStatus } from './job-status.ts'
+export { applyQueueStreams, applyWorkerConsumer, statusStreamName } from './topology/apply-topology.ts'
+export { ensureConsumer } from './topology/ensure-consumer.ts'
+export { ensureStream, findStream, isNotFound } from './topology/ensure-stream.ts'
+export {
+  deadLetterStreamConfig,
+  deadLetterSubject,
+  HEADER_ALLOWANCE_BYTES,
+  jobSubject,
+  queueStreamConfig,
+  workerConsumerConfig,
+} from './topology/queue-topology.ts'
+export { loadConfigOrExit, startOrExit } from './startup.ts'

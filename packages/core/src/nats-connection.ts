@@ -1,0 +1,76 @@
+import { readFile } from 'node:fs/promises'
+import { connect } from '@nats-io/transport-node'
+import { credsAuthenticator, type NatsConnection } from '@nats-io/nats-core'
+import type { Logger } from 'pino'
+import type { NatsConfig } from './config/load-config.ts'
+
+/** A NATS connection plus what the apps need to know about it at any moment. */
+export interface NatsHandle {
+  readonly nc: NatsConnection
+  /** True while the client has a live connection; publishes are refused at once when false. */
+  isConnected(): boolean
+  /** Drains subscriptions and closes; safe to call more than once. */
+  close(): Promise<void>
+}
+
+/**
+ * Connects to NATS, waiting (and retrying) until the first connection succeeds, then reconnects forever:
+ * a pod whose NATS restarts should recover on its own rather than crash-loop.
+ */
+export async function connectNats(config: NatsConfig, name: string, logger: Logger): Promise<NatsHandle> {
+  const auth = config.credsFile ? { authenticator: credsAuthenticator(await readFile(config.credsFile)) } : {}
+  const nc = await connect({
+    servers: config.url.split(',').map((server) => server.trim()),
+    name,
+    timeout: config.connectTimeoutMs,
+    waitOnFirstConnect: true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    // A dead server is noticed within ~pingInterval*maxPingOut; keep it short so /readyz and the 503 path react.
+    pingInterval: 5000,
+    maxPingOut: 2,
+    ...(config.user !== undefined ? { user: config.user, pass: config.password } : {}),
+    ...(config.token !== undefined ? { token: config.token } : {}),
+    ...auth,
+  })
+  let connected = true
+  void (async () => {
+    for await (const status of nc.status()) {
+      switch (status.type) {
+        case 'disconnect':
+          connected = false
+          logger.warn({ server: status.server }, 'nats disconnected')
+          break
+        case 'reconnect':
+          connected = true
+          logger.info({ server: status.server }, 'nats reconnected')
+          break
+        case 'error':
+          logger.error({ err: status.error }, 'nats error')
+          break
+        default:
+          break
+      }
+    }
+  })()
+  logger.info({ server: nc.getServer() }, 'nats connected')
+
+  let closing: Promise<void> | undefined
+  return {
+    nc,
+    isConnected: () => connected && !nc.isClosed() && !nc.isDraining(),
+    close() {
+      closing ??= (async () => {
+        connected = false
+        if (nc.isClosed()) return
+        try {
+          await nc.drain()
+        } catch {
+          // Draining fails when the connection is already gone; closing is all that is left to do.
+          await nc.close().catch(() => undefined)
+        }
+      })()
+      return closing
+    },
+  }
+}

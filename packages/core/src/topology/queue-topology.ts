@@ -1,0 +1,88 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  ReplayPolicy,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerConfig,
+  type StreamConfig,
+} from '@nats-io/jetstream'
+import { nanos } from '@nats-io/nats-core'
+import type { QueueConfig } from '../config/load-config.ts'
+
+/**
+ * Room for our headers on top of the job body in `max_msg_size`: the body limit (JOB_MAX_BYTES) is what
+ * users configure and the ingress enforces; headers (id, type, timestamps, error text) ride on top.
+ */
+export const HEADER_ALLOWANCE_BYTES = 8 * 1024
+
+/** The subject a job is published on. One subject per job lets `GET /v1/jobs/<id>` find a queued job. */
+export function jobSubject(queue: QueueConfig, id: string): string {
+  return `${queue.subjectPrefix}.${id}`
+}
+
+/** The subject a dead letter is published on. */
+export function deadLetterSubject(queue: QueueConfig, id: string): string {
+  return `${queue.deadLetterSubjectPrefix}.${id}`
+}
+
+/**
+ * The jobs stream. WorkQueue retention removes a job once acknowledged; until then (queued, in flight or
+ * max-delivered) it counts toward `max_msgs`, and discard `new` refuses the next job instead of dropping an
+ * accepted one: this is what makes a 2xx a promise.
+ */
+export function queueStreamConfig(queue: QueueConfig): Partial<StreamConfig> & { name: string } {
+  return {
+    name: queue.stream,
+    subjects: [`${queue.subjectPrefix}.>`],
+    retention: RetentionPolicy.Workqueue,
+    storage: queue.storage === 'file' ? StorageType.File : StorageType.Memory,
+    num_replicas: queue.replicas,
+    max_msgs: queue.maxMessages,
+    max_bytes: queue.maxBytes,
+    max_msg_size: queue.jobMaxBytes + HEADER_ALLOWANCE_BYTES,
+    discard: DiscardPolicy.New,
+    duplicate_window: nanos(queue.duplicateWindowMs),
+    allow_direct: true,
+  }
+}
+
+/**
+ * Dead letters: a plain limits stream that keeps the newest failures up to its bounds. Dropping the oldest
+ * dead letter is preferred to blocking workers (and so the whole queue) when operators let it fill.
+ */
+export function deadLetterStreamConfig(queue: QueueConfig): Partial<StreamConfig> & { name: string } {
+  return {
+    name: queue.deadLetterStream,
+    subjects: [`${queue.deadLetterSubjectPrefix}.>`],
+    retention: RetentionPolicy.Limits,
+    storage: queue.storage === 'file' ? StorageType.File : StorageType.Memory,
+    num_replicas: queue.replicas,
+    max_msgs: queue.deadLetterMaxMessages,
+    max_bytes: queue.deadLetterMaxBytes,
+    max_age: nanos(queue.deadLetterMaxAgeMs),
+    max_msg_size: queue.jobMaxBytes + HEADER_ALLOWANCE_BYTES,
+    discard: DiscardPolicy.Old,
+    duplicate_window: nanos(Math.min(queue.duplicateWindowMs, queue.deadLetterMaxAgeMs)),
+    allow_direct: true,
+  }
+}
+
+/**
+ * The workers' durable pull consumer. Retry delays are not the consumer's `backoff`: the server would then
+ * use its first step as `ack_wait`, and a long job's heartbeat cadence would depend on the retry policy.
+ * Workers `nak(delay)` with QUEUE_RETRY_BACKOFF_MS instead, and `ack_wait` stays what it says.
+ */
+export function workerConsumerConfig(queue: QueueConfig): Partial<ConsumerConfig> & { durable_name: string } {
+  return {
+    durable_name: queue.consumer,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    replay_policy: ReplayPolicy.Instant,
+    filter_subject: `${queue.subjectPrefix}.>`,
+    ack_wait: nanos(queue.ackWaitMs),
+    max_deliver: queue.maxDeliver,
+    max_ack_pending: queue.maxAckPending,
+  }
+}
