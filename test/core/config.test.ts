@@ -1,0 +1,54 @@
+import { ConfigError, loadIngressConfig, loadWorkerConfig } from '@sluice/core'
+import { describe, expect, it } from 'vitest'
+
+function problemsOf(load: () => unknown): readonly string[] {
+  try {
+    load()
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError)
+    return (error as ConfigError).problems
+  }
+  throw new Error('expected a ConfigError')
+}
+
+describe('config', () => {
+  it('config - defaults match the documented values', () => {
+    const config = loadIngressConfig({})
+    expect(config.queue).toMatchObject({ stream: 'JOBS', subjectPrefix: 'jobs', maxMessages: 10_000, replicas: 1, duplicateWindowMs: 120_000, consumer: 'workers', deadLetterStream: 'JOBS_DLQ' })
+    expect(config.ingress).toMatchObject({ port: 8080, publishTimeoutMs: 2000 })
+    expect(loadWorkerConfig({}).worker).toMatchObject({ concurrency: 4, drainMs: 25_000, jobDurationMs: 10_000 })
+  })
+
+  it('config - parses every kind of value', () => {
+    const config = loadWorkerConfig({ QUEUE_MAX_MESSAGES: '5', QUEUE_RETRY_BACKOFF_MS: '10, 20,30', QUEUE_STORAGE: 'memory', WORKER_CONCURRENCY: '2' })
+    expect(config.queue.maxMessages).toBe(5)
+    expect(config.queue.retryBackoffMs).toEqual([10, 20, 30])
+    expect(config.queue.storage).toBe('memory')
+    expect(config.worker.concurrency).toBe(2)
+  })
+
+  it('config - names every invalid value at once', () => {
+    const problems = problemsOf(() => loadIngressConfig({ QUEUE_MAX_MESSAGES: '-1', PORT: 'eighty', QUEUE_STORAGE: 'disk', QUEUE_STREAM: 'has space' }))
+    expect(problems).toHaveLength(4)
+    expect(problems.join('\n')).toMatch(/QUEUE_MAX_MESSAGES must be between 1/)
+    expect(problems.join('\n')).toMatch(/PORT must be a whole number/)
+    expect(problems.join('\n')).toMatch(/QUEUE_STORAGE must be one of file, memory/)
+    expect(problems.join('\n')).toMatch(/QUEUE_STREAM must be 1-64 characters/)
+  })
+
+  it('config - rejects an unknown variable with our prefix and suggests the right name', () => {
+    const problems = problemsOf(() => loadIngressConfig({ QUEUE_MAX_MESAGES: '5', UNRELATED_VARIABLE: 'x' }))
+    expect(problems).toEqual(['QUEUE_MAX_MESAGES is not a known setting (did you mean QUEUE_MAX_MESSAGES?)'])
+  })
+
+  it('config - the ingress accepts worker settings from a shared ConfigMap', () => {
+    expect(() => loadIngressConfig({ WORKER_CONCURRENCY: '8', JOB_DURATION_MS: '5' })).not.toThrow()
+  })
+
+  it('config - rejects combinations that cannot work', () => {
+    expect(problemsOf(() => loadWorkerConfig({ WORKER_CONCURRENCY: '10', QUEUE_MAX_ACK_PENDING: '5' }))[0]).toMatch(/WORKER_CONCURRENCY \(10\) exceeds QUEUE_MAX_ACK_PENDING \(5\)/)
+    expect(problemsOf(() => loadIngressConfig({ QUEUE_SUBJECT_PREFIX: 'same', QUEUE_DLQ_SUBJECT_PREFIX: 'same' }))[0]).toMatch(/must differ/)
+    expect(problemsOf(() => loadIngressConfig({ NATS_TOKEN: 't', NATS_USER: 'u', NATS_PASSWORD: 'p' }))[0]).toMatch(/alternatives/)
+    expect(problemsOf(() => loadIngressConfig({ NATS_USER: 'u' }))[0]).toMatch(/must be set together/)
+  })
+})

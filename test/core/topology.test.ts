@@ -1,0 +1,98 @@
+import { jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream'
+import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { applyQueueStreams, applyWorkerConsumer, createLogger, TopologyConflictError } from '@sluice/core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
+import { ingressConfigFor, queueEnv, workerConfigFor } from '../support/queue-env.ts'
+
+const logger = createLogger('test', { level: 'silent' })
+
+describe('topology', () => {
+  let server: NatsServerFixture
+  let nc: NatsConnection
+
+  beforeAll(async () => {
+    server = await startNatsServer()
+    nc = await connect({ servers: server.url })
+  })
+  afterAll(async () => {
+    await nc?.close()
+    await server?.close()
+  })
+
+  it('topology - creates the bounded WorkQueue stream, dead letters, state bucket and consumer', async () => {
+    const env = queueEnv(server.url, { QUEUE_MAX_MESSAGES: '123', QUEUE_MAX_BYTES: '65536', QUEUE_MAX_ACK_PENDING: '7', QUEUE_ACK_WAIT_MS: '4000', QUEUE_MAX_DELIVER: '3' })
+    const queue = ingressConfigFor(env).queue
+    await applyQueueStreams(nc, queue, logger)
+    await applyWorkerConsumer(nc, workerConfigFor(env).queue, logger)
+    const jsm = await jetstreamManager(nc)
+    const stream = await jsm.streams.info(queue.stream)
+    expect(stream.config).toMatchObject({
+      subjects: [`${queue.subjectPrefix}.>`],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      max_msgs: 123,
+      max_bytes: 65536,
+      discard: 'new',
+      num_replicas: 1,
+      duplicate_window: 120_000_000_000,
+    })
+    expect(stream.config.max_msg_size).toBeGreaterThan(queue.jobMaxBytes)
+    const consumer = await jsm.consumers.info(queue.stream, queue.consumer)
+    expect(consumer.config).toMatchObject({ ack_policy: 'explicit', max_ack_pending: 7, ack_wait: 4_000_000_000, max_deliver: 3 })
+    const deadLetters = await jsm.streams.info(queue.deadLetterStream)
+    expect(deadLetters.config).toMatchObject({ retention: RetentionPolicy.Limits, discard: 'old', max_msgs: queue.deadLetterMaxMessages })
+    const bucket = await jsm.streams.info(`KV_${queue.statusBucket}`)
+    expect(bucket.config.max_age).toBe(queue.statusTtlMs * 1_000_000)
+  })
+
+  it('topology - applying twice changes nothing', async () => {
+    const queue = ingressConfigFor(queueEnv(server.url)).queue
+    await applyQueueStreams(nc, queue, logger)
+    const jsm = await jetstreamManager(nc)
+    const before = await jsm.streams.info(queue.stream)
+    await applyQueueStreams(nc, queue, logger)
+    const after = await jsm.streams.info(queue.stream)
+    expect(after.created).toEqual(before.created)
+    expect(after.config).toEqual(before.config)
+  })
+
+  it('topology - a changed limit is updated in place, keeping the queued jobs', async () => {
+    const env = queueEnv(server.url, { QUEUE_MAX_MESSAGES: '10' })
+    await applyQueueStreams(nc, ingressConfigFor(env).queue, logger)
+    const jsm = await jetstreamManager(nc)
+    await nc.request(`${env.QUEUE_SUBJECT_PREFIX}.one`, 'x')
+    await applyQueueStreams(nc, ingressConfigFor({ ...env, QUEUE_MAX_MESSAGES: '20', QUEUE_DUPLICATE_WINDOW_MS: '60000' }).queue, logger)
+    const info = await jsm.streams.info(env.QUEUE_STREAM!)
+    expect(info.config.max_msgs).toBe(20)
+    expect(info.config.duplicate_window).toBe(60_000_000_000)
+    expect(info.state.messages).toBe(1)
+
+    await applyWorkerConsumer(nc, workerConfigFor(env).queue, logger)
+    await applyWorkerConsumer(nc, workerConfigFor({ ...env, QUEUE_MAX_ACK_PENDING: '9', QUEUE_MAX_DELIVER: '9' }).queue, logger)
+    const consumer = await jsm.consumers.info(env.QUEUE_STREAM!, env.QUEUE_CONSUMER!)
+    expect(consumer.config).toMatchObject({ max_ack_pending: 9, max_deliver: 9 })
+  })
+
+  it('topology - a conflicting immutable setting fails start-up naming it', async () => {
+    const env = queueEnv(server.url)
+    await applyQueueStreams(nc, ingressConfigFor(env).queue, logger)
+    const attempt = applyQueueStreams(nc, ingressConfigFor({ ...env, QUEUE_STORAGE: 'memory' }).queue, logger)
+    await expect(attempt).rejects.toBeInstanceOf(TopologyConflictError)
+    await expect(attempt).rejects.toThrow(/stream JOBS_\w+ exists with a different immutable setting: storage: "file" -> "memory"/)
+  })
+
+  it('topology - a worker waits for the ingress to create the streams', async () => {
+    const env = queueEnv(server.url)
+    let consumerReady = false
+    const waiting = applyWorkerConsumer(nc, workerConfigFor(env).queue, logger).then(() => {
+      consumerReady = true
+    })
+    const jsm = await jetstreamManager(nc)
+    await expect(jsm.consumers.info(env.QUEUE_STREAM!, env.QUEUE_CONSUMER!)).rejects.toThrow()
+    expect(consumerReady).toBe(false)
+    await applyQueueStreams(nc, ingressConfigFor(env).queue, logger)
+    await waiting
+    expect((await jsm.consumers.info(env.QUEUE_STREAM!, env.QUEUE_CONSUMER!)).name).toBe(env.QUEUE_CONSUMER)
+  })
+})
