@@ -65,6 +65,8 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
+    // While draining, answers close their connection: a kept-alive socket would hold app.close() open.
+    if (draining) reply.header('connection', 'close')
   })
   app.addHook('onResponse', async (request, reply) => {
     const line = { method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }

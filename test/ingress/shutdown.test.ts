@@ -1,0 +1,64 @@
+import { afterAll, describe, expect, it } from 'vitest'
+import { eventually } from '../support/eventually.ts'
+import { NOT_CONTROLLABLE_REASON, startNatsServer } from '../support/nats-server.ts'
+import { queueEnv } from '../support/queue-env.ts'
+import { startIngress } from '../support/in-process.ts'
+import { startApp } from '../support/sluice-processes.ts'
+
+const server = await startNatsServer()
+
+// Holding a publish in flight needs a server we can pause; against an external NATS_URL it is skipped.
+describe.skipIf(!server.controllable)(`ingress shutdown${server.controllable ? '' : ` (skipped: ${NOT_CONTROLLABLE_REASON})`}`, () => {
+  afterAll(async () => {
+    server.resume()
+    await server.close()
+  })
+
+  it('ingress shutdown - draining fails readiness so load balancers stop sending traffic', async () => {
+    const ingress = await startIngress(queueEnv(server.url))
+    try {
+      expect((await ingress.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200)
+      ingress.startDraining()
+      const answer = await ingress.app.inject({ method: 'GET', url: '/readyz' })
+      expect(answer.statusCode).toBe(503)
+      expect(answer.json().problems).toEqual(['shutting down'])
+    } finally {
+      await ingress.close()
+    }
+  })
+
+  it('ingress shutdown - SIGTERM: the listener closes, the in-flight request still gets its answer, exit 0', async () => {
+    const ingress = await startApp('ingress', queueEnv(server.url, { INGRESS_PUBLISH_TIMEOUT_MS: '5000' }))
+    try {
+      // A paused server holds the publish in flight while the signal arrives.
+      server.pause()
+      const inFlight = fetch(`${ingress.baseUrl}/v1/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'in-flight-at-sigterm' },
+        body: JSON.stringify({ type: 't', payload: {} }),
+      })
+      await eventually('the publish to be in flight', async () => {
+        const metrics = await (await fetch(`${ingress.baseUrl}/metrics`)).text()
+        return /sluice_ingress_publishes_in_flight 1/.test(metrics) ? true : undefined
+      })
+      ingress.signal('SIGTERM')
+      await ingress.waitForLog(/"msg":"draining"/)
+      // New connections are refused once the listener is closed.
+      await eventually('the listener to close', async () => {
+        try {
+          await fetch(`${ingress.baseUrl}/healthz`)
+          return undefined
+        } catch {
+          return true
+        }
+      })
+      server.resume()
+      const answer = await inFlight
+      expect(answer.status).toBe(202)
+      expect(await ingress.exited).toEqual({ code: 0, signal: null })
+    } finally {
+      server.resume()
+      await ingress.stop()
+    }
+  })
+})
