@@ -108,7 +108,7 @@ describe.skipIf(!server.controllable)(`worker faults${server.controllable ? '' :
     runner.signal('SIGKILL')
     await runner.exited
     await settled(ingress, 'last-chance', 'dead', 15_000)
-    const queue = await (await fetch(`${ingress.baseUrl}/v1/queue`)).json()
+    const queue = (await (await fetch(`${ingress.baseUrl}/v1/queue`)).json()) as { depth: number }
     expect(queue.depth).toBe(0)
   })
 
