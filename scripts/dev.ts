@@ -1,0 +1,92 @@
+// `make dev`: nats-server, the ingress and workers on this machine, with merged readable logs.
+// Ctrl-C or SIGTERM stops everything it started. Settings pass through the environment.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { prefixLines } from './dev/log-lines.ts'
+
+const root = join(import.meta.dirname, '..')
+const natsPort = Number(process.env.NATS_PORT ?? 4222)
+const natsMonitorPort = Number(process.env.NATS_MONITOR_PORT ?? 8222)
+const ingressPort = Number(process.env.PORT ?? 8080)
+const workerCount = Number(process.env.WORKERS ?? 2)
+const firstWorkerPort = Number(process.env.WORKER_PORT ?? 8091)
+const natsBinary = process.env.NATS_SERVER_BIN ?? 'nats-server'
+const storeDir = join(root, '.data', 'nats')
+
+const children: { name: string; child: ChildProcess }[] = []
+let stopping = false
+
+function start(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  // Own process groups: a terminal's Ctrl-C reaches only this script, which stops the apps before NATS.
+  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  prefixLines(name, child.stdout!)
+  prefixLines(name, child.stderr!)
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      console.error(`[dev] ${name} exited (${signal ?? code}); stopping everything`)
+      void stopAll(1)
+    }
+  })
+  children.push({ name, child })
+  return child
+}
+
+async function waitFor(what: string, url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline && !stopping) {
+    try {
+      if ((await fetch(url)).ok) return
+    } catch {
+      // Not up yet.
+    }
+    await sleep(100)
+  }
+  if (!stopping) throw new Error(`${what} did not become ready at ${url}`)
+}
+
+async function stopAll(code: number): Promise<void> {
+  if (stopping) return
+  stopping = true
+  // Apps first (they drain into NATS), NATS last.
+  const apps = children.filter(({ name }) => name !== 'nats')
+  for (const { child } of apps) child.kill('SIGTERM')
+  await Promise.all(apps.map(({ child }) => exited(child)))
+  const nats = children.find(({ name }) => name === 'nats')
+  nats?.child.kill('SIGTERM')
+  if (nats) await exited(nats.child)
+  process.exit(code)
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => {
+    // A child that ignores SIGTERM past its own drain bound is killed, so nothing is left behind.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 35_000)
+    child.once('exit', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
+}
+
+process.on('SIGINT', () => void stopAll(0))
+process.on('SIGTERM', () => void stopAll(0))
+// Last resort if this script dies some other way: leave no child behind.
+process.on('exit', () => {
+  for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+})
+
+mkdirSync(storeDir, { recursive: true })
+const natsUrl = `nats://127.0.0.1:${natsPort}`
+start('nats', natsBinary, ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-m', String(natsMonitorPort), '-sd', storeDir, '-n', 'sluice-dev'])
+await waitFor('nats-server', `http://127.0.0.1:${natsMonitorPort}/healthz?js-enabled-only=true`)
+
+const appEnv = { NATS_URL: natsUrl }
+start('ingress', process.execPath, ['apps/ingress/src/main.ts'], { ...appEnv, PORT: String(ingressPort) })
+await waitFor('ingress', `http://127.0.0.1:${ingressPort}/readyz`)
+for (let i = 1; i <= workerCount; i++) {
+  start(`worker-${i}`, process.execPath, ['apps/worker/src/main.ts'], { ...appEnv, WORKER_PORT: String(firstWorkerPort + i - 1) })
+}
+console.log(`[dev] ready: curl "http://localhost:${ingressPort}/?user_id=1"  (Ctrl-C stops everything)`)
