@@ -1,0 +1,31 @@
+// `make controlplane`: runs a local control plane in the foreground until Ctrl-C or SIGTERM, with the admin
+// kubeconfig at .data/controlplane/kubeconfig (removed again on stop).
+import { join } from 'node:path'
+import { repoRoot } from './binaries.ts'
+import { startControlPlane } from './control-plane.ts'
+
+const kubeconfigPath = join(repoRoot, '.data', 'controlplane', 'kubeconfig')
+const startedAt = performance.now()
+const controlPlane = await startControlPlane({ kubeconfigPath })
+const seconds = ((performance.now() - startedAt) / 1000).toFixed(1)
+
+console.log(`control plane ready in ${seconds} s at ${controlPlane.server}`)
+console.log(`state and logs: ${controlPlane.stateDir}`)
+console.log(`export KUBECONFIG=${kubeconfigPath}`)
+console.log('Ctrl-C stops it')
+
+let stopping = false
+const stop = (signal: NodeJS.Signals): void => {
+  if (stopping) return
+  stopping = true
+  console.log(`${signal}: stopping`)
+  controlPlane.close().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error(error)
+      process.exit(1)
+    },
+  )
+}
+process.on('SIGINT', stop)
+process.on('SIGTERM', stop)
