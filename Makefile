@@ -14,7 +14,7 @@ export NATS_SERVER_BIN ?= $(TOOLS_BIN)/nats-server
 
 SYSTEM_NODE_MAJOR := $(shell command -v node >/dev/null 2>&1 && node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 
-.PHONY: help setup node deps tools dev test typecheck unit clean
+.PHONY: help setup node deps tools dev test typecheck unit clean docs
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -55,3 +55,6 @@ dev: setup ## Run nats-server, the ingress and workers locally (Ctrl-C stops all
 
 clean: ## Remove local state (.data) and build output
 	rm -rf .data dist
+
+docs: deps ## Regenerate the README's configuration table from the settings
+	node scripts/config-table.ts
