@@ -1,0 +1,1 @@
+// Public surface of the autoscaler workspace (filled in by the autoscaler work).
