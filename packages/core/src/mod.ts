@@ -1,6 +1,8 @@
 // The public surface of @sluice/core: what the ingress, worker and autoscaler share. Listed explicitly.
-export { loadIngressConfig, loadWorkerConfig } from './config/load-config.ts'
+export { loadAutoscalerConfig, loadIngressConfig, loadWorkerConfig } from './config/load-config.ts'
 export type {
+  AutoscalerConfig,
+  AutoscalerSettings,
   IngressConfig,
   IngressSettings,
   LogConfig,

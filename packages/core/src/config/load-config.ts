@@ -1,6 +1,7 @@
 import { assertNoProblems, findUnknownSettings, readSettings, type ValuesOf } from './settings.ts'
 import {
   allSettingGroups,
+  autoscalerSettings,
   ingressSettings,
   logSettings,
   natsSettings,
@@ -17,6 +18,8 @@ export type QueueConfig = ValuesOf<typeof queueSettings>
 export type IngressSettings = ValuesOf<typeof ingressSettings>
 /** Worker process settings. */
 export type WorkerSettings = ValuesOf<typeof workerSettings>
+/** Autoscaler process settings (and the local mode's scaling policy). */
+export type AutoscalerSettings = ValuesOf<typeof autoscalerSettings>
 /** Logging settings. */
 export type LogConfig = ValuesOf<typeof logSettings>
 
@@ -33,6 +36,14 @@ export interface WorkerConfig {
   readonly nats: NatsConfig
   readonly queue: QueueConfig
   readonly worker: WorkerSettings
+  readonly log: LogConfig
+}
+
+/** Everything the autoscaler reads at start-up; `queue` names the stream and consumer local mode watches. */
+export interface AutoscalerConfig {
+  readonly nats: NatsConfig
+  readonly queue: QueueConfig
+  readonly autoscaler: AutoscalerSettings
   readonly log: LogConfig
 }
 
@@ -93,4 +104,28 @@ function readQueue(env: NodeJS.ProcessEnv, problems: string[]): QueueConfig {
     problems.push('QUEUE_STREAM and QUEUE_DLQ_STREAM must differ')
   }
   return queue
+}
+
+/** Parses the autoscaler configuration once at start-up; throws a `ConfigError` naming every problem. */
+export function loadAutoscalerConfig(env: NodeJS.ProcessEnv = process.env): AutoscalerConfig {
+  const problems = findUnknownSettings(env, settingPrefixes, knownNames)
+  const config = {
+    nats: readNats(env, problems),
+    queue: readQueue(env, problems),
+    autoscaler: readSettings(env, autoscalerSettings, problems),
+    log: readSettings(env, logSettings, problems),
+  }
+  const { minReplicas, maxReplicas, leaseDurationSeconds, renewDeadlineSeconds, retryPeriodSeconds } = config.autoscaler
+  if (minReplicas > maxReplicas) {
+    problems.push(`AUTOSCALE_MIN_REPLICAS (${minReplicas}) exceeds AUTOSCALE_MAX_REPLICAS (${maxReplicas})`)
+  }
+  // The same ordering client-go insists on: a leader must give up before a follower may take over.
+  if (renewDeadlineSeconds >= leaseDurationSeconds) {
+    problems.push(`AUTOSCALER_RENEW_DEADLINE_SECONDS (${renewDeadlineSeconds}) must be less than AUTOSCALER_LEASE_DURATION_SECONDS (${leaseDurationSeconds})`)
+  }
+  if (retryPeriodSeconds >= renewDeadlineSeconds) {
+    problems.push(`AUTOSCALER_RETRY_PERIOD_SECONDS (${retryPeriodSeconds}) must be less than AUTOSCALER_RENEW_DEADLINE_SECONDS (${renewDeadlineSeconds})`)
+  }
+  assertNoProblems(problems)
+  return config
 }

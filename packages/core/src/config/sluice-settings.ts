@@ -61,13 +61,39 @@ export const workerSettings = {
   jobDurationMs: integer('JOB_DURATION_MS', { default: 10_000, min: 0, unit: 'ms', doc: 'How long the seed\'s `user` job works.' }),
 } satisfies SettingGroup
 
+/**
+ * The autoscaler. `kubernetes` mode reconciles QueueScaler resources (each carries its own scaling policy);
+ * `local` mode scales worker processes on this machine with the AUTOSCALE_* policy below (`make dev`).
+ */
+export const autoscalerSettings = {
+  mode: oneOf('AUTOSCALER_MODE', { default: 'kubernetes', values: ['kubernetes', 'local'] as const, doc: '`kubernetes`: reconcile QueueScaler resources; `local`: start and stop worker processes on this machine.' }),
+  host: text('AUTOSCALER_HOST', { default: '0.0.0.0', unit: 'address', doc: 'Address of the autoscaler\'s health and metrics port.' }),
+  port: integer('AUTOSCALER_PORT', { default: 8082, min: 0, max: 65_535, unit: 'port', doc: 'Autoscaler health and metrics port (0 picks a free one).' }),
+  namespace: optionalText('AUTOSCALER_NAMESPACE', { unit: 'name', doc: 'Namespace whose QueueScalers are watched and that holds the leader Lease; unset: the pod\'s own namespace.' }),
+  leaseName: text('AUTOSCALER_LEASE_NAME', { default: 'sluice-autoscaler', pattern: /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, hint: 'a DNS subdomain name', unit: 'name', doc: 'coordination.k8s.io Lease used for leader election.' }),
+  identity: optionalText('AUTOSCALER_IDENTITY', { doc: 'This replica\'s name in the Lease; unset: the host (pod) name plus a random suffix.' }),
+  leaseDurationSeconds: integer('AUTOSCALER_LEASE_DURATION_SECONDS', { default: 15, min: 2, max: 300, unit: 's', doc: 'How long followers wait after the last renewal before taking the lead.' }),
+  renewDeadlineSeconds: integer('AUTOSCALER_RENEW_DEADLINE_SECONDS', { default: 10, min: 1, max: 300, unit: 's', doc: 'The leader stops writing when it could not renew for this long (less than the lease duration).' }),
+  retryPeriodSeconds: integer('AUTOSCALER_RETRY_PERIOD_SECONDS', { default: 2, min: 1, max: 60, unit: 's', doc: 'Interval between tries to acquire or renew the Lease.' }),
+  reconcileConcurrency: integer('AUTOSCALER_RECONCILE_CONCURRENCY', { default: 4, min: 1, max: 64, doc: 'QueueScalers reconciled at once.' }),
+  shutdownMs: integer('AUTOSCALER_SHUTDOWN_MS', { default: 10_000, min: 0, unit: 'ms', doc: 'On SIGTERM, longest wait for reconciles in progress (and, locally, for workers to drain) before exiting.' }),
+  minReplicas: integer('AUTOSCALE_MIN_REPLICAS', { default: 1, min: 0, max: 64, doc: 'Local mode: fewest worker processes (0 allowed: workers start when the backlog exceeds the activation backlog).' }),
+  maxReplicas: integer('AUTOSCALE_MAX_REPLICAS', { default: 4, min: 1, max: 64, doc: 'Local mode: most worker processes.' }),
+  targetBacklog: integer('AUTOSCALE_TARGET_BACKLOG', { default: 10, min: 1, doc: 'Local mode: jobs (pending + in flight) one worker should have; replicas = ceil(backlog / this).' }),
+  activationBacklog: integer('AUTOSCALE_ACTIVATION_BACKLOG', { default: 0, min: 0, doc: 'Local mode: backlog above which workers start from zero.' }),
+  pollIntervalMs: integer('AUTOSCALE_POLL_INTERVAL_MS', { default: 2000, min: 100, max: 600_000, unit: 'ms', doc: 'Local mode: how often the backlog is read.' }),
+  scaleDownStabilizationSeconds: integer('AUTOSCALE_SCALE_DOWN_STABILIZATION_SECONDS', { default: 30, min: 0, max: 3600, unit: 's', doc: 'Local mode: scale down only to the highest recommendation of this window.' }),
+  maxScaleDownStep: integer('AUTOSCALE_MAX_SCALE_DOWN_STEP', { default: 0, min: 0, doc: 'Local mode: most workers one scale-down stops (0: no cap).' }),
+  firstWorkerPort: integer('AUTOSCALE_WORKER_FIRST_PORT', { default: 8091, min: 0, max: 65_535, unit: 'port', doc: 'Local mode: health port of worker 1; worker n gets this + n - 1 (0: each picks a free one).' }),
+} satisfies SettingGroup
+
 /** Shared by every process. */
 export const logSettings = {
   level: oneOf('LOG_LEVEL', { default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, doc: 'Log level.' }),
 } satisfies SettingGroup
 
 /** Every setting group, for the docs table and the unknown-variable check. */
-export const allSettingGroups = { nats: natsSettings, queue: queueSettings, ingress: ingressSettings, worker: workerSettings, log: logSettings } as const
+export const allSettingGroups = { nats: natsSettings, queue: queueSettings, ingress: ingressSettings, worker: workerSettings, autoscaler: autoscalerSettings, log: logSettings } as const
 
 /** Prefixes that mark a variable as ours: an unknown name with one of them is a configuration error. */
 export const settingPrefixes = ['QUEUE_', 'JOB_', 'INGRESS_', 'WORKER_', 'AUTOSCALE_', 'AUTOSCALER_'] as const
