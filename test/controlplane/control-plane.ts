@@ -141,6 +141,9 @@ function kubeconfigYaml(kubeConfig: KubeConfig): string {
  * Takes a few seconds; call close() when done (tests: in afterAll).
  */
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  if (options.startTimeoutMs !== undefined && !(options.startTimeoutMs > 0)) {
+    throw new RangeError(`startTimeoutMs must be a positive number of milliseconds, got ${options.startTimeoutMs}`)
+  }
   const binaries = locateBinaries(options.binDir ?? defaultBinDir)
   await sweepAbandonedStateDirs()
   const stateDir = await createStateDir()

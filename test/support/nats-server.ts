@@ -132,7 +132,8 @@ async function waitHealthy(monitorPort: number, server: ManagedProcess): Promise
   throw new Error(`nats-server did not become healthy: ${server.logTail()}`)
 }
 
-async function containerServer(): Promise<NatsServerFixture> {
+/** A nats-server in a container (testcontainers), at the pinned version. Needs a Docker engine. */
+export async function containerServer(): Promise<NatsServerFixture> {
   const { GenericContainer, Wait } = await import('testcontainers')
   const tag = pinnedVersion('NATS_SERVER_VERSION').replace(/^v/, '')
   const container = await new GenericContainer(`nats:${tag}-alpine`)

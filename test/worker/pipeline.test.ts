@@ -129,3 +129,43 @@ describe('pipeline', () => {
     expect(peak).toBe(2)
   })
 })
+
+describe('heartbeats', () => {
+  let server: NatsServerFixture
+  beforeAll(async () => {
+    server = await startNatsServer()
+  })
+  afterAll(async () => {
+    await server?.close()
+  })
+
+  it('heartbeats - a job running past ack_wait is kept alive with working() and never redelivered', async () => {
+    const env = queueEnv(server.url, { QUEUE_ACK_WAIT_MS: '1000' })
+    let invocations = 0
+    const handlers = new Map<string, JobHandler>([
+      [
+        'long',
+        async () => {
+          invocations++
+          await new Promise((resolve) => setTimeout(resolve, 2600))
+        },
+      ],
+    ])
+    const ingress = await startIngress(env)
+    // Two workers: a redelivery, if one happened, would have somewhere to go.
+    const workers = [await startWorker(env, handlers), await startWorker(env, handlers)]
+    try {
+      const response = await ingress.app.inject({ method: 'POST', url: '/v1/jobs', headers: json, payload: { type: 'long', payload: {} } })
+      const id = response.json().id
+      const status = await eventually('the long job to succeed', async () => {
+        const body = (await ingress.app.inject({ method: 'GET', url: `/v1/jobs/${id}` })).json()
+        return body.state === 'succeeded' ? body : undefined
+      })
+      expect(status.attempts).toBe(1)
+      expect(invocations).toBe(1)
+    } finally {
+      for (const worker of workers) await worker.close()
+      await ingress.close()
+    }
+  })
+})
