@@ -14,7 +14,7 @@ export NATS_SERVER_BIN ?= $(TOOLS_BIN)/nats-server
 
 SYSTEM_NODE_MAJOR := $(shell command -v node >/dev/null 2>&1 && node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 
-.PHONY: help setup node deps tools dev test typecheck unit clean docs
+.PHONY: help setup node deps tools dev test typecheck unit clean docs bench
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -58,3 +58,6 @@ clean: ## Remove local state (.data) and build output
 
 docs: deps ## Regenerate the README's configuration table from the settings
 	node scripts/config-table.ts
+
+bench: setup ## Benchmark the ingress, worker and baselines; prints a table, writes .data/bench/latest.json
+	node bench/run.ts

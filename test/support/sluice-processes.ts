@@ -18,8 +18,8 @@ export interface AppProcess extends ManagedProcess {
 const logDir = mkdtempSync(join(tmpdir(), 'sluice-apps-'))
 let started = 0
 
-/** Starts `apps/<app>/src/main.ts` with `env` and waits for `/readyz`. */
-export async function startApp(app: 'ingress' | 'worker', env: Env): Promise<AppProcess> {
+/** Starts `apps/<app>/src/main.ts` with `env` and waits for `/readyz`. Logs at `logLevel` (tests read them). */
+export async function startApp(app: 'ingress' | 'worker', env: Env, logLevel = 'info'): Promise<AppProcess> {
   const port = await freePort()
   const portEnv = app === 'ingress' ? { PORT: String(port), HOST: '127.0.0.1' } : { WORKER_PORT: String(port), WORKER_HOST: '127.0.0.1' }
   const child = startManagedProcess({
@@ -27,8 +27,8 @@ export async function startApp(app: 'ingress' | 'worker', env: Env): Promise<App
     command: process.execPath,
     args: [join(repoRoot, 'apps', app, 'src', 'main.ts')],
     logPath: join(logDir, `${app}-${++started}.log`),
-    // Tests read these logs ("processing user: ... started"), so the level is fixed at info.
-    env: { ...env, ...portEnv, LOG_LEVEL: 'info' },
+    // Tests read these logs ("processing user: ... started"), so the level is set here, not by `env`.
+    env: { ...env, ...portEnv, LOG_LEVEL: logLevel },
     cwd: repoRoot,
   })
   const baseUrl = `http://127.0.0.1:${port}`

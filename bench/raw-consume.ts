@@ -1,0 +1,20 @@
+// The raw consumer baseline: consume and ack as fast as possible until `BENCH_COUNT` messages are
+// acknowledged. Prints JSON figures.
+import { jetstream } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
+
+const count = Number(process.env.BENCH_COUNT ?? 20_000)
+const nc = await connect({ servers: process.env.NATS_URL })
+const js = jetstream(nc)
+const consumer = await js.consumers.get(process.env.BENCH_STREAM!, process.env.BENCH_CONSUMER!)
+const started = Date.now()
+let acked = 0
+const messages = await consumer.consume({ max_messages: 256 })
+for await (const msg of messages) {
+  msg.ack()
+  if (++acked >= count) break
+}
+await nc.flush()
+const seconds = (Date.now() - started) / 1000
+console.log(JSON.stringify({ rps: Math.round(acked / seconds), acked }))
+await nc.close()

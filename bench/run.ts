@@ -1,0 +1,95 @@
+// `make bench`: Sluice against its own baselines on this machine, one run, figures printed as a markdown
+// table and written to .data/bench/latest.json. Durations can be shortened with BENCH_SECONDS (load runs)
+// and BENCH_OVERLOAD_SECONDS (the overload memory run) for a quick look; the defaults are the reference.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { repoRoot } from '../test/support/repo-paths.ts'
+import { startNatsServer } from '../test/support/nats-server.ts'
+import { runLoad } from './http-load.ts'
+import { machineFacts, rssMb } from './machine.ts'
+import { benchQueue, drainRaw, drainWithWorker, runScript, sampleRss, startBaselineServer } from './scenarios.ts'
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 10)
+const overloadSeconds = Number(process.env.BENCH_OVERLOAD_SECONDS ?? 60)
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
+const drainCount = Number(process.env.BENCH_DRAIN_JOBS ?? 20_000)
+const roomy = { QUEUE_MAX_MESSAGES: '10000000', QUEUE_MAX_BYTES: String(8 * 1024 ** 3) }
+
+const server = await startNatsServer()
+const figures: Record<string, number> = {}
+const notes: string[] = []
+try {
+  console.error(`bench: accept path, ${connections} connections, ${seconds}s per run`)
+  const accept = await benchQueue(server.url, roomy)
+  const seed = await runLoad({ url: `${accept.ingress.baseUrl}/?user_id=1`, connections, durationSeconds: seconds, expectStatus: 200 })
+  figures.ingress_accept_rps = seed.rps
+  figures.ingress_p99_ms_at_max = seed.p99Ms
+  await accept.purge()
+  const jobs = await runLoad({
+    url: `${accept.ingress.baseUrl}/v1/jobs`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'noop', payload: { n: 1 } }),
+    connections,
+    durationSeconds: seconds,
+    expectStatus: 202,
+  })
+  figures.ingress_jobs_rps = jobs.rps
+  await accept.purge()
+  const half = await runLoad({ url: `${accept.ingress.baseUrl}/?user_id=1`, connections, durationSeconds: seconds, overallRate: Math.max(1, Math.round(seed.rps / 2)), expectStatus: 200 })
+  figures.ingress_p50_ms = half.p50Ms
+  figures.ingress_p99_ms = half.p99Ms
+  await accept.purge()
+
+  console.error('bench: baselines (naive Fastify handler, raw js.publish loop)')
+  const baseline = await startBaselineServer(server.url, `${accept.env.QUEUE_SUBJECT_PREFIX}.baseline`)
+  figures.baseline_naive_rps = (await runLoad({ url: `${baseline.baseUrl}/?user_id=1`, connections, durationSeconds: seconds, expectStatus: 200 })).rps
+  await baseline.stop()
+  await accept.purge()
+  const raw = await runScript<{ rps: number }>('raw-publish.ts', { NATS_URL: server.url, BENCH_SUBJECT: `${accept.env.QUEUE_SUBJECT_PREFIX}.raw`, BENCH_INFLIGHT: String(connections), BENCH_DURATION_MS: String(seconds * 1000) })
+  figures.raw_publish_rps = raw.rps
+  await accept.close()
+
+  console.error('bench: rejection path and memory under overload (queue full)')
+  const full = await benchQueue(server.url, { QUEUE_MAX_MESSAGES: '1' })
+  await fetch(`${full.ingress.baseUrl}/?user_id=fill`)
+  const reject = await runLoad({ url: `${full.ingress.baseUrl}/?user_id=1`, connections, durationSeconds: seconds, expectStatus: 503 })
+  figures.reject_rps = reject.rps
+  const overload = runLoad({ url: `${full.ingress.baseUrl}/?user_id=1`, connections: 200, durationSeconds: overloadSeconds, expectStatus: 503 })
+  const rss = await sampleRss(full.ingress.pid, overload, 2000, rssMb)
+  await overload
+  figures.ingress_rss_mb_overload = Math.max(...rss)
+  // Growth from the first sample after warm-up to the end: flat means bounded.
+  figures.ingress_rss_growth_mb = Math.round((rss.at(-1)! - rss[Math.min(2, rss.length - 1)]!) * 10) / 10
+  await full.close()
+
+  console.error(`bench: worker drain of ${drainCount} no-op jobs`)
+  const drained = await benchQueue(server.url, roomy)
+  figures.worker_drain_rps = await drainWithWorker(drained, drainCount, { WORKER_CONCURRENCY: '64', QUEUE_MAX_ACK_PENDING: '1024' })
+  await drained.close()
+  const rawDrained = await benchQueue(server.url, roomy)
+  figures.raw_consume_rps = await drainRaw(rawDrained, drainCount)
+  await rawDrained.close()
+} finally {
+  await server.close()
+}
+
+const ratios = {
+  accept_vs_naive: round(figures.ingress_accept_rps! / figures.baseline_naive_rps!),
+  accept_vs_raw_publish: round(figures.ingress_accept_rps! / figures.raw_publish_rps!),
+  reject_vs_accept: round(figures.reject_rps! / figures.ingress_accept_rps!),
+  drain_vs_raw_consume: round(figures.worker_drain_rps! / figures.raw_consume_rps!),
+}
+const report = { ...figures, ratios, notes, machine: machineFacts(process.env.NATS_SERVER_BIN) }
+mkdirSync(join(repoRoot, '.data', 'bench'), { recursive: true })
+writeFileSync(join(repoRoot, '.data', 'bench', 'latest.json'), `${JSON.stringify(report, null, 2)}\n`)
+
+console.log('| figure | value |\n|---|---|')
+for (const [name, value] of Object.entries(figures)) console.log(`| ${name} | ${value} |`)
+for (const [name, value] of Object.entries(ratios)) console.log(`| ${name} (ratio) | ${value} |`)
+for (const note of notes) console.log(`\n${note}`)
+console.log(`\nwritten to .data/bench/latest.json`)
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100
+}

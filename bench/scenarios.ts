@@ -1,0 +1,137 @@
+import { execFile } from 'node:child_process'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { promisify } from 'node:util'
+import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
+import { headers } from '@nats-io/nats-core'
+import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { eventually } from '../test/support/eventually.ts'
+import { startManagedProcess } from '../test/support/managed-process.ts'
+import { queueEnv, type Env } from '../test/support/queue-env.ts'
+import { repoRoot } from '../test/support/repo-paths.ts'
+import { startApp, type AppProcess } from '../test/support/sluice-processes.ts'
+
+const run = promisify(execFile)
+
+/** Runs one of the bench scripts as its own process and returns the JSON it printed last. */
+export async function runScript<T>(script: string, env: Env): Promise<T> {
+  const { stdout } = await run(process.execPath, [join(repoRoot, 'bench', script)], { env: { ...process.env, ...env }, maxBuffer: 16 * 1024 * 1024 })
+  const last = stdout.trim().split('\n').at(-1) ?? '{}'
+  return JSON.parse(last) as T
+}
+
+/** A queue of its own for one scenario, with an ingress process in front. */
+export interface BenchQueue {
+  readonly env: Env
+  readonly ingress: AppProcess
+  readonly nc: NatsConnection
+  readonly jsm: JetStreamManager
+  depth(): Promise<number>
+  purge(): Promise<void>
+  close(): Promise<void>
+}
+
+/** Starts an ingress with `overrides` on its own stream; logs at warn so logging does not skew figures. */
+export async function benchQueue(natsUrl: string, overrides: Env): Promise<BenchQueue> {
+  const env = queueEnv(natsUrl, { INGRESS_MAX_INFLIGHT: '4096', ...overrides })
+  const ingress = await startApp('ingress', env, 'warn')
+  const nc = await connect({ servers: natsUrl })
+  const jsm = await jetstreamManager(nc)
+  return {
+    env,
+    ingress,
+    nc,
+    jsm,
+    depth: async () => (await jsm.streams.info(env.QUEUE_STREAM!)).state.messages,
+    purge: async () => {
+      await jsm.streams.purge(env.QUEUE_STREAM!)
+    },
+    close: async () => {
+      await ingress.stop()
+      await nc.close()
+    },
+  }
+}
+
+/** Stores `count` no-op jobs directly in the stream, as the ingress would, many publishes in flight. */
+export async function preloadJobs(nc: NatsConnection, env: Env, count: number): Promise<void> {
+  const js = jetstream(nc)
+  const h = headers()
+  h.set('Sluice-Job-Type', 'noop')
+  h.set('Sluice-Queued-At', new Date().toISOString())
+  const batch = 500
+  for (let start = 0; start < count; start += batch) {
+    await Promise.all(
+      Array.from({ length: Math.min(batch, count - start) }, (_, i) => {
+        const id = `pre${start + i}`
+        return js.publish(`${env.QUEUE_SUBJECT_PREFIX}.${id}`, '{}', { msgID: id, headers: h })
+      }),
+    )
+  }
+}
+
+/** Starts a worker on `env`, waits until the queue is empty, and returns jobs per second. */
+export async function drainWithWorker(queue: BenchQueue, count: number, workerEnv: Env): Promise<number> {
+  // A first start creates the consumer; the timed run starts with the backlog already there.
+  const warm = await startApp('worker', { ...queue.env, ...workerEnv }, 'warn')
+  await warm.stop()
+  await preloadJobs(queue.nc, queue.env, count)
+  const started = Date.now()
+  const worker = await startApp('worker', { ...queue.env, ...workerEnv }, 'warn')
+  try {
+    await eventually('the worker to drain the queue', async () => ((await queue.depth()) === 0 ? true : undefined), 300_000)
+    return Math.round(count / ((Date.now() - started) / 1000))
+  } finally {
+    await worker.stop()
+  }
+}
+
+/**
+ * Measures a bare consume-and-ack loop on a consumer like the workers'. Use a queue no worker has run
+ * on: a WorkQueue stream allows one consumer per subject.
+ */
+export async function drainRaw(queue: BenchQueue, count: number): Promise<number> {
+  const consumer = `raw_${queue.env.QUEUE_CONSUMER}`
+  await queue.jsm.consumers.add(queue.env.QUEUE_STREAM!, { durable_name: consumer, ack_policy: AckPolicy.Explicit, max_ack_pending: 1024 })
+  await preloadJobs(queue.nc, queue.env, count)
+  const result = await runScript<{ rps: number }>('raw-consume.ts', {
+    NATS_URL: queue.env.NATS_URL!,
+    BENCH_STREAM: queue.env.QUEUE_STREAM!,
+    BENCH_CONSUMER: consumer,
+    BENCH_COUNT: String(count),
+  })
+  return result.rps
+}
+
+/** Samples a process's RSS every `everyMs` while `during` runs. */
+export async function sampleRss(pid: number, during: Promise<unknown>, everyMs: number, read: (pid: number) => number): Promise<number[]> {
+  const samples: number[] = []
+  let done = false
+  void during.finally(() => {
+    done = true
+  })
+  while (!done) {
+    samples.push(read(pid))
+    await Promise.race([sleep(everyMs), during])
+  }
+  samples.push(read(pid))
+  return samples
+}
+
+/** Starts the naive baseline server (bench/baseline-server.ts) as its own process. */
+export async function startBaselineServer(natsUrl: string, subject: string): Promise<{ baseUrl: string; stop(): Promise<unknown> }> {
+  const child = startManagedProcess({
+    name: 'baseline',
+    command: process.execPath,
+    args: [join(repoRoot, 'bench', 'baseline-server.ts')],
+    logPath: join(tmpdir(), `sluice-bench-baseline-${process.pid}.log`),
+    env: { NATS_URL: natsUrl, BENCH_SUBJECT: subject },
+  })
+  const port = await eventually('the baseline server to listen', () => {
+    if (child.exit()) throw new Error(`baseline server exited: ${child.logTail()}`)
+    const line = child.log().split('\n').find((entry) => entry.startsWith('{"port"'))
+    return line ? (JSON.parse(line) as { port: number }).port : undefined
+  })
+  return { baseUrl: `http://127.0.0.1:${port}`, stop: () => child.stop() }
+}
