@@ -1,0 +1,73 @@
+{{/*
+Cross-field rules the schema cannot express. Every problem is collected, then one `fail` lists them all, so a
+user fixes their values in one pass. values.schema.json has already checked types, enums and bounds.
+*/}}
+{{- define "sluice.validateValues" -}}
+{{- $v := .Values -}}
+{{- $c := $v.config -}}
+{{- $problems := list -}}
+
+{{- if gt (int64 $v.scaling.minReplicas) (int64 $v.scaling.maxReplicas) -}}
+{{- $problems = append $problems (printf "scaling.minReplicas (%d) must not exceed scaling.maxReplicas (%d)" (int64 $v.scaling.minReplicas) (int64 $v.scaling.maxReplicas)) -}}
+{{- end -}}
+{{- if and $v.autoscaler.enabled $v.keda.enabled -}}
+{{- $problems = append $problems "autoscaler.enabled and keda.enabled both scale the worker Deployment: enable one (set autoscaler.enabled=false to use KEDA)" -}}
+{{- end -}}
+
+{{- if $v.nats.builtin.enabled -}}
+{{- if $v.nats.url -}}
+{{- $problems = append $problems (printf "nats.url (%s) is for an external NATS: set nats.builtin.enabled=false, or leave nats.url empty to use the built-in NATS" $v.nats.url) -}}
+{{- end -}}
+{{- if eq $v.nats.auth.type "credsFile" -}}
+{{- $problems = append $problems "nats.auth.type=credsFile needs an external NATS with JWT accounts (nats.builtin.enabled=false); the built-in NATS supports none, userPassword and token" -}}
+{{- end -}}
+{{- if and (not (kindIs "invalid" $c.QUEUE_REPLICAS)) (gt (int64 $c.QUEUE_REPLICAS) (int64 $v.nats.builtin.replicas)) -}}
+{{- $problems = append $problems (printf "config.QUEUE_REPLICAS (%d) exceeds the built-in NATS's nats.builtin.replicas (%d)" (int64 $c.QUEUE_REPLICAS) (int64 $v.nats.builtin.replicas)) -}}
+{{- end -}}
+{{- else if not $v.nats.url -}}
+{{- $problems = append $problems "nats.url is required when nats.builtin.enabled=false (e.g. nats://nats.nats.svc:4222)" -}}
+{{- end -}}
+
+{{- $auth := $v.nats.auth -}}
+{{- if and (ne $auth.type "none") (not $auth.existingSecret) -}}
+{{- if and (eq $auth.type "userPassword") (or (not $auth.user) (not $auth.password)) -}}
+{{- $problems = append $problems "nats.auth.type=userPassword needs nats.auth.user and nats.auth.password (or nats.auth.existingSecret)" -}}
+{{- end -}}
+{{- if and (eq $auth.type "token") (not $auth.token) -}}
+{{- $problems = append $problems "nats.auth.type=token needs nats.auth.token (or nats.auth.existingSecret)" -}}
+{{- end -}}
+{{- if and (eq $auth.type "credsFile") (not $auth.creds) -}}
+{{- $problems = append $problems "nats.auth.type=credsFile needs nats.auth.creds (or nats.auth.existingSecret)" -}}
+{{- end -}}
+{{- end -}}
+
+{{- $ingressDrain := div (add (int64 $c.INGRESS_DRAIN_MS) 999) 1000 -}}
+{{- if le (int64 $v.ingress.terminationGracePeriodSeconds) (add (int64 $v.ingress.preStopSleepSeconds) $ingressDrain) -}}
+{{- $problems = append $problems (printf "ingress.terminationGracePeriodSeconds (%d) must exceed ingress.preStopSleepSeconds (%d) + INGRESS_DRAIN_MS (%d s), or the ingress is killed mid-drain" (int64 $v.ingress.terminationGracePeriodSeconds) (int64 $v.ingress.preStopSleepSeconds) $ingressDrain) -}}
+{{- end -}}
+{{- $workerDrain := div (add (int64 $c.WORKER_DRAIN_MS) 999) 1000 -}}
+{{- if le (int64 $v.worker.terminationGracePeriodSeconds) (add $workerDrain 5) -}}
+{{- $problems = append $problems (printf "worker.terminationGracePeriodSeconds (%d) must exceed WORKER_DRAIN_MS (%d s) + 5 s, or workers are killed mid-drain" (int64 $v.worker.terminationGracePeriodSeconds) $workerDrain) -}}
+{{- end -}}
+{{- $autoscalerShutdown := div (add (int64 $c.AUTOSCALER_SHUTDOWN_MS) 999) 1000 -}}
+{{- if le (int64 $v.autoscaler.terminationGracePeriodSeconds) $autoscalerShutdown -}}
+{{- $problems = append $problems (printf "autoscaler.terminationGracePeriodSeconds (%d) must exceed AUTOSCALER_SHUTDOWN_MS (%d s)" (int64 $v.autoscaler.terminationGracePeriodSeconds) $autoscalerShutdown) -}}
+{{- end -}}
+{{- if ge (int64 $c.AUTOSCALER_RENEW_DEADLINE_SECONDS) (int64 $c.AUTOSCALER_LEASE_DURATION_SECONDS) -}}
+{{- $problems = append $problems (printf "config.AUTOSCALER_RENEW_DEADLINE_SECONDS (%d) must be less than config.AUTOSCALER_LEASE_DURATION_SECONDS (%d)" (int64 $c.AUTOSCALER_RENEW_DEADLINE_SECONDS) (int64 $c.AUTOSCALER_LEASE_DURATION_SECONDS)) -}}
+{{- end -}}
+{{- if ge (int64 $c.AUTOSCALER_RETRY_PERIOD_SECONDS) (int64 $c.AUTOSCALER_RENEW_DEADLINE_SECONDS) -}}
+{{- $problems = append $problems (printf "config.AUTOSCALER_RETRY_PERIOD_SECONDS (%d) must be less than config.AUTOSCALER_RENEW_DEADLINE_SECONDS (%d)" (int64 $c.AUTOSCALER_RETRY_PERIOD_SECONDS) (int64 $c.AUTOSCALER_RENEW_DEADLINE_SECONDS)) -}}
+{{- end -}}
+
+{{- if and $v.keda.enabled (not $v.nats.builtin.enabled) (not $v.keda.natsServerMonitoringEndpoint) -}}
+{{- $problems = append $problems "keda.natsServerMonitoringEndpoint is required with an external NATS (host:port of its monitoring port, e.g. nats.nats.svc:8222)" -}}
+{{- end -}}
+{{- if and (ne $v.ingress.service.type "NodePort") (ne $v.ingress.service.type "LoadBalancer") (gt (int64 $v.ingress.service.nodePort) 0) -}}
+{{- $problems = append $problems (printf "ingress.service.nodePort (%d) needs ingress.service.type NodePort or LoadBalancer, not %s" (int64 $v.ingress.service.nodePort) $v.ingress.service.type) -}}
+{{- end -}}
+
+{{- if $problems -}}
+{{- fail (printf "\n\nInvalid values for the sluice chart (%d problems):\n  - %s\n" (len $problems) (join "\n  - " $problems)) -}}
+{{- end -}}
+{{- end -}}
