@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
-import { headers } from '@nats-io/nats-core'
+import { jobHeaders } from '@sluice/core'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { eventually } from '../test/support/eventually.ts'
 import { startManagedProcess } from '../test/support/managed-process.ts'
@@ -57,15 +57,13 @@ export async function benchQueue(natsUrl: string, overrides: Env): Promise<Bench
 /** Stores `count` no-op jobs directly in the stream, as the ingress would, many publishes in flight. */
 export async function preloadJobs(nc: NatsConnection, env: Env, count: number): Promise<void> {
   const js = jetstream(nc)
-  const h = headers()
-  h.set('Sluice-Job-Type', 'noop')
-  h.set('Sluice-Queued-At', new Date().toISOString())
+  const queuedAt = new Date().toISOString()
   const batch = 500
   for (let start = 0; start < count; start += batch) {
     await Promise.all(
       Array.from({ length: Math.min(batch, count - start) }, (_, i) => {
         const id = `pre${start + i}`
-        return js.publish(`${env.QUEUE_SUBJECT_PREFIX}.${id}`, '{}', { msgID: id, headers: h })
+        return js.publish(`${env.QUEUE_SUBJECT_PREFIX}.${id}`, '{}', { headers: jobHeaders(id, 'noop', queuedAt) })
       }),
     )
   }

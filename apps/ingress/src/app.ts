@@ -39,7 +39,7 @@ const MANAGEMENT_TIMEOUT_MS = 2000
 export async function buildIngress({ config, nats, logger }: IngressDependencies): Promise<Ingress> {
   const js = jetstream(nats.nc, { timeout: config.ingress.publishTimeoutMs })
   const jsm = await jetstreamManager(nats.nc, { timeout: MANAGEMENT_TIMEOUT_MS, checkAPI: false })
-  const publisher = new JobPublisher(js, config.queue, {
+  const publisher = new JobPublisher(nats.nc, config.queue, {
     maxInflight: config.ingress.maxInflight,
     timeoutMs: config.ingress.publishTimeoutMs,
     isConnected: nats.isConnected,
@@ -76,6 +76,7 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
     if (reply.statusCode >= 400 && !shed) request.log.info(line, 'request refused')
     else request.log.debug(line, 'request completed')
   })
+  app.addHook('onClose', async () => publisher.close())
   app.addSchema(problemSchema)
   await app.register(swagger, {
     // Name shared schemas by their $id (for example `Problem`) in the document.

@@ -1,5 +1,5 @@
-import { JetStreamApiError, type JetStreamClient, type PubAck } from '@nats-io/jetstream'
-import { errors as natsErrors, RequestError } from '@nats-io/nats-core'
+import { JetStreamApiError, type PubAck } from '@nats-io/jetstream'
+import { errors as natsErrors, RequestError, type NatsConnection } from '@nats-io/nats-core'
 import {
   jobHeaders,
   jobSubject,
@@ -9,6 +9,7 @@ import {
   TooManyInflightError,
   type QueueConfig,
 } from '@sluice/core'
+import { PipelinedPublisher } from './pipelined-publisher.ts'
 
 /** JetStream's answer when a stream with discard `new` is at `max_msgs` or `max_bytes`. */
 const STREAM_LIMIT_REACHED = 10077
@@ -39,13 +40,13 @@ export interface JobPublisherOptions {
  * stored the job (or already had it: `duplicate`).
  */
 export class JobPublisher {
-  readonly #js: JetStreamClient
+  readonly #pipeline: PipelinedPublisher
   readonly #queue: QueueConfig
   readonly #options: JobPublisherOptions
   #inflight = 0
 
-  constructor(js: JetStreamClient, queue: QueueConfig, options: JobPublisherOptions) {
-    this.#js = js
+  constructor(nc: NatsConnection, queue: QueueConfig, options: JobPublisherOptions) {
+    this.#pipeline = new PipelinedPublisher(nc, options.timeoutMs)
     this.#queue = queue
     this.#options = options
   }
@@ -62,21 +63,23 @@ export class JobPublisher {
     if (this.#inflight >= this.#options.maxInflight) throw new TooManyInflightError(this.#options.maxInflight)
     this.#inflight++
     try {
-      return await this.#js.publish(jobSubject(this.#queue, job.id), job.payload, {
-        msgID: job.id,
-        headers: jobHeaders(job.type, job.queuedAt),
-        timeout: this.#options.timeoutMs,
-      })
+      return await this.#pipeline.publish(jobSubject(this.#queue, job.id), job.payload, jobHeaders(job.id, job.type, job.queuedAt))
     } catch (error) {
       throw toQueueError(error)
     } finally {
       this.#inflight--
     }
   }
+
+  /** Fails publishes still waiting and stops listening for acknowledgements. */
+  close(): void {
+    this.#pipeline.close()
+  }
 }
 
 /** Maps what the NATS client throws on publish to the queue error the HTTP layer knows how to answer. */
 export function toQueueError(error: unknown): Error {
+  if (error instanceof QueueUnavailableError) return error
   if (error instanceof JetStreamApiError) {
     if (error.code === STREAM_LIMIT_REACHED) return new QueueFullError(error.message, { cause: error })
     if (error.code === INGEST_OVERLOADED) return new QueueOverloadedError(error.message, { cause: error })

@@ -31,9 +31,10 @@ export interface Job {
   readonly payload: Uint8Array
 }
 
-/** Headers for a job message. */
-export function jobHeaders(type: string, queuedAt: string): MsgHdrs {
+/** Headers for a job message; the id is JetStream's de-duplication id. */
+export function jobHeaders(id: string, type: string, queuedAt: string): MsgHdrs {
   const h = headers()
+  h.set(JobHeader.id, id)
   h.set(JobHeader.type, type)
   h.set(JobHeader.queuedAt, queuedAt)
   return h

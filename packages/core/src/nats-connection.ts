@@ -29,6 +29,9 @@ export async function connectNats(config: NatsConfig, name: string, logger: Logg
     // A dead server is noticed within ~pingInterval*maxPingOut; keep it short so /readyz and the 503 path react.
     pingInterval: 5000,
     maxPingOut: 2,
+    // The client would otherwise build an Error (with a stack) per request just in case it fails: a
+    // measurable share of CPU at thousands of publishes per second.
+    noAsyncTraces: true,
     ...(config.user !== undefined ? { user: config.user, pass: config.password } : {}),
     ...(config.token !== undefined ? { token: config.token } : {}),
     ...auth,
