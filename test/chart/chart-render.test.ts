@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest'
+import { ciValueSets, ciValuesFile, chartDir, findObject, helm, helmSkipReason, kubeVersion, renderChart, type KubeObject } from './helm.ts'
+import { podOwners } from './pod-specs.ts'
+
+const skipReason = helmSkipReason()
+
+// Renders every ci value set once; the tests below read the results.
+let renderedSets: Promise<Map<string, KubeObject[]>> | undefined
+function renderAll(): Promise<Map<string, KubeObject[]>> {
+  renderedSets ??= (async () => {
+    const rendered = new Map<string, KubeObject[]>()
+    for (const set of ciValueSets) rendered.set(set, await renderChart({ valuesFiles: [ciValuesFile(set)] }))
+    return rendered
+  })()
+  return renderedSets
+}
+
+describe.skipIf(skipReason)(`chart render${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+  it('chart render - the ci value sets are the four the issue names', () => {
+    expect(ciValueSets).toEqual(['default-values.yaml', 'external-nats-values.yaml', 'keda-values.yaml', 'nats-cluster-values.yaml'])
+  })
+
+  it.each(ciValueSets)('chart render - helm lint --strict passes for %s', async (set) => {
+    const result = await helm(['lint', chartDir, '--strict', '--kube-version', kubeVersion, '--values', `${chartDir}/ci/${set}`])
+    expect(result.stderr + result.stdout, result.stderr).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/)
+    expect(result.ok).toBe(true)
+  })
+
+  it('chart render - every pod is non-root, read-only, capability-free, seccomp RuntimeDefault, without service links', async () => {
+    for (const [set, objects] of await renderAll()) {
+      for (const { object, podSpec } of podOwners(objects)) {
+        const where = `${set}: ${object.kind}/${object.metadata.name}`
+        // Service-link variables (WORKER_PORT=tcp://...) would collide with the apps' settings.
+        expect(podSpec.enableServiceLinks, where).toBe(false)
+        expect(podSpec.securityContext?.runAsNonRoot, where).toBe(true)
+        expect(podSpec.securityContext?.seccompProfile?.type, where).toBe('RuntimeDefault')
+        for (const container of podSpec.containers) {
+          expect(container.securityContext, `${where} ${container.name}`).toMatchObject({
+            readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, runAsNonRoot: true,
+            capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+          })
+          expect(container.resources?.requests, `${where} ${container.name} requests`).toBeDefined()
+          expect(container.resources?.limits?.memory, `${where} ${container.name} memory limit`).toBeDefined()
+        }
+      }
+    }
+  })
+
+  it('chart render - the apps read one ConfigMap, probe /healthz and /readyz, and roll when it changes', async () => {
+    for (const [set, objects] of await renderAll()) {
+      const config = findObject(objects, 'ConfigMap', '-config')
+      const apps = podOwners(objects).filter(({ object }) => object.kind === 'Deployment')
+      expect(apps.length, set).toBeGreaterThanOrEqual(2)
+      for (const { object, podSpec, podAnnotations } of apps) {
+        const [container] = podSpec.containers
+        const where = `${set}: ${object.metadata.name}`
+        expect(container?.envFrom, where).toEqual([{ configMapRef: { name: config.metadata.name } }])
+        expect(container?.livenessProbe?.httpGet?.path, where).toBe('/healthz')
+        expect(container?.readinessProbe?.httpGet?.path, where).toBe('/readyz')
+        expect(podAnnotations['checksum/config'], where).toMatch(/^[0-9a-f]{64}$/)
+      }
+    }
+  })
+
+  it('chart render - grace periods exceed each drain bound and the ingress pauses before SIGTERM', async () => {
+    const objects = await renderChart()
+    const data = findObject(objects, 'ConfigMap', '-config').data as Record<string, string>
+    const ingress = podOwners(objects).find(({ object }) => object.metadata.name.endsWith('-ingress') && object.kind === 'Deployment')
+    const worker = podOwners(objects).find(({ object }) => object.metadata.name.endsWith('-worker') && object.kind === 'Deployment')
+    const preStop = ingress?.podSpec.containers[0]?.lifecycle?.preStop?.sleep?.seconds ?? 0
+    expect(preStop).toBeGreaterThan(0)
+    expect(ingress?.podSpec.terminationGracePeriodSeconds).toBeGreaterThan(preStop + Number(data.INGRESS_DRAIN_MS) / 1000)
+    // The worker exits at most 5 s after WORKER_DRAIN_MS (apps/worker/src/main.ts).
+    expect(worker?.podSpec.terminationGracePeriodSeconds).toBeGreaterThan(Number(data.WORKER_DRAIN_MS) / 1000 + 5)
+  })
+
+  it('chart render - a scaler owns the worker replicas: QueueScaler by default, ScaledObject with KEDA, never both', async () => {
+    const rendered = await renderAll()
+    for (const [set, objects] of rendered) {
+      const worker = findObject(objects, 'Deployment', '-worker')
+      const scalers = objects.filter((object) => object.kind === 'QueueScaler' || object.kind === 'ScaledObject')
+      expect(scalers.map((scaler) => scaler.kind), set).toEqual([set === 'keda-values.yaml' ? 'ScaledObject' : 'QueueScaler'])
+      // With a scaler, replicas stay out of the Deployment so `helm upgrade` does not reset them.
+      expect((worker.spec as Record<string, unknown>).replicas, set).toBeUndefined()
+      const target = (scalers[0]?.spec as { scaleTargetRef: { name: string } }).scaleTargetRef
+      expect(target.name, set).toBe(worker.metadata.name)
+    }
+    const unscaled = await renderChart({ set: ['autoscaler.enabled=false', 'worker.replicas=3'] })
+    expect((findObject(unscaled, 'Deployment', '-worker').spec as Record<string, unknown>).replicas).toBe(3)
+    expect(unscaled.some((object) => object.kind === 'QueueScaler' || object.kind === 'Role')).toBe(false)
+  })
+
+  it('chart render - the stream replicas follow the built-in NATS size and NATS gets cluster routes at 3', async () => {
+    const rendered = await renderAll()
+    const replicasOf = (set: string): string | undefined =>
+      (findObject(rendered.get(set) ?? [], 'ConfigMap', '-config').data as Record<string, string>).QUEUE_REPLICAS
+    expect(replicasOf('default-values.yaml')).toBe('1')
+    expect(replicasOf('nats-cluster-values.yaml')).toBe('3')
+    expect(replicasOf('external-nats-values.yaml')).toBe('3')
+    const natsConfig = findObject(rendered.get('nats-cluster-values.yaml') ?? [], 'ConfigMap', '-nats-config').data as Record<string, string>
+    expect(natsConfig['nats.conf']?.match(/nats:\/\/demo-sluice-nats-\d\.demo-sluice-nats-headless\.sluice\.svc:6222/g)).toHaveLength(3)
+    expect(rendered.get('external-nats-values.yaml')?.some((object) => object.kind === 'StatefulSet')).toBe(false)
+  })
+
+  it('chart render - credentials come from the Secret and the QueueScaler names it', async () => {
+    const objects = await renderChart({ valuesFiles: [ciValuesFile('nats-cluster-values.yaml')] })
+    const secret = findObject(objects, 'Secret', '-nats-auth')
+    expect(Object.keys(secret.stringData as object).sort()).toEqual(['password', 'user'])
+    const scaler = findObject(objects, 'QueueScaler')
+    expect((scaler.spec as { nats: unknown }).nats).toEqual({ url: 'nats://demo-sluice-nats.sluice.svc:4222', credentialsSecretRef: { name: secret.metadata.name } })
+    const config = findObject(objects, 'ConfigMap', '-config').data as Record<string, string>
+    expect(Object.keys(config).filter((name) => /PASSWORD|TOKEN|USER/.test(name))).toEqual([])
+    for (const { object, podSpec } of podOwners(objects).filter(({ object }) => object.kind !== 'Pod')) {
+      const names = podSpec.containers[0]?.env?.map((variable) => variable.name) ?? []
+      expect(names, object.metadata.name).toEqual(expect.arrayContaining(['NATS_USER', 'NATS_PASSWORD']))
+    }
+  })
+
+  it('chart render - the helm test pod enqueues through the ingress Service with the app image', async () => {
+    const objects = await renderChart()
+    const pod = findObject(objects, 'Pod', '-smoke-test')
+    expect(pod.metadata.annotations?.['helm.sh/hook']).toBe('test')
+    const [container] = (pod.spec as { containers: Array<{ image: string; env: Array<{ name: string; value: string }>; args: string[] }> }).containers
+    const ingress = podOwners([findObject(objects, 'Deployment', '-ingress')])[0]
+    expect(container?.image).toBe((ingress?.podSpec.containers[0] as { image?: string } | undefined)?.image)
+    expect(container?.env.find((variable) => variable.name === 'SLUICE_URL')?.value).toBe('http://demo-sluice-ingress.sluice.svc:8080')
+    expect(container?.args.join(' ')).toMatch(/\/v1\/jobs[\s\S]*\/v1\/queue/)
+  })
+})
