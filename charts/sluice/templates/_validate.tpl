@@ -68,6 +68,7 @@ user fixes their values in one pass. values.schema.json has already checked type
 {{- end -}}
 
 {{- if $problems -}}
-{{- fail (printf "\n\nInvalid values for the sluice chart (%d problems):\n  - %s\n" (len $problems) (join "\n  - " $problems)) -}}
+{{- $count := printf "%d %s" (len $problems) (ternary "problem" "problems" (eq (len $problems) 1)) -}}
+{{- fail (printf "\n\nInvalid values for the sluice chart (%s):\n  - %s\n" $count (join "\n  - " $problems)) -}}
 {{- end -}}
 {{- end -}}

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest'
+import { helmSkipReason, helmTemplate } from './helm.ts'
+
+const skipReason = helmSkipReason()
+
+// Each bad value set under test/chart/bad-values, with the words its error must contain. The schema catches
+// types, enums, bounds and unknown keys; the chart's validateValues catches rules across fields.
+const cases: Array<{ file: string; messages: Array<string | RegExp> }> = [
+  { file: 'min-above-max.yaml', messages: ['scaling.minReplicas (5) must not exceed scaling.maxReplicas (2)'] },
+  { file: 'unknown-key.yaml', messages: [/worker/, /additional propert(y|ies) .*replica/i] },
+  { file: 'unknown-setting.yaml', messages: [/config/, /QUEUE_MAX_MESAGES/] },
+  { file: 'negative-queue-size.yaml', messages: [/QUEUE_MAX_MESSAGES/, /minimum|less than/i] },
+  { file: 'bad-nats-replicas.yaml', messages: [/nats\/builtin\/replicas|replicas/, /1, 3|value must be one of/i] },
+  { file: 'external-without-url.yaml', messages: ['nats.url is required when nats.builtin.enabled=false'] },
+  { file: 'creds-file-on-builtin.yaml', messages: ['nats.auth.type=credsFile needs an external NATS'] },
+  {
+    file: 'many-problems.yaml',
+    messages: [
+      '(7 problems)',
+      'scaling.minReplicas (4) must not exceed scaling.maxReplicas (1)',
+      'autoscaler.enabled and keda.enabled both scale the worker Deployment',
+      'nats.url (nats://elsewhere:4222) is for an external NATS',
+      'config.QUEUE_REPLICAS (3) exceeds the built-in NATS',
+      'nats.auth.type=userPassword needs nats.auth.user and nats.auth.password',
+      'ingress.terminationGracePeriodSeconds (10) must exceed ingress.preStopSleepSeconds (5) + INGRESS_DRAIN_MS (10 s)',
+      'worker.terminationGracePeriodSeconds (40) must exceed WORKER_DRAIN_MS (60 s) + 5 s',
+    ],
+  },
+]
+
+describe.skipIf(skipReason)(`chart bad values${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+  it.each(cases)('chart bad values - $file fails helm template with a clear message', async ({ file, messages }) => {
+    const result = await helmTemplate({ valuesFiles: [`test/chart/bad-values/${file}`] })
+    expect(result.ok, result.stdout.slice(0, 200)).toBe(false)
+    for (const message of messages) {
+      if (typeof message === 'string') expect(result.stderr).toContain(message)
+      else expect(result.stderr).toMatch(message)
+    }
+  })
+
+  it('chart bad values - --set of a wrong type fails the schema too', async () => {
+    const result = await helmTemplate({ set: ['ingress.replicas=many'] })
+    expect(result.ok).toBe(false)
+    expect(result.stderr).toMatch(/ingress\/replicas|replicas/)
+  })
+})
