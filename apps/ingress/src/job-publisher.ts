@@ -3,13 +3,13 @@ import { errors as natsErrors, RequestError, type NatsConnection } from '@nats-i
 import {
   jobHeaders,
   jobSubject,
+  PipelinedPublisher,
   QueueFullError,
   QueueOverloadedError,
   QueueUnavailableError,
   TooManyInflightError,
   type QueueConfig,
 } from '@sluice/core'
-import { PipelinedPublisher } from './pipelined-publisher.ts'
 
 /** JetStream's answer when a stream with discard `new` is at `max_msgs` or `max_bytes`. */
 const STREAM_LIMIT_REACHED = 10077

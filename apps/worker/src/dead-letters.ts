@@ -1,6 +1,5 @@
-import type { JetStreamClient } from '@nats-io/jetstream'
 import { headers, type MsgHdrs } from '@nats-io/nats-core'
-import { deadLetterSubject, JobHeader, type Job, type QueueConfig } from '@sluice/core'
+import { deadLetterSubject, JobHeader, type Job, type PipelinedPublisher, type QueueConfig } from '@sluice/core'
 
 // Error texts ride in a header; keep them to one short line.
 const MAX_ERROR_LENGTH = 1024
@@ -10,20 +9,17 @@ const MAX_ERROR_LENGTH = 1024
  * message id there too, so a worker that dies between this publish and its `term()` cannot file a job twice.
  */
 export class DeadLetterPublisher {
-  readonly #js: JetStreamClient
+  readonly #publisher: PipelinedPublisher
   readonly #queue: QueueConfig
 
-  constructor(js: JetStreamClient, queue: QueueConfig) {
-    this.#js = js
+  constructor(publisher: PipelinedPublisher, queue: QueueConfig) {
+    this.#publisher = publisher
     this.#queue = queue
   }
 
   /** Files `job` as dead; resolves once the dead-letter stream stored it. */
   async publish(job: Job, error: string, attempts: number): Promise<void> {
-    await this.#js.publish(deadLetterSubject(this.#queue, job.id), job.payload, {
-      msgID: job.id,
-      headers: deadLetterHeaders(job, error, attempts),
-    })
+    await this.#publisher.publish(deadLetterSubject(this.#queue, job.id), job.payload, deadLetterHeaders(job, error, attempts))
   }
 }
 
@@ -35,6 +31,7 @@ export function errorText(error: unknown): string {
 
 function deadLetterHeaders(job: Job, error: string, attempts: number): MsgHdrs {
   const h = headers()
+  h.set(JobHeader.id, job.id)
   h.set(JobHeader.type, job.type)
   h.set(JobHeader.queuedAt, job.queuedAt)
   h.set(JobHeader.error, errorText(error))

@@ -17,15 +17,32 @@ export interface JobRunnerDependencies {
   readonly logger: Logger
 }
 
-/** A job being run, shared with the worker so a drain can hand it back. */
+/**
+ * A job being run, shared with the worker: its sweep heartbeats long jobs and records their `running`
+ * state, and a drain can hand the job back.
+ */
 export interface RunningJob {
   readonly msg: JsMsg
   readonly abort: AbortController
   /** Set once the message was acked, nak'ed or terminated: nothing else may answer it. */
   settled: boolean
+  /** When the handler started (ms since epoch); 0 before. */
+  startedAtMs: number
+  /** When the server last heard that this job is alive (delivery or `working()`). */
+  lastHeartbeatMs: number
+  /** Records the `running` state; the sweep calls it once the job has run RUNNING_STATE_AFTER_MS. */
+  recordRunning: (() => void) | undefined
+}
+
+/** A fresh RunningJob for a delivered message. */
+export function runningJob(msg: JsMsg): RunningJob {
+  return { msg, abort: new AbortController(), settled: false, startedAtMs: 0, lastHeartbeatMs: Date.now(), recordRunning: undefined }
 }
 
 const decoder = new TextDecoder()
+
+/** A job that ends sooner is never shown as `running` (it goes from `queued` to its outcome). */
+export const RUNNING_STATE_AFTER_MS = 100
 
 /**
  * Runs one delivered message to an outcome: ack on success; `nak(delay)` while attempts remain; on the last
@@ -56,22 +73,30 @@ export class JobRunner {
     }
 
     const startedAt = new Date().toISOString()
-    await this.#record({ ...baseStatus(job, attempt), state: 'running', startedAt, updatedAt: startedAt }, logger)
-    // Long jobs tell the server they are alive, so ack_wait only catches workers that are really gone.
-    const heartbeat = setInterval(() => msg.working(), Math.max(500, queue.ackWaitMs / 2))
-    heartbeat.unref()
+    // `running` is recorded (by the worker's sweep) only once a job has run for RUNNING_STATE_AFTER_MS:
+    // for the many short jobs nobody could observe it, and skipping it halves the state writes per job.
+    let runningRecorded: Promise<void> | undefined
+    running.recordRunning = () => {
+      runningRecorded = this.#record({ ...baseStatus(job, attempt), state: 'running', startedAt, updatedAt: new Date().toISOString() }, logger)
+    }
+    running.startedAtMs = Date.now()
     const timer = metrics.duration.startTimer({ type: job.type })
+    let failure: { error: unknown } | undefined
     try {
       await handler(payload, { job, attempt, signal: running.abort.signal, logger })
     } catch (error) {
+      failure = { error }
+    } finally {
       timer()
-      clearInterval(heartbeat)
-      if (running.abort.signal.aborted) return this.#giveBack(running, job)
-      if (attempt >= queue.maxDeliver) return this.#deadLetter(running, job, attempt, errorText(error), logger)
-      return this.#retry(running, job, attempt, errorText(error), logger)
+      running.recordRunning = undefined
+      // A later state must not be overtaken by this earlier one.
+      await runningRecorded
     }
-    timer()
-    clearInterval(heartbeat)
+    if (failure) {
+      if (running.abort.signal.aborted) return this.#giveBack(running, job)
+      if (attempt >= queue.maxDeliver) return this.#deadLetter(running, job, attempt, errorText(failure.error), logger)
+      return this.#retry(running, job, attempt, errorText(failure.error), logger)
+    }
     if (running.settled) return 'abandoned'
     const finishedAt = new Date().toISOString()
     await this.#record({ ...baseStatus(job, attempt), state: 'succeeded', startedAt, finishedAt, updatedAt: finishedAt }, logger)

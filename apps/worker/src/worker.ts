@@ -1,13 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { jetstream, jetstreamManager, type ConsumerMessages } from '@nats-io/jetstream'
-import { applyWorkerConsumer, JobHeader, JobStatusStore, startOpsServer, type NatsHandle, type OpsServer, type WorkerConfig } from '@sluice/core'
+import { applyWorkerConsumer, JobHeader, JobStatusStore, PipelinedPublisher, startOpsServer, type NatsHandle, type OpsServer, type WorkerConfig } from '@sluice/core'
 import type { Logger } from 'pino'
 import { BoundedSlots } from './bounded-slots.ts'
 import { DeadLetterPublisher } from './dead-letters.ts'
 import type { HandlerRegistry } from './handlers/job-handler.ts'
-import { JobRunner, settle, type RunningJob } from './job-runner.ts'
+import { JobRunner, RUNNING_STATE_AFTER_MS, runningJob, settle, type RunningJob } from './job-runner.ts'
 import { MaxDeliveriesReaper } from './max-deliveries-reaper.ts'
 import { createWorkerMetrics, type WorkerMetrics } from './worker-metrics.ts'
+
+/** How often running jobs are checked for heartbeats and their `running` state. */
+const SWEEP_INTERVAL_MS = 50
+/** Longest wait for the server to confirm a state write or a dead letter. */
+const PUBLISH_TIMEOUT_MS = 5000
 
 /** What a worker needs from the outside. */
 export interface WorkerDependencies {
@@ -32,6 +37,8 @@ export class Worker {
   #loop: Promise<void> | undefined
   #reaper: MaxDeliveriesReaper | undefined
   #ops: OpsServer | undefined
+  #sweeper: NodeJS.Timeout | undefined
+  #publisher: PipelinedPublisher | undefined
   #stopping = false
   #closing: Promise<void> | undefined
 
@@ -70,13 +77,17 @@ export class Worker {
     await applyWorkerConsumer(nats.nc, queue, logger)
     const js = jetstream(nats.nc)
     const jsm = await jetstreamManager(nats.nc, { checkAPI: false })
-    const statusStore = await JobStatusStore.open(js, queue.statusBucket)
-    const deadLetters = new DeadLetterPublisher(js, queue)
+    // State writes and dead letters share one pipelined publisher: one socket write per loop turn.
+    this.#publisher = new PipelinedPublisher(nats.nc, PUBLISH_TIMEOUT_MS)
+    const statusStore = await JobStatusStore.open(js, queue.statusBucket, this.#publisher)
+    const deadLetters = new DeadLetterPublisher(this.#publisher, queue)
     const runner = new JobRunner({ queue, handlers, statusStore, deadLetters, metrics: this.metrics, logger })
     this.#reaper = new MaxDeliveriesReaper(nats.nc, { jsm, queue, deadLetters, statusStore, logger })
     const consumer = await js.consumers.get(queue.stream, queue.consumer)
     this.#messages = await consumer.consume({ max_messages: config.worker.concurrency })
     this.#loop = this.#pull(this.#messages, runner)
+    this.#sweeper = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS)
+    this.#sweeper.unref()
     logger.info({ concurrency: config.worker.concurrency, opsPort: this.opsPort, handlers: [...handlers.keys()] }, 'worker started')
   }
 
@@ -89,12 +100,32 @@ export class Worker {
         msg.nak()
         continue
       }
-      const running: RunningJob = { msg, abort: new AbortController(), settled: false }
+      const running = runningJob(msg)
       this.#running.add(running)
       void runner.run(running).finally(() => {
         this.#running.delete(running)
         this.#slots.release()
       })
+    }
+  }
+
+  // One interval for every running job, instead of timers per job: long jobs heartbeat (`working()`) every
+  // half ack_wait, so ack_wait only catches workers that are really gone; and their `running` state is
+  // recorded once they have run a little while.
+  #sweep(): void {
+    const now = Date.now()
+    const heartbeatMs = this.#deps.config.queue.ackWaitMs / 2
+    for (const running of this.#running) {
+      if (running.settled) continue
+      if (running.recordRunning && running.startedAtMs > 0 && now - running.startedAtMs >= RUNNING_STATE_AFTER_MS) {
+        const record = running.recordRunning
+        running.recordRunning = undefined
+        record()
+      }
+      if (now - running.lastHeartbeatMs >= heartbeatMs) {
+        running.msg.working()
+        running.lastHeartbeatMs = now
+      }
     }
   }
 
@@ -125,6 +156,8 @@ export class Worker {
       }
       logger.warn({ returned: this.#running.size }, 'drain timed out; jobs in progress handed back for redelivery')
     }
+    clearInterval(this.#sweeper)
+    this.#publisher?.close()
     try {
       this.#reaper?.close()
     } catch (error) {

@@ -1,5 +1,6 @@
 import type { JetStreamClient } from '@nats-io/jetstream'
 import { Kvm, type KV } from '@nats-io/kv'
+import type { PipelinedPublisher } from './pipelined-publisher.ts'
 
 /**
  * Where a job is:
@@ -37,14 +38,21 @@ const decoder = new TextDecoder()
  */
 export class JobStatusStore {
   readonly #kv: KV
+  readonly #bucket: string
+  readonly #publisher: PipelinedPublisher | undefined
 
-  private constructor(kv: KV) {
+  private constructor(kv: KV, bucket: string, publisher: PipelinedPublisher | undefined) {
     this.#kv = kv
+    this.#bucket = bucket
+    this.#publisher = publisher
   }
 
-  /** Opens an existing bucket (the ingress creates it with the queue topology). */
-  static async open(js: JetStreamClient, bucket: string): Promise<JobStatusStore> {
-    return new JobStatusStore(await new Kvm(js).open(bucket))
+  /**
+   * Opens an existing bucket (the ingress creates it with the queue topology). Writers pass a pipelined
+   * publisher: a state write is then one pipelined publish to the bucket's subject rather than a request.
+   */
+  static async open(js: JetStreamClient, bucket: string, publisher?: PipelinedPublisher): Promise<JobStatusStore> {
+    return new JobStatusStore(await new Kvm(js).open(bucket), bucket, publisher)
   }
 
   /** The last recorded state, or undefined when none is kept (unknown id, not started yet, or expired). */
@@ -54,8 +62,10 @@ export class JobStatusStore {
     return JSON.parse(decoder.decode(entry.value)) as JobStatus
   }
 
-  /** Records a state. */
+  /** Records a state. Job ids are valid keys as they are (see JOB_ID_PATTERN). */
   async put(status: JobStatus): Promise<void> {
-    await this.#kv.put(status.id, encoder.encode(JSON.stringify(status)))
+    const value = encoder.encode(JSON.stringify(status))
+    if (this.#publisher) await this.#publisher.publish(`$KV.${this.#bucket}.${status.id}`, value)
+    else await this.#kv.put(status.id, value)
   }
 }

@@ -1,11 +1,11 @@
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core'
 import { JetStreamApiError, type PubAck } from '@nats-io/jetstream'
-import { QueueUnavailableError } from '@sluice/core'
+import { QueueUnavailableError } from './errors.ts'
 
 interface Outgoing {
   readonly subject: string
   readonly payload: Uint8Array
-  readonly headers: MsgHdrs
+  readonly headers: MsgHdrs | undefined
   readonly reply: string
 }
 
@@ -23,7 +23,8 @@ const SWEEP_INTERVAL_MS = 50
  * - publishes made during one event-loop turn are sent together in one socket write (`setImmediate`),
  *   instead of one write per HTTP request;
  * - each waits in a map keyed by its reply token, and one interval fails those past their deadline,
- *   instead of a timer, a stack-capturing error and a promise chain per message.
+ *   instead of a timer, a stack-capturing error and a promise chain per message (the stock request path
+ *   also builds an Error for every request it completes).
  * A resolved promise means the server stored the message (or already had it: `duplicate`), exactly as
  * with `js.publish`.
  */
@@ -56,7 +57,7 @@ export class PipelinedPublisher {
   }
 
   /** Stores `payload` on `subject`; rejects with JetStreamApiError, or QueueUnavailableError on timeout or no stream. */
-  publish(subject: string, payload: Uint8Array, headers: MsgHdrs): Promise<PubAck> {
+  publish(subject: string, payload: Uint8Array, headers?: MsgHdrs): Promise<PubAck> {
     const token = (this.#nextToken++).toString(36)
     return new Promise<PubAck>((resolve, reject) => {
       this.#waiting.set(token, { resolve, reject, deadline: Date.now() + this.#timeoutMs })
@@ -76,7 +77,7 @@ export class PipelinedPublisher {
     this.#outgoing = []
     for (const message of batch) {
       try {
-        this.#nc.publish(message.subject, message.payload, { reply: message.reply, headers: message.headers })
+        this.#nc.publish(message.subject, message.payload, message.headers ? { reply: message.reply, headers: message.headers } : { reply: message.reply })
       } catch (error) {
         this.#settle(message.reply.slice(this.#inbox.length + 1))?.reject(new QueueUnavailableError('publishing failed', { cause: error }))
       }
