@@ -1,0 +1,156 @@
+import { AppsV1Api, CustomObjectsApi, EventsV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node'
+import { connect } from '@nats-io/transport-node'
+import type { NatsConnection } from '@nats-io/nats-core'
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { controlPlaneSkipReason, startControlPlane, type ControlPlane } from '../controlplane/control-plane.ts'
+import { eventually } from '../controlplane/eventually.ts'
+import { freePort } from '../support/free-port.ts'
+import { startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
+import {
+  createQueueScaler, installCrd, prepareNamespace, queueScalerApi, readQueueScaler, startTestOperator, workerReplicas, type TestOperator,
+} from './support/kube-fixture.ts'
+import { createTestQueue } from './support/nats-queue.ts'
+
+const skipReason = controlPlaneSkipReason()
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
+
+async function eventReasons(admin: KubeConfig, namespace: string): Promise<string[]> {
+  const list = await admin.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace })
+  return list.items.map((event) => event.reason ?? '')
+}
+
+describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler controller (skipped: ${skipReason})` : 'autoscaler controller', () => {
+  let cp: ControlPlane
+  let admin: KubeConfig
+  let nats: NatsServerFixture
+  let nc: NatsConnection
+  const operators: TestOperator[] = []
+
+  beforeAll(async () => {
+    // No kube-controller-manager: the autoscaler only needs the API server, and the machine has 2 cores.
+    ;[cp, nats] = await Promise.all([startControlPlane({ controllerManager: false }), startNatsServer()])
+    admin = cp.kubeConfig
+    nc = await connect({ servers: nats.url })
+    await installCrd(admin)
+  })
+  afterEach(async () => {
+    await Promise.all(operators.splice(0).map((operator) => operator.close()))
+  })
+  afterAll(async () => {
+    await nc?.close()
+    await Promise.all([cp?.close(), nats?.close()])
+  })
+
+  test('controller - the chart CRD applies defaults and rejects minReplicas above maxReplicas', async () => {
+    const { namespace } = await prepareNamespace(cp)
+    const base = { stream: 'JOBS', consumer: 'workers', nats: { url: nats.url }, scaleTargetRef: { name: 'worker' }, maxReplicas: 3, targetBacklogPerReplica: 5 }
+    const created = await createQueueScaler(admin, namespace, 'defaults', base)
+    expect(created.spec).toMatchObject({ pollIntervalSeconds: 2, scaleDownStabilizationSeconds: 60, minReplicas: 0, activationBacklog: 0 })
+    expect(created.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'worker' })
+    await expect(createQueueScaler(admin, namespace, 'inverted', { ...base, minReplicas: 4 })).rejects.toMatchObject({ code: 422 })
+    await expect(createQueueScaler(admin, namespace, 'no-target', { ...base, targetBacklogPerReplica: 0 })).rejects.toMatchObject({ code: 422 })
+  })
+
+  test('controller - a backlog surge sets the scale in one patch, writes status, Events and metrics, and drains back to zero', async () => {
+    const { namespace, sa } = await prepareNamespace(cp)
+    const queue = await createTestQueue(nc)
+    await queue.publish(35)
+    operators.push(startTestOperator(cp.kubeConfigAs(sa), namespace, 'solo'))
+    await createQueueScaler(admin, namespace, 'workers', {
+      stream: queue.stream, consumer: queue.consumer, nats: { url: nats.url, credentialsSecretRef: { name: 'sluice-nats-credentials' } },
+      scaleTargetRef: { name: 'worker' }, minReplicas: 0, maxReplicas: 10, targetBacklogPerReplica: 10,
+      pollIntervalSeconds: 1, scaleDownStabilizationSeconds: 0,
+    })
+    await eventually('4 replicas', async () => ((await workerReplicas(admin, namespace)) === 4 ? true : undefined))
+
+    const deployment = await admin.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: 'worker', namespace })
+    const manager = deployment.metadata?.managedFields?.find((field) => field.manager === 'sluice-autoscaler')
+    expect(manager?.subresource).toBe('scale')
+    const scaler = await eventually('status with the decision', async () => {
+      const read = await readQueueScaler(admin, namespace, 'workers')
+      return read.status?.currentReplicas === 4 ? read : undefined
+    })
+    expect(scaler.status).toMatchObject({ backlog: 35, pending: 35, inFlight: 0, desiredReplicas: 4, currentReplicas: 4 })
+    expect(scaler.status?.lastScaleTime).toBeDefined()
+    const conditions = Object.fromEntries((scaler.status?.conditions ?? []).map((c) => [c.type, `${c.status}/${c.reason}`]))
+    expect(conditions).toEqual({ Ready: 'True/BacklogRead', Active: 'True/BacklogAboveActivation', ScalingLimited: 'False/DesiredWithinRange', Paused: 'False/NotPaused' })
+    expect(await eventReasons(admin, namespace)).toContain('ScaledUp')
+    const metrics = await operators[0]!.metrics.registry.metrics()
+    expect(metrics).toContain(`sluice_autoscaler_backlog{scaler="${namespace}/workers"} 35`)
+    expect(metrics).toContain(`sluice_autoscaler_desired_replicas{scaler="${namespace}/workers"} 4`)
+    expect(metrics).toMatch(/sluice_autoscaler_last_read_age_seconds\{scaler="[^"]+"\} \d/)
+
+    // `kubectl get` columns come from the CRD's additionalPrinterColumns.
+    const table = await admin.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ ...queueScalerApi, namespace, name: 'workers' },
+      setHeaderOptions('Accept', 'application/json;as=Table;v=v1;g=meta.k8s.io'))
+    expect((table as { columnDefinitions: { name: string }[] }).columnDefinitions.map((c) => c.name)).toEqual(['Name', 'Target', 'Backlog', 'Desired', 'Current', 'Ready', 'Age'])
+
+    await queue.purge()
+    await eventually('0 replicas once the queue is empty', async () => ((await workerReplicas(admin, namespace)) === 0 ? true : undefined))
+    expect(await eventReasons(admin, namespace)).toContain('ScaledDown')
+  })
+
+  test('controller - a missing consumer or an unreachable NATS keeps the replicas and says why', async () => {
+    const { namespace, sa } = await prepareNamespace(cp, 2)
+    const queue = await createTestQueue(nc, false)
+    await queue.publish(50)
+    operators.push(startTestOperator(cp.kubeConfigAs(sa), namespace, 'solo'))
+    const spec = {
+      stream: queue.stream, consumer: queue.consumer, nats: { url: nats.url },
+      scaleTargetRef: { name: 'worker' }, minReplicas: 0, maxReplicas: 10, targetBacklogPerReplica: 10, pollIntervalSeconds: 1,
+    }
+    await createQueueScaler(admin, namespace, 'no-consumer', spec)
+    const ready = async (name: string, reason: string) => eventually(`Ready=False/${reason}`, async () => {
+      const condition = (await readQueueScaler(admin, namespace, name)).status?.conditions?.find((c) => c.type === 'Ready')
+      return condition?.status === 'False' && condition.reason === reason ? condition : undefined
+    })
+    // KEDA scales to the maximum here; we keep what runs.
+    await ready('no-consumer', 'ConsumerNotFound')
+    expect(await workerReplicas(admin, namespace)).toBe(2)
+    expect(await eventReasons(admin, namespace)).toContain('FailedGetBacklog')
+
+    const closedPort = await freePort()
+    await createQueueScaler(admin, namespace, 'no-nats', { ...spec, nats: { url: `nats://127.0.0.1:${closedPort}` } })
+    await ready('no-nats', 'NatsError')
+    expect(await workerReplicas(admin, namespace)).toBe(2)
+
+    // The backoff retries: once the consumer exists the scaler recovers and scales on a good read.
+    await queue.createConsumer()
+    await eventually('5 replicas after recovery', async () => ((await workerReplicas(admin, namespace)) === 5 ? true : undefined))
+  })
+
+  test('controller - paused leaves a manual scale alone; paused-replicas sets and holds; resuming follows the backlog', async () => {
+    const { namespace, sa } = await prepareNamespace(cp)
+    const queue = await createTestQueue(nc)
+    await queue.publish(30)
+    operators.push(startTestOperator(cp.kubeConfigAs(sa), namespace, 'solo'))
+    await createQueueScaler(admin, namespace, 'workers', {
+      stream: queue.stream, consumer: queue.consumer, nats: { url: nats.url },
+      scaleTargetRef: { name: 'worker' }, minReplicas: 1, maxReplicas: 10, targetBacklogPerReplica: 10, pollIntervalSeconds: 1,
+    })
+    await eventually('3 replicas', async () => ((await workerReplicas(admin, namespace)) === 3 ? true : undefined))
+    const apps = admin.makeApiClient(AppsV1Api)
+    const custom = admin.makeApiClient(CustomObjectsApi)
+    const statusOf = async () => (await readQueueScaler(admin, namespace, 'workers')).status
+
+    // Paused on the Deployment, then scaled by hand: a later reconcile reports 7 and leaves it.
+    await apps.patchNamespacedDeployment({ name: 'worker', namespace, body: { metadata: { annotations: { 'sluice.dev/paused': 'true' } } } }, mergePatch)
+    await eventually('Paused=True', async () => ((await statusOf())?.conditions?.some((c) => c.type === 'Paused' && c.status === 'True') ? true : undefined))
+    await apps.patchNamespacedDeploymentScale({ name: 'worker', namespace, body: { spec: { replicas: 7 } } }, mergePatch)
+    await eventually('a reconcile that saw the manual 7', async () => ((await statusOf())?.currentReplicas === 7 ? true : undefined))
+    expect(await workerReplicas(admin, namespace)).toBe(7)
+
+    // paused-replicas on the QueueScaler wins and is held.
+    const annotate = (annotations: Record<string, string | null>) =>
+      custom.patchNamespacedCustomObject({ ...queueScalerApi, namespace, name: 'workers', body: { metadata: { annotations } } }, mergePatch)
+    await annotate({ 'sluice.dev/paused-replicas': '2' })
+    await eventually('2 replicas', async () => ((await workerReplicas(admin, namespace)) === 2 ? true : undefined))
+    expect((await statusOf())?.conditions?.find((c) => c.type === 'Paused')?.reason).toBe('PausedReplicas')
+    expect(await eventReasons(admin, namespace)).toContain('PausedReplicasSet')
+
+    // Both annotations gone: the backlog (30 → 3) decides again, in one step up.
+    await annotate({ 'sluice.dev/paused-replicas': null })
+    await apps.patchNamespacedDeployment({ name: 'worker', namespace, body: { metadata: { annotations: { 'sluice.dev/paused': null } } } }, mergePatch)
+    await eventually('3 replicas again', async () => ((await workerReplicas(admin, namespace)) === 3 ? true : undefined))
+  })
+})
