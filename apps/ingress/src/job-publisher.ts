@@ -16,6 +16,13 @@ const STREAM_LIMIT_REACHED = 10077
 /** JetStream's answer when the server sheds ingest load (too many pending writes). */
 const INGEST_OVERLOADED = 10167
 
+/**
+ * After the server said "full", further jobs are refused without asking it again for this long. Shedding
+ * then costs no round trip and no server work, which is what keeps a flood cheap; a job refused in this
+ * window retries after Retry-After like any other. The first publish after the window asks the server.
+ */
+export const FULL_HOLD_MS = 100
+
 /** A job ready to be stored. */
 export interface OutgoingJob {
   readonly id: string
@@ -44,6 +51,9 @@ export class JobPublisher {
   readonly #queue: QueueConfig
   readonly #options: JobPublisherOptions
   #inflight = 0
+  // While the queue is known to be full: until when, and the error every refusal shares meanwhile.
+  #fullUntil = 0
+  #fullError: QueueFullError | undefined
 
   constructor(nc: NatsConnection, queue: QueueConfig, options: JobPublisherOptions) {
     this.#pipeline = new PipelinedPublisher(nc, options.timeoutMs)
@@ -60,12 +70,18 @@ export class JobPublisher {
   async publish(job: OutgoingJob): Promise<PubAck> {
     // Refuse at once rather than let the client library buffer publishes while it reconnects.
     if (!this.#options.isConnected()) throw new QueueUnavailableError('the queue server is not connected')
+    if (this.#fullError && Date.now() < this.#fullUntil) throw this.#fullError
     if (this.#inflight >= this.#options.maxInflight) throw new TooManyInflightError(this.#options.maxInflight)
     this.#inflight++
     try {
       return await this.#pipeline.publish(jobSubject(this.#queue, job.id), job.payload, jobHeaders(job.id, job.type, job.queuedAt))
     } catch (error) {
-      throw toQueueError(error)
+      const queueError = toQueueError(error)
+      if (queueError instanceof QueueFullError) {
+        this.#fullUntil = Date.now() + FULL_HOLD_MS
+        this.#fullError = queueError
+      }
+      throw queueError
     } finally {
       this.#inflight--
     }
