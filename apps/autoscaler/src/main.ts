@@ -1,0 +1,64 @@
+import { KubeConfig } from '@kubernetes/client-node'
+import { connectNats, createLogger, loadAutoscalerConfig, loadConfigOrExit, startOpsServer, startOrExit, type NatsHandle } from '@sluice/core'
+import { operatorIdentity, operatorNamespace, startOperator } from './kubernetes-operator.ts'
+import { startLocalMode } from './local-mode.ts'
+import { createAutoscalerMetrics } from './metrics/autoscaler-metrics.ts'
+
+// Wires the process: config, the mode (operator in a cluster, worker processes locally), the ops port, and
+// a bounded stop on SIGTERM/SIGINT.
+const config = loadConfigOrExit(() => loadAutoscalerConfig())
+const settings = config.autoscaler
+const logger = createLogger('autoscaler', config.log)
+const metrics = createAutoscalerMetrics()
+
+const running = await startOrExit(logger, async () => {
+  if (settings.mode === 'local') {
+    const nats: NatsHandle = await connectNats(config.nats, 'sluice-autoscaler', logger)
+    const local = startLocalMode(config, nats, logger, metrics)
+    const ops = await startOpsServer({ host: settings.host, port: settings.port, registry: metrics.registry, isReady: () => nats.isConnected() && local.isReady() })
+    logger.info({ port: ops.port }, 'autoscaler (local mode) listening')
+    return { ops, stop: async () => { await local.close(); await nats.close() } }
+  }
+  const kubeConfig = new KubeConfig()
+  kubeConfig.loadFromDefault()
+  const namespace = operatorNamespace(settings.namespace)
+  const identity = operatorIdentity(settings.identity)
+  const operator = startOperator({
+    kubeConfig,
+    namespace,
+    identity,
+    leaseName: settings.leaseName,
+    leaseDurationMs: settings.leaseDurationSeconds * 1000,
+    renewDeadlineMs: settings.renewDeadlineSeconds * 1000,
+    retryPeriodMs: settings.retryPeriodSeconds * 1000,
+    concurrency: settings.reconcileConcurrency,
+    shutdownMs: settings.shutdownMs,
+    logger,
+    metrics,
+  })
+  const ops = await startOpsServer({ host: settings.host, port: settings.port, registry: metrics.registry, isReady: () => operator.isReady() })
+  logger.info({ port: ops.port, namespace, identity }, 'autoscaler (kubernetes mode) listening')
+  return { ops, stop: () => operator.close() }
+})
+
+let stopping = false
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return
+  stopping = true
+  logger.info({ signal }, 'shutting down')
+  // Stopping is bounded by AUTOSCALER_SHUTDOWN_MS (reconciles, or local workers draining) plus the Lease release.
+  const deadline = setTimeout(() => {
+    logger.error('shutdown took too long; exiting')
+    process.exit(1)
+  }, settings.shutdownMs + settings.renewDeadlineSeconds * 1000 + 2000)
+  deadline.unref()
+  try {
+    await running.stop()
+  } catch (error) {
+    logger.error({ err: error }, 'stopping failed')
+  }
+  await running.ops.close()
+  process.exit(0)
+}
+process.once('SIGTERM', () => void shutdown('SIGTERM'))
+process.once('SIGINT', () => void shutdown('SIGINT'))
