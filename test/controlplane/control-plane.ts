@@ -102,6 +102,9 @@ function apiserverArgs(pki: ControlPlanePki, etcdPort: number, port: number, cer
     `--service-account-signing-key-file=${pki.serviceAccountKey}`,
     `--service-cluster-ip-range=${serviceClusterIpRange}`,
     '--allow-privileged=true',
+    // The `kubernetes` Service's Endpoints would point at 127.0.0.1, which validation rejects every 10 s; no
+    // pod runs here to use it anyway.
+    '--endpoint-reconciler-type=none',
   ]
 }
 

@@ -7,6 +7,7 @@ import { processesMentioning } from './processes-mentioning.ts'
 const guardMissing = missingBinaries().includes('sluice-orphan-guard')
 const whyNot = guardMissing ? whyBinariesCannotBeBuilt() : undefined
 const skipReason = whyNot ? `sluice-orphan-guard missing in ${defaultBinDir} and ${whyNot}` : undefined
+if (skipReason) console.warn(`skipping the orphan guard suite: ${skipReason}`)
 
 describe.skipIf(skipReason !== undefined)(skipReason ? `controlplane (skipped: ${skipReason})` : 'controlplane', () => {
   test('controlplane - the orphan guard stops its command when the process that started it is killed', async () => {

@@ -1,4 +1,4 @@
-// `make controlplane`: runs a local control plane in the foreground until Ctrl-C or SIGTERM, with the admin
+// `make controlplane`: runs a local control plane in the foreground until Ctrl-C, SIGTERM or SIGHUP, with the admin
 // kubeconfig at .data/controlplane/kubeconfig (removed again on stop).
 import { join } from 'node:path'
 import { repoRoot } from './binaries.ts'
@@ -29,3 +29,5 @@ const stop = (signal: NodeJS.Signals): void => {
 }
 process.on('SIGINT', stop)
 process.on('SIGTERM', stop)
+// A closed terminal sends SIGHUP; without a handler Node would die before close() removed anything.
+process.on('SIGHUP', stop)
