@@ -1,5 +1,6 @@
-// `make dev`: nats-server, the ingress and workers on this machine, with merged readable logs.
-// Ctrl-C or SIGTERM stops everything it started. Settings pass through the environment.
+// `make dev`: nats-server, the ingress and the autoscaler in local mode (which starts and stops worker
+// processes with the backlog) on this machine, with merged readable logs. `AUTOSCALE=off` runs a fixed
+// `WORKERS` count instead. Ctrl-C or SIGTERM stops everything it started. Settings pass through the environment.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -12,6 +13,8 @@ const natsMonitorPort = Number(process.env.NATS_MONITOR_PORT ?? 8222)
 const ingressPort = Number(process.env.PORT ?? 8080)
 const workerCount = Number(process.env.WORKERS ?? 2)
 const firstWorkerPort = Number(process.env.WORKER_PORT ?? 8091)
+const autoscale = (process.env.AUTOSCALE ?? 'on') !== 'off'
+const autoscalerPort = Number(process.env.AUTOSCALER_PORT ?? 8082)
 const natsBinary = process.env.NATS_SERVER_BIN ?? 'nats-server'
 const storeDir = join(root, '.data', 'nats')
 
@@ -63,7 +66,14 @@ function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
   return new Promise((resolve) => {
     // A child that ignores SIGTERM past its own drain bound is killed, so nothing is left behind.
-    const timer = setTimeout(() => child.kill('SIGKILL'), 35_000)
+    // 45 s: the autoscaler's own stop is bounded by AUTOSCALER_SHUTDOWN_MS plus its Lease margin (22 s by default).
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL')
+      } catch {
+        // Already gone.
+      }
+    }, 45_000)
     child.once('exit', () => {
       clearTimeout(timer)
       resolve()
@@ -73,9 +83,17 @@ function exited(child: ChildProcess): Promise<void> {
 
 process.on('SIGINT', () => void stopAll(0))
 process.on('SIGTERM', () => void stopAll(0))
-// Last resort if this script dies some other way: leave no child behind.
+// Last resort if this script dies some other way: leave no child behind. Each child leads its own process
+// group, which also holds the autoscaler's worker processes, so the whole group goes.
 process.on('exit', () => {
-  for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  for (const { child } of children) {
+    if (child.pid === undefined) continue
+    try {
+      process.kill(-child.pid, 'SIGKILL')
+    } catch {
+      // Already gone.
+    }
+  }
 })
 
 mkdirSync(storeDir, { recursive: true })
@@ -86,7 +104,19 @@ await waitFor('nats-server', `http://127.0.0.1:${natsMonitorPort}/healthz?js-ena
 const appEnv = { NATS_URL: natsUrl }
 start('ingress', process.execPath, ['apps/ingress/src/main.ts'], { ...appEnv, PORT: String(ingressPort) })
 await waitFor('ingress', `http://127.0.0.1:${ingressPort}/readyz`)
-for (let i = 1; i <= workerCount; i++) {
-  start(`worker-${i}`, process.execPath, ['apps/worker/src/main.ts'], { ...appEnv, WORKER_PORT: String(firstWorkerPort + i - 1) })
+if (autoscale) {
+  // Worker output reaches us through the autoscaler as `[worker-<n>] <line>`; log-lines shows it as [worker-<n>].
+  start('autoscaler', process.execPath, ['apps/autoscaler/src/main.ts'], {
+    ...appEnv,
+    AUTOSCALER_MODE: 'local',
+    AUTOSCALER_PORT: String(autoscalerPort),
+    AUTOSCALE_WORKER_FIRST_PORT: process.env.AUTOSCALE_WORKER_FIRST_PORT ?? String(firstWorkerPort),
+  })
+  await waitFor('autoscaler', `http://127.0.0.1:${autoscalerPort}/healthz`)
+  console.log(`[dev] autoscaler: workers follow the backlog; metrics at http://localhost:${autoscalerPort}/metrics`)
+} else {
+  for (let i = 1; i <= workerCount; i++) {
+    start(`worker-${i}`, process.execPath, ['apps/worker/src/main.ts'], { ...appEnv, WORKER_PORT: String(firstWorkerPort + i - 1) })
+  }
 }
 console.log(`[dev] ready: curl "http://localhost:${ingressPort}/?user_id=1"  (Ctrl-C stops everything)`)

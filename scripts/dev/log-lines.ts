@@ -6,15 +6,32 @@ const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 4
 // Fields every pino line has; the rest are shown as key=value after the message.
 const SKIPPED = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg'])
 let nextColor = 0
+// A process that relays its children's output (the local autoscaler's workers) marks each line `[child] `.
+const RELAYED = /^\[([a-z][a-z0-9-]{0,31})\] (.*)$/
+const prefixes = new Map<string, string>()
 
 /**
  * Prints each line of `stream` prefixed with a coloured `[name]`, turning pino JSON into
  * `time LEVEL message key=value`, so the merged output of `make dev` says which process spoke.
  */
 export function prefixLines(name: string, stream: Readable, out: NodeJS.WritableStream = process.stdout): void {
-  const color = COLORS[nextColor++ % COLORS.length]
-  const prefix = out === process.stdout && process.stdout.isTTY ? `\x1b[${color}m[${name}]\x1b[0m` : `[${name}]`
-  createInterface({ input: stream }).on('line', (line) => out.write(`${prefix} ${readable(line)}\n`))
+  const colored = out === process.stdout && process.stdout.isTTY
+  createInterface({ input: stream }).on('line', (line) => {
+    const relayed = RELAYED.exec(line)
+    const [speaker, text] = relayed ? [relayed[1]!, relayed[2]!] : [name, line]
+    out.write(`${prefixFor(speaker, colored)} ${readable(text)}\n`)
+  })
+}
+
+function prefixFor(name: string, colored: boolean): string {
+  const key = `${name}|${colored}`
+  let prefix = prefixes.get(key)
+  if (prefix === undefined) {
+    const color = COLORS[nextColor++ % COLORS.length]
+    prefix = colored ? `\x1b[${color}m[${name}]\x1b[0m` : `[${name}]`
+    prefixes.set(key, prefix)
+  }
+  return prefix
 }
 
 function readable(line: string): string {

@@ -24,7 +24,7 @@ export function startLocalMode(config: AutoscalerConfig, nats: NatsHandle, logge
   logger.info({ policy, pollIntervalMs: settings.pollIntervalMs, stream: config.queue.stream, consumer: config.queue.consumer }, 'local autoscaler starting')
   return startLocalAutoscaler({
     source: jetStreamBacklogSource(nats.nc, { stream: config.queue.stream, consumer: config.queue.consumer }),
-    target: new WorkerProcesses({ logger, env: process.env, firstPort: settings.firstWorkerPort, drainTimeoutMs: settings.shutdownMs }),
+    target: new WorkerProcesses({ logger, env: process.env, firstPort: settings.firstWorkerPort, closeTimeoutMs: settings.shutdownMs }),
     policy,
     pollIntervalMs: settings.pollIntervalMs,
     logger,

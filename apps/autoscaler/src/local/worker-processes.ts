@@ -20,8 +20,14 @@ export interface WorkerProcessesOptions {
   readonly env: NodeJS.ProcessEnv
   /** Health port of worker 1; worker n gets this + n - 1. 0: each picks a free port. */
   readonly firstPort: number
-  /** How long a stopping worker may drain before SIGKILL, in ms. */
-  readonly drainTimeoutMs: number
+  /**
+   * On scale-down, how long a worker may drain before SIGKILL, in ms. A safety net only: the worker bounds
+   * its own drain (WORKER_DRAIN_MS) and exits.
+   * @default 60000
+   */
+  readonly drainTimeoutMs?: number
+  /** On close(), how long workers may drain before SIGKILL, in ms: the process's own stop is bounded. */
+  readonly closeTimeoutMs: number
   /** Where worker output goes, each line prefixed `[worker-<n>] `. @default process.stdout */
   readonly out?: NodeJS.WritableStream
   /** The worker entry point. @default apps/worker/src/main.ts */
@@ -62,13 +68,13 @@ export class WorkerProcesses implements LocalScaleTarget {
     if (this.#closing) return
     while (this.replicas() < replicas) this.#start(this.#freeSlot())
     const running = [...this.#slots.values()].filter((slot) => !slot.stopping).sort((a, b) => b.slot - a.slot)
-    for (const slot of running.slice(0, Math.max(0, running.length - replicas))) this.#stop(slot)
+    for (const slot of running.slice(0, Math.max(0, running.length - replicas))) this.#stop(slot, this.#options.drainTimeoutMs ?? 60_000)
   }
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const all = [...this.#slots.values()]
-      for (const slot of all) this.#stop(slot)
+      for (const slot of all) this.#stop(slot, this.#options.closeTimeoutMs)
       await Promise.all(all.map((slot) => slot.exited))
     })()
     return this.#closing
@@ -107,11 +113,11 @@ export class WorkerProcesses implements LocalScaleTarget {
     logger.info({ worker: name, pid: child.pid, port }, 'worker started')
   }
 
-  #stop(slot: Slot): void {
-    if (slot.stopping) return
+  #stop(slot: Slot, killAfterMs: number): void {
+    // A worker already draining gets the shorter bound when we are closing.
+    if (!slot.stopping) slot.child.kill('SIGTERM')
     slot.stopping = true
-    slot.child.kill('SIGTERM')
-    const timer = setTimeout(() => slot.child.kill('SIGKILL'), this.#options.drainTimeoutMs)
+    const timer = setTimeout(() => slot.child.kill('SIGKILL'), killAfterMs)
     timer.unref()
     void slot.exited.then(() => clearTimeout(timer))
   }
