@@ -45,7 +45,7 @@ $(TOOLS_BIN)/.nats-server-$(NATS_SERVER_VERSION):
 typecheck: deps ## TypeScript strict check of every workspace
 	tsc -p tsconfig.json --noEmit
 
-unit: setup ## Run the vitest suites
+unit: setup controlplane-tools ## Run the vitest suites
 	vitest run
 
 test: setup typecheck unit ## Everything CI runs: typecheck and all test suites

@@ -10,6 +10,7 @@ import { errorHandlerPlugin } from './plugins/error-handler.ts'
 import { queuePlugin } from './plugins/queue-plugin.ts'
 import { problemSchema } from './problem.ts'
 import { QueueInfoReader } from './queue-info.ts'
+import { deadLettersRoutes } from './routes/dead-letters-routes.ts'
 import { healthRoutes } from './routes/health-routes.ts'
 import { jobsRoutes } from './routes/jobs-routes.ts'
 import { openApiRoute } from './routes/openapi-route.ts'
@@ -105,6 +106,7 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
   await app.register(seedRoute)
   await app.register(jobsRoutes)
   await app.register(queueRoute)
+  await app.register(deadLettersRoutes)
   await app.register(healthRoutes)
   await app.register(openApiRoute)
 

@@ -29,6 +29,8 @@ export interface OutgoingJob {
   readonly type: string
   readonly queuedAt: string
   readonly payload: Uint8Array
+  /** De-duplication id, when not the job id (a redrive). */
+  readonly dedupeId?: string
 }
 
 /** Bounds of the publisher. */
@@ -74,7 +76,7 @@ export class JobPublisher {
     if (this.#inflight >= this.#options.maxInflight) throw new TooManyInflightError(this.#options.maxInflight)
     this.#inflight++
     try {
-      return await this.#pipeline.publish(jobSubject(this.#queue, job.id), job.payload, jobHeaders(job.id, job.type, job.queuedAt))
+      return await this.#pipeline.publish(jobSubject(this.#queue, job.id), job.payload, jobHeaders(job.id, job.type, job.queuedAt, job.dedupeId))
     } catch (error) {
       const queueError = toQueueError(error)
       if (queueError instanceof QueueFullError) {

@@ -5,8 +5,9 @@ import { deadLetterSubject, JobHeader, type Job, type PipelinedPublisher, type Q
 const MAX_ERROR_LENGTH = 1024
 
 /**
- * Publishes failed jobs to the dead-letter stream with their error and attempt count. The job id is the
- * message id there too, so a worker that dies between this publish and its `term()` cannot file a job twice.
+ * Publishes failed jobs to the dead-letter stream with their error and attempt count. The de-duplication
+ * id is the job id plus its sequence in the jobs stream: a worker that dies between this publish and its
+ * `term()` cannot file the same delivery twice, while a redriven job that fails again is filed anew.
  */
 export class DeadLetterPublisher {
   readonly #publisher: PipelinedPublisher
@@ -17,9 +18,9 @@ export class DeadLetterPublisher {
     this.#queue = queue
   }
 
-  /** Files `job` as dead; resolves once the dead-letter stream stored it. */
-  async publish(job: Job, error: string, attempts: number): Promise<void> {
-    await this.#publisher.publish(deadLetterSubject(this.#queue, job.id), job.payload, deadLetterHeaders(job, error, attempts))
+  /** Files `job` (stored at `streamSeq` in the jobs stream) as dead; resolves once the dead-letter stream stored it. */
+  async publish(job: Job, streamSeq: number, error: string, attempts: number): Promise<void> {
+    await this.#publisher.publish(deadLetterSubject(this.#queue, job.id), job.payload, deadLetterHeaders(job, `${job.id}-${streamSeq}`, error, attempts))
   }
 }
 
@@ -29,9 +30,9 @@ export function errorText(error: unknown): string {
   return text.replace(/[\r\n]+/g, ' ').slice(0, MAX_ERROR_LENGTH)
 }
 
-function deadLetterHeaders(job: Job, error: string, attempts: number): MsgHdrs {
+function deadLetterHeaders(job: Job, dedupeId: string, error: string, attempts: number): MsgHdrs {
   const h = headers()
-  h.set(JobHeader.id, job.id)
+  h.set(JobHeader.id, dedupeId)
   h.set(JobHeader.type, job.type)
   h.set(JobHeader.queuedAt, job.queuedAt)
   h.set(JobHeader.error, errorText(error))

@@ -122,7 +122,7 @@ export class JobRunner {
 
   async #deadLetter(running: RunningJob, job: Job, attempt: number, error: string, logger: Logger): Promise<JobOutcome | 'abandoned'> {
     try {
-      await this.#deps.deadLetters.publish(job, error, attempt)
+      await this.#deps.deadLetters.publish(job, running.msg.info.streamSequence, error, attempt)
     } catch (publishError) {
       // Keep the job where it is rather than lose it; the redelivery (or the max-deliveries reaper) tries again.
       logger.error({ err: publishError }, 'dead-lettering failed; job stays queued')

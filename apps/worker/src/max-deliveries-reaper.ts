@@ -50,7 +50,7 @@ export class MaxDeliveriesReaper {
     if (!stored) return
     const job = readJob(stored.subject, queue.subjectPrefix, stored.header, stored.data)
     const error = `no outcome after ${advisory.deliveries} deliveries (worker lost or stuck past ack_wait)`
-    await deadLetters.publish(job, error, advisory.deliveries)
+    await deadLetters.publish(job, advisory.stream_seq, error, advisory.deliveries)
     await jsm.streams.deleteMessage(queue.stream, advisory.stream_seq, false)
     const now = new Date().toISOString()
     await statusStore

@@ -31,18 +31,21 @@ export interface Job {
   readonly payload: Uint8Array
 }
 
-/** Headers for a job message; the id is JetStream's de-duplication id. */
-export function jobHeaders(id: string, type: string, queuedAt: string): MsgHdrs {
+/**
+ * Headers for a job message. `dedupeId` (JetStream's `Nats-Msg-Id`) is the job id, except for a redrive
+ * from the dead letters, which must not be taken for a duplicate of the original submission.
+ */
+export function jobHeaders(id: string, type: string, queuedAt: string, dedupeId: string = id): MsgHdrs {
   const h = headers()
-  h.set(JobHeader.id, id)
+  h.set(JobHeader.id, dedupeId)
   h.set(JobHeader.type, type)
   h.set(JobHeader.queuedAt, queuedAt)
   return h
 }
 
-/** Reads the job from a message's subject suffix, headers and body. */
+/** Reads the job from a message: the id from the subject (`<prefix>.<id>`), the rest from headers and body. */
 export function readJob(subject: string, subjectPrefix: string, h: MsgHdrs | undefined, data: Uint8Array): Job {
-  const id = h?.get(JobHeader.id) || subject.slice(subjectPrefix.length + 1)
+  const id = subject.slice(subjectPrefix.length + 1)
   return {
     id,
     type: h?.get(JobHeader.type) ?? '',

@@ -34,6 +34,9 @@ export async function connectNats(config: NatsConfig, name: string, logger: Logg
     noAsyncTraces: true,
     ...(config.user !== undefined ? { user: config.user, pass: config.password } : {}),
     ...(config.token !== undefined ? { token: config.token } : {}),
+    ...(config.tlsCaFile !== undefined || config.tlsCertFile !== undefined
+      ? { tls: { caFile: config.tlsCaFile, certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } }
+      : {}),
     ...auth,
   })
   let connected = true

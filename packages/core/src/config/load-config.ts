@@ -60,6 +60,12 @@ export function loadIngressConfig(env: NodeJS.ProcessEnv = process.env): Ingress
     ingress: readSettings(env, ingressSettings, problems),
     log: readSettings(env, logSettings, problems),
   }
+  if (config.ingress.auth === 'api-key' && config.ingress.apiKeysFile === undefined) {
+    problems.push('INGRESS_AUTH=api-key needs INGRESS_API_KEYS_FILE (the keys, one per line)')
+  }
+  if (config.ingress.seedRoute === 'protected' && config.ingress.auth === 'none') {
+    problems.push('INGRESS_SEED_ROUTE=protected needs INGRESS_AUTH=api-key')
+  }
   assertNoProblems(problems)
   return config
 }
@@ -91,6 +97,9 @@ function readNats(env: NodeJS.ProcessEnv, problems: string[]): NatsConfig {
   }
   if ((nats.user === undefined) !== (nats.password === undefined)) {
     problems.push('NATS_USER and NATS_PASSWORD must be set together')
+  }
+  if ((nats.tlsCertFile === undefined) !== (nats.tlsKeyFile === undefined)) {
+    problems.push('NATS_TLS_CERT_FILE and NATS_TLS_KEY_FILE must be set together')
   }
   return nats
 }

@@ -14,6 +14,9 @@ export const natsSettings = {
   password: optionalText('NATS_PASSWORD', { doc: 'Password for user/password authentication.', secret: true }),
   token: optionalText('NATS_TOKEN', { doc: 'Token for token authentication.', secret: true }),
   credsFile: optionalText('NATS_CREDS_FILE', { unit: 'path', doc: 'Path to a NATS .creds file (JWT + NKey).' }),
+  tlsCaFile: optionalText('NATS_TLS_CA_FILE', { unit: 'path', doc: 'CA certificate (PEM) to verify the NATS server; setting it turns TLS on.' }),
+  tlsCertFile: optionalText('NATS_TLS_CERT_FILE', { unit: 'path', doc: 'Client certificate (PEM) for mutual TLS; needs NATS_TLS_KEY_FILE.' }),
+  tlsKeyFile: optionalText('NATS_TLS_KEY_FILE', { unit: 'path', doc: 'Client private key (PEM) for mutual TLS.' }),
 } satisfies SettingGroup
 
 /** The queue topology: one source of truth that the ingress (streams) and worker (consumer) both apply. */
@@ -26,6 +29,7 @@ export const queueSettings = {
   storage: oneOf('QUEUE_STORAGE', { default: 'file', values: ['file', 'memory'] as const, doc: 'Stream storage; `memory` loses queued jobs when NATS restarts.' }),
   duplicateWindowMs: integer('QUEUE_DUPLICATE_WINDOW_MS', { default: 120_000, min: 1000, unit: 'ms', doc: 'How long a job id (Idempotency-Key) is remembered for de-duplication.' }),
   jobMaxBytes: integer('JOB_MAX_BYTES', { default: 64 * KIB, min: 256, max: 8 * MIB, unit: 'bytes', doc: 'Largest accepted request body (and so job); larger is refused with 413.' }),
+  jobMaxDepth: integer('JOB_MAX_DEPTH', { default: 32, min: 2, max: 1000, unit: 'levels', doc: 'Deepest nesting of arrays and objects accepted in a JSON body; deeper is refused with 400.' }),
   consumer: text('QUEUE_CONSUMER', { default: 'workers', pattern: NAME, hint: NAME_HINT, unit: 'name', doc: 'Durable pull consumer shared by all workers.' }),
   maxAckPending: integer('QUEUE_MAX_ACK_PENDING', { default: 256, min: 1, doc: 'Jobs handed to workers and not yet acknowledged, across all workers.' }),
   ackWaitMs: integer('QUEUE_ACK_WAIT_MS', { default: 30_000, min: 1000, unit: 'ms', doc: 'A job not acknowledged (nor heartbeated) within this is redelivered.' }),
@@ -50,6 +54,12 @@ export const ingressSettings = {
   retryAfterSeconds: integer('INGRESS_RETRY_AFTER_SECONDS', { default: 2, min: 1, max: 3600, unit: 's', doc: '`Retry-After` sent with 503 and 429 answers.' }),
   drainMs: integer('INGRESS_DRAIN_MS', { default: 10_000, min: 0, unit: 'ms', doc: 'On SIGTERM, longest wait for in-flight requests before exiting.' }),
   queueInfoCacheMs: integer('INGRESS_QUEUE_INFO_CACHE_MS', { default: 1000, min: 0, unit: 'ms', doc: 'How long `GET /v1/queue` and `/readyz` reuse one stream lookup.' }),
+  auth: oneOf('INGRESS_AUTH', { default: 'none', values: ['none', 'api-key'] as const, doc: '`api-key`: the JSON API needs `Authorization: Bearer <key>` or `X-API-Key: <key>`.' }),
+  apiKeysFile: optionalText('INGRESS_API_KEYS_FILE', { unit: 'path', doc: 'File of API keys, one per line: `<key>` or `<key> <scope,...>` (scopes: submit, read, admin; default submit,read). Re-read every 10 s, so a mounted Secret can rotate.' }),
+  seedRoute: oneOf('INGRESS_SEED_ROUTE', { default: 'open', values: ['open', 'protected', 'off'] as const, doc: 'The seed route `GET|POST /?user_id=`: open, protected like the JSON API, or off (404).' }),
+  rateLimitPerSecond: integer('INGRESS_RATE_LIMIT_PER_SECOND', { default: 0, min: 0, unit: 'req/s', doc: 'Requests per second per client (API key, else address); past it 429 with Retry-After. 0 turns it off.' }),
+  rateLimitClients: integer('INGRESS_RATE_LIMIT_CLIENTS', { default: 10_000, min: 100, doc: 'Clients tracked by the rate limiter at once (least recently seen are forgotten).' }),
+  redriveRatePerSecond: integer('INGRESS_REDRIVE_RATE_PER_SECOND', { default: 50, min: 1, max: 10_000, unit: 'jobs/s', doc: 'Pace of a bulk redrive from the dead letters, so recovery does not flood the queue.' }),
 } satisfies SettingGroup
 
 /** The job runner. */

@@ -1,0 +1,96 @@
+import { JOB_ID_PATTERN, JOB_TYPE_PATTERN, QueueUnavailableError } from '@sluice/core'
+import type { FastifyInstance } from 'fastify'
+import { bulkRedrive } from '../dead-letters/bulk-redrive.ts'
+import { DeadLetterStore } from '../dead-letters/dead-letter-store.ts'
+import { ProblemType, sendProblem } from '../problem.ts'
+
+const problemRef = { $ref: 'Problem#' }
+const deadLetterSchema = {
+  type: 'object',
+  required: ['seq', 'id', 'type', 'error', 'attempts', 'queuedAt', 'deadAt'],
+  properties: {
+    seq: { type: 'integer' },
+    id: { type: 'string' },
+    type: { type: 'string' },
+    error: { type: 'string' },
+    attempts: { type: 'integer' },
+    queuedAt: { type: 'string' },
+    deadAt: { type: 'string' },
+  },
+} as const
+
+/** Dead letters: list them, and put them back in the queue once the cause is fixed. */
+export async function deadLettersRoutes(app: FastifyInstance): Promise<void> {
+  const { queue } = app
+  const store = new DeadLetterStore(queue.jsm, queue.config.queue, queue.publisher, queue.statusStore)
+  // Reads go to the server; when it is away the answer is a 503, not a hang.
+  app.addHook('onRequest', async () => {
+    if (!queue.isConnected()) throw new QueueUnavailableError('the queue server is not connected')
+  })
+
+  app.get<{ Querystring: { after?: string; limit?: string } }>(
+    '/v1/dead-letters',
+    {
+      schema: {
+        summary: 'Dead-lettered jobs, oldest first, a page at a time',
+        tags: ['dead letters'],
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          // Query values are text (validation does not coerce types); digits only, parsed below.
+          properties: {
+            after: { type: 'string', pattern: '^\\d{1,15}$', description: 'Continue after this `seq` (the `next` of the previous page)' },
+            limit: { type: 'string', pattern: '^([1-9]|[1-9]\\d|100)$', description: 'Page size, 1-100 (default 20)' },
+          },
+        },
+        response: {
+          200: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: deadLetterSchema }, next: { type: ['integer', 'null'] } } },
+          400: problemRef,
+          503: problemRef,
+        },
+      },
+    },
+    async (request) => {
+      const limit = Number(request.query.limit ?? 20)
+      const items = await store.list(Number(request.query.after ?? 0), limit)
+      return { items, next: items.length === limit ? items.at(-1)!.seq : null }
+    },
+  )
+
+  app.post<{ Params: { id: string } }>(
+    '/v1/dead-letters/:id/redrive',
+    {
+      schema: {
+        summary: 'Put one dead-lettered job back in the queue',
+        tags: ['dead letters'],
+        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: JOB_ID_PATTERN.source } } },
+        response: { 202: { type: 'object', properties: { id: { type: 'string' }, redriven: { type: 'boolean' } } }, 404: problemRef, 503: problemRef },
+      },
+    },
+    async (request, reply) => {
+      if (!(await store.redrive(request.params.id))) return sendProblem(reply, ProblemType.notFound, `no dead letter for job ${request.params.id}`)
+      return reply.code(202).header('location', `/v1/jobs/${request.params.id}`).send({ id: request.params.id, redriven: true })
+    },
+  )
+
+  app.post<{ Body: { limit?: number; type?: string } | undefined }>(
+    '/v1/dead-letters/redrive',
+    {
+      schema: {
+        summary: `Redrive many dead letters, oldest first, at most INGRESS_REDRIVE_RATE_PER_SECOND (${queue.config.ingress.redriveRatePerSecond}/s)`,
+        tags: ['dead letters'],
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+            type: { type: 'string', pattern: JOB_TYPE_PATTERN.source, description: 'Only dead letters of this job type' },
+          },
+        },
+        response: { 200: { type: 'object', properties: { redriven: { type: 'integer' }, stoppedBecause: { type: 'string' } } }, 400: problemRef, 503: problemRef },
+      },
+    },
+    async (request) =>
+      bulkRedrive(store, { limit: request.body?.limit ?? 100, type: request.body?.type, ratePerSecond: queue.config.ingress.redriveRatePerSecond }),
+  )
+}
