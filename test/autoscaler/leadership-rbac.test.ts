@@ -4,7 +4,13 @@ import type { NatsConnection } from '@nats-io/nats-core'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { controlPlaneSkipReason, startControlPlane, type ControlPlane } from '../controlplane/control-plane.ts'
 import { eventually } from '../controlplane/eventually.ts'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { freePort } from '../support/free-port.ts'
+import { startManagedProcess } from '../support/managed-process.ts'
 import { startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
+import { repoRoot } from '../support/repo-paths.ts'
 import { createQueueScaler, installCrd, prepareNamespace, queueScalerApi, startTestOperator, workerReplicas, type TestOperator } from './support/kube-fixture.ts'
 import { createTestQueue } from './support/nats-queue.ts'
 
@@ -78,6 +84,36 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler leadership an
     await eventually('the survivor to lead', async () => (survivor.isLeader() ? true : undefined), { timeoutMs: 10_000 })
     // It waited for the Lease to expire on its own clock rather than grabbing it.
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(1500)
+  })
+
+  test('operator process - leads, serves /readyz and /metrics, and on SIGTERM releases the Lease and exits 0', async () => {
+    const { namespace } = await prepareNamespace(cp)
+    const port = await freePort()
+    const operator = startManagedProcess({
+      name: 'autoscaler',
+      command: process.execPath,
+      args: [join(repoRoot, 'apps', 'autoscaler', 'src', 'main.ts')],
+      logPath: join(mkdtempSync(join(tmpdir(), 'sluice-autoscaler-')), 'autoscaler.log'),
+      env: {
+        KUBECONFIG: cp.kubeconfigPath, AUTOSCALER_NAMESPACE: namespace, AUTOSCALER_IDENTITY: 'process-a',
+        AUTOSCALER_PORT: String(port), AUTOSCALER_HOST: '127.0.0.1', LOG_LEVEL: 'info',
+      },
+      cwd: repoRoot,
+    })
+    try {
+      const leases = admin.makeApiClient(CoordinationV1Api)
+      await eventually('the process to hold the Lease', async () =>
+        (await leases.readNamespacedLease({ name: 'sluice-autoscaler', namespace })).spec?.holderIdentity === 'process-a' ? true : undefined)
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200)
+      expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toContain('sluice_autoscaler_leader 1')
+      const signalledAt = Date.now()
+      operator.signal('SIGTERM')
+      expect(await operator.exited).toEqual({ code: 0, signal: null })
+      expect(Date.now() - signalledAt).toBeLessThan(10_000)
+      expect((await leases.readNamespacedLease({ name: 'sluice-autoscaler', namespace })).spec?.holderIdentity).toBeUndefined()
+    } finally {
+      await operator.stop()
+    }
   })
 
   test('rbac - the chart Role lets the ServiceAccount scale, and denies Deployment spec writes, other Secrets and QueueScaler spec writes', async () => {
