@@ -6,8 +6,8 @@ source "$(dirname "$0")/lib.sh"
 require_tools kind helm kubectl curl
 require_cluster
 
-WORKER="deployment/$RELEASE-sluice-worker"
-SCALER="queuescaler/$RELEASE-sluice-worker"
+WORKER="deployment/$FULLNAME-worker"
+SCALER="queuescaler/$FULLNAME-worker"
 k() { kubectl -n "$NAMESPACE" "$@"; }
 replicas() { k get "$WORKER" -o jsonpath='{.spec.replicas}'; }
 min_replicas() { k get "$SCALER" -o jsonpath='{.spec.minReplicas}'; }

@@ -6,6 +6,8 @@ CLUSTER="${KIND_CLUSTER:-sluice}"
 NAMESPACE="${SLUICE_NAMESPACE:-sluice}"
 RELEASE="${SLUICE_RELEASE:-sluice}"
 IMAGE="${SLUICE_IMAGE:-sluice:dev}"
+# The chart's object prefix (sluice.fullname): the release name when it contains "sluice", else "<release>-sluice".
+if [[ "$RELEASE" == *sluice* ]]; then FULLNAME="$RELEASE"; else FULLNAME="$RELEASE-sluice"; fi
 URL="${SLUICE_URL:-http://localhost:8080}"
 # The pinned helm (make helm-tool) first, like every other tool of ours.
 export PATH="$ROOT/.tools/bin:$PATH"
