@@ -37,9 +37,8 @@ say "4. pause the autoscaler and scale with kubectl"
 k annotate "$SCALER" sluice.dev/paused=true --overwrite
 wait_for "QueueScaler Paused" 60 kubectl -n "$NAMESPACE" wait "$SCALER" --for=condition=Paused --timeout=5s
 k scale "$WORKER" --replicas=3
-before="$(k get "$SCALER" -o jsonpath='{.status.lastReadTime}')"
-# A read after the manual scale proves the autoscaler reconciled while paused and left the replicas alone.
-wait_for "the autoscaler to read the backlog again" 60 bash -c "[[ \$(kubectl -n $NAMESPACE get $SCALER -o jsonpath='{.status.lastReadTime}') != '$before' ]]"
+# The QueueScaler reporting 3 current replicas proves the autoscaler reconciled after the manual scale, paused.
+wait_for "the autoscaler to observe 3 workers" 60 bash -c "[[ \$(kubectl -n $NAMESPACE get $SCALER -o jsonpath='{.status.currentReplicas}') -eq 3 ]]"
 [[ "$(replicas)" == 3 ]] || die "paused, yet the replicas changed from 3 to $(replicas)"
 echo "    ok: kubectl scale --replicas=3 held while paused"
 k annotate "$SCALER" sluice.dev/paused- sluice.dev/paused-replicas=2 --overwrite
