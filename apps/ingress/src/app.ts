@@ -1,11 +1,15 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { nuid } from '@nats-io/nats-core'
+import helmet from '@fastify/helmet'
+import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import { JobStatusStore, type IngressConfig, type NatsHandle } from '@sluice/core'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import { apiKeyAuthPlugin } from './auth/auth-plugin.ts'
 import { createIngressMetrics } from './ingress-metrics.ts'
 import { JobPublisher } from './job-publisher.ts'
+import { limitJsonDepth } from './json-depth.ts'
 import { errorHandlerPlugin } from './plugins/error-handler.ts'
 import { queuePlugin } from './plugins/queue-plugin.ts'
 import { problemSchema } from './problem.ts'
@@ -103,7 +107,21 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
     },
   })
   await app.register(errorHandlerPlugin, { retryAfterSeconds: config.ingress.retryAfterSeconds })
-  await app.register(seedRoute)
+  await app.register(helmet, { global: true })
+  limitJsonDepth(app, config.queue.jobMaxDepth)
+  if (config.ingress.auth === 'api-key') await app.register(apiKeyAuthPlugin, { keysFile: config.ingress.apiKeysFile! })
+  if (config.ingress.rateLimitPerSecond > 0) {
+    await app.register(rateLimit, {
+      global: true,
+      max: config.ingress.rateLimitPerSecond,
+      timeWindow: 1000,
+      // Bounded: the least recently seen clients are forgotten past this many.
+      cache: config.ingress.rateLimitClients,
+      keyGenerator: (request) => request.apiKey?.label ?? request.ip,
+      allowList: (request) => request.routeOptions.config.scope === 'public',
+    })
+  }
+  if (config.ingress.seedRoute !== 'off') await app.register(seedRoute, { scope: config.ingress.seedRoute === 'protected' ? 'submit' : 'public' })
   await app.register(jobsRoutes)
   await app.register(queueRoute)
   await app.register(deadLettersRoutes)

@@ -25,6 +25,9 @@ export const ProblemType = {
   payloadTooLarge: { type: 'urn:sluice:problem:payload-too-large', status: 413, title: 'Payload Too Large' },
   unsupportedMediaType: { type: 'urn:sluice:problem:unsupported-media-type', status: 415, title: 'Unsupported Media Type' },
   notFound: { type: 'urn:sluice:problem:not-found', status: 404, title: 'Not Found' },
+  unauthorized: { type: 'urn:sluice:problem:unauthorized', status: 401, title: 'Unauthorized' },
+  forbidden: { type: 'urn:sluice:problem:forbidden', status: 403, title: 'Forbidden' },
+  rateLimited: { type: 'urn:sluice:problem:rate-limited', status: 429, title: 'Too Many Requests' },
   methodNotAllowed: { type: 'urn:sluice:problem:method-not-allowed', status: 405, title: 'Method Not Allowed' },
   internal: { type: 'urn:sluice:problem:internal', status: 500, title: 'Internal Server Error' },
 } as const

@@ -46,6 +46,8 @@ function retryableKind(error: unknown): ProblemKind | undefined {
 
 function clientErrorKind(error: FastifyError): ProblemKind | undefined {
   const status = error.statusCode ?? 500
+  // From the rate limiter, which sets Retry-After itself.
+  if (status === 429) return ProblemType.rateLimited
   if (status === 413) return ProblemType.payloadTooLarge
   if (status === 415) return ProblemType.unsupportedMediaType
   if (status === 404) return ProblemType.notFound

@@ -23,8 +23,12 @@ const deadLetterSchema = {
 export async function deadLettersRoutes(app: FastifyInstance): Promise<void> {
   const { queue } = app
   const store = new DeadLetterStore(queue.jsm, queue.config.queue, queue.publisher, queue.statusStore)
+  // Managing dead letters is for operators: the `admin` scope when API keys are on.
+  app.addHook('onRoute', (route) => {
+    route.config = { ...route.config, scope: 'admin' }
+  })
   // Reads go to the server; when it is away the answer is a 503, not a hang.
-  app.addHook('onRequest', async () => {
+  app.addHook('preHandler', async () => {
     if (!queue.isConnected()) throw new QueueUnavailableError('the queue server is not connected')
   })
 

@@ -48,6 +48,7 @@ export async function jobsRoutes(app: FastifyInstance): Promise<void> {
   app.post<{ Body: SubmitBody; Headers: { 'idempotency-key'?: string } }>(
     '/v1/jobs',
     {
+      config: { scope: 'submit' },
       schema: {
         summary: 'Enqueue a job',
         tags: ['jobs'],
@@ -86,6 +87,7 @@ export async function jobsRoutes(app: FastifyInstance): Promise<void> {
   app.get<{ Params: { id: string } }>(
     '/v1/jobs/:id',
     {
+      config: { scope: 'read' },
       schema: {
         summary: 'A job\'s state, kept for JOB_STATUS_TTL_MS after its last change',
         tags: ['jobs'],

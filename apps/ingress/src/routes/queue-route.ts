@@ -6,6 +6,7 @@ export async function queueRoute(app: FastifyInstance): Promise<void> {
   app.get(
     '/v1/queue',
     {
+      config: { scope: 'read' },
       schema: {
         summary: 'Queue capacity and load',
         tags: ['queue'],

@@ -20,7 +20,7 @@ interface SeedQuery {
  * failures keep the seed's text (missing id: 400; full queue: 503, no longer 500, now with Retry-After);
  * everything else the seed never handled (odd ids, outages) is problem+json like the rest of the API.
  */
-export async function seedRoute(app: FastifyInstance): Promise<void> {
+export async function seedRoute(app: FastifyInstance, options: { scope: 'submit' | 'public' }): Promise<void> {
   // The seed accepted any body and ignored it; keep that, whatever the content type.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => done(null, undefined))
@@ -61,6 +61,6 @@ export async function seedRoute(app: FastifyInstance): Promise<void> {
     }
     return reply.code(200).type('text/plain; charset=utf-8').send(QUEUED + userId)
   }
-  app.get('/', { schema }, handler)
-  app.post('/', { schema }, handler)
+  app.get('/', { schema, config: { scope: options.scope } }, handler)
+  app.post('/', { schema, config: { scope: options.scope } }, handler)
 }

@@ -1,0 +1,72 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+
+/** What a key may do: submit jobs, read jobs and the queue, manage dead letters. */
+export type Scope = 'submit' | 'read' | 'admin'
+
+const SCOPES: readonly Scope[] = ['submit', 'read', 'admin']
+const DEFAULT_SCOPES: readonly Scope[] = ['submit', 'read']
+
+/** A known key: its SHA-256 digest (the key itself is never kept), a short label for logs and limits, its scopes. */
+export interface KeyEntry {
+  readonly digest: Buffer
+  /** First 8 hex characters of the digest: enough to tell keys apart in logs, useless to an attacker. */
+  readonly label: string
+  readonly scopes: ReadonlySet<Scope>
+}
+
+/**
+ * The API keys from INGRESS_API_KEYS_FILE (`<key>` or `<key> <scope,...>` per line; `#` comments).
+ * Keys are compared by digest in constant time, and every stored key is compared on every check so the
+ * time taken says nothing about which key came close.
+ */
+export class ApiKeyRing {
+  readonly #path: string
+  #entries: readonly KeyEntry[]
+
+  constructor(path: string) {
+    this.#path = path
+    this.#entries = parseKeys(readFileSync(path, 'utf8'))
+  }
+
+  /** Keys loaded now. */
+  get size(): number {
+    return this.#entries.length
+  }
+
+  /** Re-reads the file (a rotated Secret); keeps the old keys if it cannot be read or is invalid. */
+  reload(): Error | undefined {
+    try {
+      this.#entries = parseKeys(readFileSync(this.#path, 'utf8'))
+      return undefined
+    } catch (error) {
+      return error as Error
+    }
+  }
+
+  /** The entry for `presented`, or undefined. */
+  find(presented: string): KeyEntry | undefined {
+    const digest = createHash('sha256').update(presented).digest()
+    let found: KeyEntry | undefined
+    for (const entry of this.#entries) if (timingSafeEqual(entry.digest, digest) && !found) found = entry
+    return found
+  }
+}
+
+/** Parses a keys file; throws naming the line of a bad entry. */
+export function parseKeys(text: string): KeyEntry[] {
+  const entries: KeyEntry[] = []
+  text.split('\n').forEach((raw, index) => {
+    const line = raw.trim()
+    if (line === '' || line.startsWith('#')) return
+    const [key, scopeList, ...rest] = line.split(/\s+/)
+    if (!key || rest.length > 0 || key.length < 16) throw new Error(`API keys file line ${index + 1}: expected "<key of 16+ characters> [scope,...]"`)
+    const scopes = scopeList ? scopeList.split(',') : DEFAULT_SCOPES
+    for (const scope of scopes) {
+      if (!SCOPES.includes(scope as Scope)) throw new Error(`API keys file line ${index + 1}: unknown scope "${scope}" (use ${SCOPES.join(', ')})`)
+    }
+    const digest = createHash('sha256').update(key).digest()
+    entries.push({ digest, label: digest.toString('hex').slice(0, 8), scopes: new Set(scopes as Scope[]) })
+  })
+  return entries
+}

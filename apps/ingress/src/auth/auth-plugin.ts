@@ -1,0 +1,61 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { ProblemType, sendProblem } from '../problem.ts'
+import { ApiKeyRing, type KeyEntry, type Scope } from './api-key-ring.ts'
+
+/** How often the keys file is re-read, so a rotated Secret takes effect without a restart. */
+const RELOAD_INTERVAL_MS = 10_000
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The scope a route needs when API keys are on; `public` routes (probes, metrics, docs) need none. */
+    scope?: Scope | 'public'
+  }
+  interface FastifyRequest {
+    /** The key that authenticated this request, when API keys are on. */
+    apiKey?: KeyEntry
+  }
+}
+
+/**
+ * API-key authentication: `Authorization: Bearer <key>` or `X-API-Key: <key>`; no or an unknown key is
+ * 401, a key without the route's scope is 403, both as problem+json.
+ */
+export const apiKeyAuthPlugin = fp<{ keysFile: string }>(
+  async (app, { keysFile }) => {
+    const ring = new ApiKeyRing(keysFile)
+    app.log.info({ keys: ring.size }, 'API keys loaded')
+    const reload = setInterval(() => {
+      const error = ring.reload()
+      if (error) app.log.error({ err: error }, 'API keys file could not be re-read; keeping the previous keys')
+    }, RELOAD_INTERVAL_MS)
+    reload.unref()
+    app.addHook('onClose', async () => clearInterval(reload))
+
+    app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+      const scope = request.routeOptions.config.scope
+      if (scope === 'public' || request.routeOptions.url === undefined) return
+      const presented = presentedKey(request)
+      if (presented === undefined) return unauthorized(reply, 'an API key is required: Authorization: Bearer <key> or X-API-Key: <key>')
+      const entry = ring.find(presented)
+      if (!entry) return unauthorized(reply, 'the API key is not valid')
+      request.apiKey = entry
+      if (scope !== undefined && !entry.scopes.has(scope)) {
+        return sendProblem(reply, ProblemType.forbidden, `this API key may not ${scope === 'admin' ? 'manage dead letters' : scope === 'read' ? 'read jobs' : 'submit jobs'}`)
+      }
+    })
+  },
+  { name: 'sluice-api-keys', fastify: '5.x' },
+)
+
+function presentedKey(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization
+  if (typeof header === 'string' && header.startsWith('Bearer ')) return header.slice(7).trim() || undefined
+  const apiKey = request.headers['x-api-key']
+  return typeof apiKey === 'string' && apiKey !== '' ? apiKey : undefined
+}
+
+function unauthorized(reply: FastifyReply, detail: string): FastifyReply {
+  reply.header('www-authenticate', 'Bearer realm="sluice"')
+  return sendProblem(reply, ProblemType.unauthorized, detail)
+}

@@ -1,0 +1,35 @@
+import type { FastifyInstance } from 'fastify'
+
+/**
+ * Deepest nesting of arrays and objects in a JSON text, found in one pass without parsing, so a body
+ * nested thousands deep is refused before the parser (and every later `JSON.stringify`) walks it.
+ */
+export function jsonDepth(text: string): number {
+  let depth = 0
+  let deepest = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++ // backslash: skip the escaped character
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x5b || c === 0x7b) deepest = Math.max(deepest, ++depth)
+    else if (c === 0x5d || c === 0x7d) depth--
+  }
+  return deepest
+}
+
+/** Replaces the JSON body parser with one that refuses bodies nested deeper than `maxDepth` (400). */
+export function limitJsonDepth(app: FastifyInstance, maxDepth: number): void {
+  // Fastify's own parser stays in charge of the parsing (and of refusing __proto__ tricks).
+  const parse = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (jsonDepth(body as string) > maxDepth) {
+      done(Object.assign(new Error(`JSON nested deeper than ${maxDepth} levels (JOB_MAX_DEPTH)`), { statusCode: 400 }), undefined)
+      return
+    }
+    parse(request, body as string, done)
+  })
+}
