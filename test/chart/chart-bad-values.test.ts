@@ -12,6 +12,10 @@ const cases: Array<{ file: string; messages: Array<string | RegExp> }> = [
   { file: 'negative-queue-size.yaml', messages: [/QUEUE_MAX_MESSAGES/, /minimum|less than/i] },
   { file: 'bad-nats-replicas.yaml', messages: [/nats\/builtin\/replicas|replicas/, /1, 3|value must be one of/i] },
   { file: 'external-without-url.yaml', messages: ['nats.url is required when nats.builtin.enabled=false'] },
+  {
+    file: 'api-key-without-secret.yaml',
+    messages: ['(3 problems)', 'config.INGRESS_AUTH=api-key needs ingress.apiKeys.existingSecret', 'nats.tls is for an external NATS', 'nats.tls.enabled needs nats.tls.existingSecret'],
+  },
   { file: 'creds-file-on-builtin.yaml', messages: ['nats.auth.type=credsFile needs an external NATS'] },
   {
     file: 'many-problems.yaml',

@@ -14,6 +14,7 @@ const run = promisify(execFile)
 // Settings the chart sets itself instead of taking them from `config` (values.yaml says which and why).
 const chartOwned = new Set([
   'NATS_URL', 'NATS_USER', 'NATS_PASSWORD', 'NATS_TOKEN', 'NATS_CREDS_FILE',
+  'NATS_TLS_CA_FILE', 'NATS_TLS_CERT_FILE', 'NATS_TLS_KEY_FILE', 'INGRESS_API_KEYS_FILE',
   'HOST', 'PORT', 'WORKER_HOST', 'WORKER_PORT', 'AUTOSCALER_HOST', 'AUTOSCALER_PORT',
   'AUTOSCALER_MODE', 'AUTOSCALER_NAMESPACE', 'AUTOSCALER_IDENTITY',
 ])

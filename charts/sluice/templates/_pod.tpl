@@ -55,6 +55,12 @@ env:
       - key: creds
         path: nats.creds
 {{- end }}
+{{- if .Values.nats.tls.enabled }}
+- name: nats-tls
+  secret:
+    secretName: {{ .Values.nats.tls.existingSecret }}
+    defaultMode: 0440
+{{- end }}
 {{- end -}}
 {{- define "sluice.appVolumeMounts" -}}
 - name: tmp
@@ -62,6 +68,11 @@ env:
 {{- if eq .Values.nats.auth.type "credsFile" }}
 - name: nats-creds
   mountPath: /etc/sluice/nats
+  readOnly: true
+{{- end }}
+{{- if .Values.nats.tls.enabled }}
+- name: nats-tls
+  mountPath: /etc/sluice/nats-tls
   readOnly: true
 {{- end }}
 {{- end -}}

@@ -41,6 +41,21 @@ user fixes their values in one pass. values.schema.json has already checked type
 {{- end -}}
 {{- end -}}
 
+{{- if $v.nats.tls.enabled -}}
+{{- if $v.nats.builtin.enabled -}}
+{{- $problems = append $problems "nats.tls is for an external NATS; the built-in NATS serves plain NATS inside the cluster (use networkPolicy.enabled=true to fence it)" -}}
+{{- end -}}
+{{- if not $v.nats.tls.existingSecret -}}
+{{- $problems = append $problems "nats.tls.enabled needs nats.tls.existingSecret (a Secret with ca.crt, and tls.crt/tls.key for mutual TLS)" -}}
+{{- end -}}
+{{- end -}}
+{{- if and (eq $c.INGRESS_AUTH "api-key") (not $v.ingress.apiKeys.existingSecret) -}}
+{{- $problems = append $problems "config.INGRESS_AUTH=api-key needs ingress.apiKeys.existingSecret (a Secret with the keys file)" -}}
+{{- end -}}
+{{- if and (eq $c.INGRESS_SEED_ROUTE "protected") (ne $c.INGRESS_AUTH "api-key") -}}
+{{- $problems = append $problems "config.INGRESS_SEED_ROUTE=protected needs config.INGRESS_AUTH=api-key" -}}
+{{- end -}}
+
 {{- $ingressDrain := div (add (int64 $c.INGRESS_DRAIN_MS) 999) 1000 -}}
 {{- if le (int64 $v.ingress.terminationGracePeriodSeconds) (add (int64 $v.ingress.preStopSleepSeconds) $ingressDrain) -}}
 {{- $problems = append $problems (printf "ingress.terminationGracePeriodSeconds (%d) must exceed ingress.preStopSleepSeconds (%d) + INGRESS_DRAIN_MS (%d s), or the ingress is killed mid-drain" (int64 $v.ingress.terminationGracePeriodSeconds) (int64 $v.ingress.preStopSleepSeconds) $ingressDrain) -}}
