@@ -44,7 +44,6 @@ export class QueueScalerController {
   readonly #lastSeen = new Map<string, string>()
   #restartTimer: NodeJS.Timeout | undefined
   #informerRestarts = 0
-  #synced = false
   #stopping: Promise<void> | undefined
 
   constructor(options: QueueScalerControllerOptions) {
@@ -70,11 +69,6 @@ export class QueueScalerController {
     })
   }
 
-  /** Whether the informer has listed once (readiness). */
-  get synced(): boolean {
-    return this.#synced
-  }
-
   /** Starts watching and reconciling; resolves once the first list is in the cache. */
   async start(): Promise<void> {
     const enqueue = (scaler: QueueScaler): void => this.#queue.add(keyOf(scaler))
@@ -96,7 +90,6 @@ export class QueueScalerController {
       this.#informerRestarts = 0
     })
     await this.#informer.start()
-    this.#synced = true
     for (const scaler of this.#informer.list()) this.#lastSeen.set(keyOf(scaler), fingerprintOf(scaler))
     for (let i = 0; i < (this.#options.concurrency ?? 4); i++) this.#workers.push(this.#work())
   }
