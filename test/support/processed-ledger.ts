@@ -19,10 +19,15 @@ export interface LossReport {
   readonly duplicates: readonly string[]
   /** Duplicates that at-least-once delivery does not explain (no killed worker had started them). */
   readonly unexplainedDuplicates: readonly string[]
+  /** Accepted ids a killed worker had started without finishing, finished by another worker. */
+  readonly rescued: number
+  /** Lines whose job id (as the worker received it) differs from the id in the payload: must be 0. */
+  readonly idMismatches: number
 }
 
-// The `user` handler's log lines (pino JSON): `"msg":"processing user: <id>, started|finished"`.
-const LINE = /"msg":"processing user: ([A-Za-z0-9_-]+), (started|finished)"/
+// The `user` handler's log lines (pino JSON), with the job id the worker's child logger binds:
+// `"jobId":"<job id>",...,"msg":"processing user: <payload user_id>, started|finished"`.
+const LINE = /"jobId":"([^"]*)".*"msg":"processing user: ([A-Za-z0-9_-]+), (started|finished)"/
 
 interface Tail {
   readonly worker: LoggedWorker
@@ -43,6 +48,7 @@ export class ProcessedLedger {
   readonly #killed = new Set<number>()
   // Per worker: ids it finished, to tell "started and not finished here" (in progress when killed).
   readonly #finishedBy = new Map<number, Set<string>>()
+  #idMismatches = 0
 
   /** Starts reading `worker`'s log. */
   watch(worker: LoggedWorker): void {
@@ -84,8 +90,11 @@ export class ProcessedLedger {
     const lost: string[] = []
     const duplicates: string[] = []
     const unexplainedDuplicates: string[] = []
+    let rescued = 0
     for (const id of accepted) {
       const count = this.finishedCount(id)
+      const cutShort = [...(this.#startedBy.get(id) ?? [])].some((pid) => this.#killed.has(pid) && !this.#finishedBy.get(pid)?.has(id))
+      if (cutShort && count > 0) rescued++
       if (count === 0) lost.push(id)
       if (count > 1) {
         duplicates.push(id)
@@ -93,7 +102,7 @@ export class ProcessedLedger {
         if (!startedOnKilled) unexplainedDuplicates.push(id)
       }
     }
-    return { accepted: accepted.size, processed: accepted.size - lost.length, lost, duplicates, unexplainedDuplicates }
+    return { accepted: accepted.size, processed: accepted.size - lost.length, lost, duplicates, unexplainedDuplicates, rescued, idMismatches: this.#idMismatches }
   }
 
   /** Waits (bounded) until every id in `accepted` finished at least once; resolves with the report either way. */
@@ -135,8 +144,10 @@ export class ProcessedLedger {
   #count(line: string, pid: number): void {
     const match = LINE.exec(line)
     if (!match) return
-    const id = match[1]!
-    if (match[2] === 'started') {
+    // The load sends payload.user_id = Idempotency-Key, so the handler must have been given that job id.
+    if (match[1] !== match[2]) this.#idMismatches++
+    const id = match[2]!
+    if (match[3] === 'started') {
       let workers = this.#startedBy.get(id)
       if (!workers) this.#startedBy.set(id, (workers = new Set()))
       workers.add(pid)
