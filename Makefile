@@ -5,6 +5,7 @@ SHELL := /bin/bash
 
 include tools/versions.env
 include tools/controlplane.mk
+include tools/chart.mk
 
 TOOLS := $(CURDIR)/.tools
 TOOLS_BIN := $(TOOLS)/bin
@@ -45,7 +46,7 @@ $(TOOLS_BIN)/.nats-server-$(NATS_SERVER_VERSION):
 typecheck: deps ## TypeScript strict check of every workspace
 	tsc -p tsconfig.json --noEmit
 
-unit: setup controlplane-tools ## Run the vitest suites
+unit: setup controlplane-tools helm-tool ## Run the vitest suites
 	vitest run
 
 test: setup typecheck unit ## Everything CI runs: typecheck and all test suites

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -31,6 +31,14 @@ export interface NatsServerFixture {
   close(): Promise<void>
 }
 
+/** Options of {@link startNatsServer}. */
+export interface NatsServerOptions {
+  /** Extra nats-server configuration (auth, TLS); needs a local binary. Listen ports and the store stay the fixture's. */
+  readonly config?: string
+  /** URL scheme clients should use (`tls` when the config turns TLS on). */
+  readonly scheme?: 'nats' | 'tls'
+}
+
 /** Why fault tests skip when the server is not ours to control. */
 export const NOT_CONTROLLABLE_REASON = 'NATS_URL points at an external server, which tests cannot stop or restart'
 
@@ -40,16 +48,18 @@ export const NOT_CONTROLLABLE_REASON = 'NATS_URL points at an external server, w
  * binary (`NATS_SERVER_BIN`, `.tools/bin/nats-server`, `nats-server` on PATH), then testcontainers when
  * a Docker engine is reachable.
  */
-export async function startNatsServer(): Promise<NatsServerFixture> {
+export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServerFixture> {
   const external = process.env.NATS_URL
-  if (external) return externalServer(external)
+  if (external && options.config === undefined) return externalServer(external)
   const binary = findBinary()
-  if (binary) return binaryServer(binary)
+  if (binary) return binaryServer(binary, options)
+  if (options.config !== undefined) throw new Error('a nats-server configuration needs a local nats-server binary')
   if (dockerReachable()) return containerServer()
   throw new Error('no nats-server: run `make tools` (builds the pinned one into .tools/bin), set NATS_SERVER_BIN, or set NATS_URL')
 }
 
-function findBinary(): string | undefined {
+/** The local nats-server binary: `NATS_SERVER_BIN`, `.tools/bin/nats-server`, then `PATH`; undefined when none. */
+export function findBinary(): string | undefined {
   const candidates = [process.env.NATS_SERVER_BIN, join(repoRoot, '.tools', 'bin', 'nats-server')]
   for (const candidate of candidates) if (candidate && existsSync(candidate)) return candidate
   for (const dir of (process.env.PATH ?? '').split(':')) {
@@ -78,10 +88,15 @@ function externalServer(url: string): NatsServerFixture {
   }
 }
 
-async function binaryServer(binary: string): Promise<NatsServerFixture> {
+async function binaryServer(binary: string, options: NatsServerOptions): Promise<NatsServerFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-nats-'))
   const port = await freePort()
   const monitorPort = await freePort()
+  const configArgs: string[] = []
+  if (options.config !== undefined) {
+    writeFileSync(join(dir, 'nats.conf'), options.config)
+    configArgs.push('-c', join(dir, 'nats.conf'))
+  }
   let generation = 0
   let server: ManagedProcess
   const launch = async (): Promise<void> => {
@@ -89,14 +104,14 @@ async function binaryServer(binary: string): Promise<NatsServerFixture> {
     server = startManagedProcess({
       name: 'nats-server',
       command: binary,
-      args: ['-js', '-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), '-sd', join(dir, 'store'), '-n', `sluice-test-${port}`],
+      args: [...configArgs, '-js', '-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), '-sd', join(dir, 'store'), '-n', `sluice-test-${port}`],
       logPath: join(dir, `nats-${generation}.log`),
     })
     await waitHealthy(monitorPort, server)
   }
   await launch()
   return {
-    url: `nats://127.0.0.1:${port}`,
+    url: `${options.scheme ?? 'nats'}://127.0.0.1:${port}`,
     source: 'binary',
     controllable: true,
     log: () => server.log(),

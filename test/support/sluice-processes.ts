@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { eventually } from './eventually.ts'
 import { freePort } from './free-port.ts'
 import { startManagedProcess, type ManagedProcess } from './managed-process.ts'
@@ -18,8 +19,11 @@ export interface AppProcess extends ManagedProcess {
 const logDir = mkdtempSync(join(tmpdir(), 'sluice-apps-'))
 let started = 0
 
-/** Starts `apps/<app>/src/main.ts` with `env` and waits for `/readyz`. Logs at `logLevel` (tests read them). */
-export async function startApp(app: 'ingress' | 'worker', env: Env, logLevel = 'info'): Promise<AppProcess> {
+/**
+ * Starts `apps/<app>/src/main.ts` with `env` and waits up to `readyTimeoutMs` for `/readyz`. Logs at
+ * `logLevel` (tests read them).
+ */
+export async function startApp(app: 'ingress' | 'worker', env: Env, logLevel = 'info', readyTimeoutMs = 20_000): Promise<AppProcess> {
   const port = await freePort()
   const portEnv = app === 'ingress' ? { PORT: String(port), HOST: '127.0.0.1' } : { WORKER_PORT: String(port), WORKER_HOST: '127.0.0.1' }
   const child = startManagedProcess({
@@ -39,15 +43,21 @@ export async function startApp(app: 'ingress' | 'worker', env: Env, logLevel = '
       await eventually(`${app} to log ${pattern}`, () => (pattern.test(child.log()) ? true : undefined), timeoutMs)
     },
   }
-  try {
-    await eventually(`${app} to be ready`, async () => {
-      if (child.exit()) throw new Error(`${app} exited early: ${child.logTail()}`)
-      const response = await fetch(`${baseUrl}/readyz`)
-      return response.ok ? true : undefined
-    })
-  } catch (error) {
-    await child.stop()
-    throw new Error(`${app} did not become ready:\n${child.logTail(30)}`, { cause: error })
+  // Polled by hand rather than with `eventually`, so a process that exits stops the wait at once.
+  const deadline = Date.now() + readyTimeoutMs
+  for (;;) {
+    const exit = child.exit()
+    if (exit) throw new Error(`${app} exited early (${exit.signal ?? exit.code}):\n${child.logTail(30)}`)
+    try {
+      if ((await fetch(`${baseUrl}/readyz`)).ok) break
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) {
+      await child.stop()
+      throw new Error(`${app} did not become ready:\n${child.logTail(30)}`)
+    }
+    await sleep(50)
   }
   return process_
 }

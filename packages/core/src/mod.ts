@@ -22,7 +22,7 @@ export {
   TooManyInflightError,
   TopologyConflictError,
 } from './errors.ts'
-export { connectNats } from './nats-connection.ts'
+export { connectNats, NatsAuthenticationError } from './nats-connection.ts'
 export type { NatsHandle } from './nats-connection.ts'
 export { createLogger } from './logger.ts'
 export { startOpsServer } from './ops-server.ts'

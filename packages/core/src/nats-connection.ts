@@ -1,8 +1,17 @@
 import { readFile } from 'node:fs/promises'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { connect } from '@nats-io/transport-node'
-import { credsAuthenticator, type NatsConnection } from '@nats-io/nats-core'
+import { AuthorizationError, credsAuthenticator, UserAuthenticationExpiredError, type ConnectionOptions, type NatsConnection } from '@nats-io/nats-core'
 import type { Logger } from 'pino'
 import type { NatsConfig } from './config/load-config.ts'
+import { SluiceError } from './errors.ts'
+
+/** NATS refused our credentials: retrying cannot help, so start-up stops and says so. */
+export class NatsAuthenticationError extends SluiceError {
+  constructor(server: string, options?: ErrorOptions) {
+    super('SLUICE_NATS_AUTH', `NATS at ${server} refused the credentials (check NATS_USER/NATS_PASSWORD, NATS_TOKEN or NATS_CREDS_FILE)`, options)
+  }
+}
 
 /** A NATS connection plus what the apps need to know about it at any moment. */
 export interface NatsHandle {
@@ -14,16 +23,36 @@ export interface NatsHandle {
 }
 
 /**
- * Connects to NATS, waiting (and retrying) until the first connection succeeds, then reconnects forever:
- * a pod whose NATS restarts should recover on its own rather than crash-loop.
+ * Connects to NATS, retrying until the first connection succeeds (NATS may start after us), then
+ * reconnects forever: a pod whose NATS restarts should recover on its own rather than crash-loop.
+ * Refused credentials are the exception: they fail at once with NatsAuthenticationError.
  */
 export async function connectNats(config: NatsConfig, name: string, logger: Logger): Promise<NatsHandle> {
+  const options = await connectionOptions(config, name)
+  let delayMs = 250
+  let nc: NatsConnection
+  for (;;) {
+    try {
+      nc = await connect(options)
+      break
+    } catch (error) {
+      if (error instanceof AuthorizationError || error instanceof UserAuthenticationExpiredError) {
+        throw new NatsAuthenticationError(config.url, { cause: error })
+      }
+      logger.warn({ err: error, retryInMs: delayMs }, 'nats not reachable yet')
+      await sleep(delayMs)
+      delayMs = Math.min(delayMs * 2, 5000)
+    }
+  }
+  return watch(nc, logger)
+}
+
+async function connectionOptions(config: NatsConfig, name: string): Promise<ConnectionOptions> {
   const auth = config.credsFile ? { authenticator: credsAuthenticator(await readFile(config.credsFile)) } : {}
-  const nc = await connect({
+  return {
     servers: config.url.split(',').map((server) => server.trim()),
     name,
     timeout: config.connectTimeoutMs,
-    waitOnFirstConnect: true,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     // A dead server is noticed within ~pingInterval*maxPingOut; keep it short so /readyz and the 503 path react.
@@ -38,7 +67,10 @@ export async function connectNats(config: NatsConfig, name: string, logger: Logg
       ? { tls: { caFile: config.tlsCaFile, certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } }
       : {}),
     ...auth,
-  })
+  }
+}
+
+function watch(nc: NatsConnection, logger: Logger): NatsHandle {
   let connected = true
   void (async () => {
     for await (const status of nc.status()) {
