@@ -42,7 +42,7 @@ describe.skipIf(!server.controllable)(`ingress shutdown${server.controllable ? '
         return /sluice_ingress_publishes_in_flight 1/.test(metrics) ? true : undefined
       })
       ingress.signal('SIGTERM')
-      await ingress.waitForLog(/"msg":"draining"/)
+      await ingress.waitForLog(/"msg":"shutting down"/)
       // New connections are refused once the listener is closed.
       await eventually('the listener to close', async () => {
         try {

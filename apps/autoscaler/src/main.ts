@@ -1,5 +1,5 @@
 import { KubeConfig } from '@kubernetes/client-node'
-import { connectNats, createLogger, loadAutoscalerConfig, loadConfigOrExit, startOpsServer, startOrExit, type NatsHandle } from '@sluice/core'
+import { connectNats, createLogger, loadAutoscalerConfig, loadConfigOrExit, startOpsServer, startOrExit, stopOnSignals, type NatsHandle } from '@sluice/core'
 import { operatorIdentity, operatorNamespace, startOperator } from './kubernetes-operator.ts'
 import { startLocalMode } from './local-mode.ts'
 import { createAutoscalerMetrics } from './metrics/autoscaler-metrics.ts'
@@ -41,24 +41,11 @@ const running = await startOrExit(logger, async () => {
   return { ops, stop: () => operator.close() }
 })
 
-let stopping = false
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return
-  stopping = true
-  logger.info({ signal }, 'shutting down')
-  // Stopping is bounded by AUTOSCALER_SHUTDOWN_MS (reconciles, or local workers draining) plus the Lease release.
-  const deadline = setTimeout(() => {
-    logger.error('shutdown took too long; exiting')
-    process.exit(1)
-  }, settings.shutdownMs + settings.renewDeadlineSeconds * 1000 + 2000)
-  deadline.unref()
+// Bounded by AUTOSCALER_SHUTDOWN_MS (reconciles, or local workers draining) plus the Lease release.
+stopOnSignals(logger, settings.shutdownMs + settings.renewDeadlineSeconds * 1000 + 2000, async () => {
   try {
     await running.stop()
-  } catch (error) {
-    logger.error({ err: error }, 'stopping failed')
+  } finally {
+    await running.ops.close()
   }
-  await running.ops.close()
-  process.exit(0)
-}
-process.once('SIGTERM', () => void shutdown('SIGTERM'))
-process.once('SIGINT', () => void shutdown('SIGINT'))
+})

@@ -1,4 +1,4 @@
-import { applyQueueStreams, connectNats, createLogger, loadConfigOrExit, loadIngressConfig, startOrExit } from '@sluice/core'
+import { applyQueueStreams, connectNats, createLogger, loadConfigOrExit, loadIngressConfig, startOrExit, stopOnSignals } from '@sluice/core'
 import { buildIngress } from './app.ts'
 
 // Wires the process: config, NATS, topology, HTTP listener, and a bounded drain on SIGTERM/SIGINT.
@@ -12,22 +12,9 @@ const { nats, ingress } = await startOrExit(logger, async () => {
   return { nats, ingress }
 })
 
-let stopping = false
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return
-  stopping = true
-  logger.info({ signal, drainMs: config.ingress.drainMs }, 'draining')
-  const deadline = setTimeout(() => {
-    logger.error({ drainMs: config.ingress.drainMs }, 'drain took too long; exiting with requests still open')
-    process.exit(1)
-  }, config.ingress.drainMs)
-  deadline.unref()
+// Readiness fails first, then the listener closes and in-flight requests (their publishes included) answer.
+stopOnSignals(logger, config.ingress.drainMs, async () => {
   ingress.startDraining()
-  // Stops the listener and waits for in-flight requests (their publishes included) to answer.
   await ingress.app.close()
   await nats.close()
-  logger.info('stopped')
-  process.exit(0)
-}
-process.once('SIGTERM', () => void shutdown('SIGTERM'))
-process.once('SIGINT', () => void shutdown('SIGINT'))
+})

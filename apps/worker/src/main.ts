@@ -1,4 +1,4 @@
-import { connectNats, createLogger, loadConfigOrExit, loadWorkerConfig, startOrExit } from '@sluice/core'
+import { connectNats, createLogger, loadConfigOrExit, loadWorkerConfig, startOrExit, stopOnSignals } from '@sluice/core'
 import { builtinHandlers } from './handlers/builtin-handlers.ts'
 import { Worker } from './worker.ts'
 
@@ -11,20 +11,8 @@ const { nats, worker } = await startOrExit(logger, async () => {
   return { nats, worker }
 })
 
-let stopping = false
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return
-  stopping = true
-  logger.info({ signal }, 'shutting down')
-  // Worker.close() is bounded by WORKER_DRAIN_MS; the extra margin covers flushing NATS.
-  const deadline = setTimeout(() => {
-    logger.error('shutdown took too long; exiting')
-    process.exit(1)
-  }, config.worker.drainMs + 5000)
-  deadline.unref()
+// Worker.close() is bounded by WORKER_DRAIN_MS; the extra margin covers flushing NATS.
+stopOnSignals(logger, config.worker.drainMs + 5000, async () => {
   await worker.close()
   await nats.close()
-  process.exit(0)
-}
-process.once('SIGTERM', () => void shutdown('SIGTERM'))
-process.once('SIGINT', () => void shutdown('SIGINT'))
+})

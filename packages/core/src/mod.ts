@@ -43,4 +43,4 @@ export {
   queueStreamConfig,
   workerConsumerConfig,
 } from './topology/queue-topology.ts'
-export { loadConfigOrExit, startOrExit } from './startup.ts'
+export { loadConfigOrExit, startOrExit, stopOnSignals } from './startup.ts'

@@ -27,3 +27,33 @@ export async function startOrExit<T>(logger: Logger, start: () => Promise<T>): P
     process.exit(1)
   }
 }
+
+/**
+ * On the first SIGTERM or SIGINT: logs it, runs `stop` and exits 0. If `stop` takes longer than
+ * `boundMs` (or throws), exits 1 instead, so a stuck drain can never outlive the pod's grace period.
+ */
+export function stopOnSignals(logger: Logger, boundMs: number, stop: () => Promise<void>): void {
+  let stopping = false
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) return
+    stopping = true
+    logger.info({ signal, boundMs }, 'shutting down')
+    const deadline = setTimeout(() => {
+      logger.error({ boundMs }, 'shutdown took too long; exiting')
+      process.exit(1)
+    }, boundMs)
+    deadline.unref()
+    stop().then(
+      () => {
+        logger.info('stopped')
+        process.exit(0)
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.once('SIGTERM', onSignal)
+  process.once('SIGINT', onSignal)
+}
