@@ -1,11 +1,11 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { dockerReachable } from './docker.ts'
 import { freePort } from './free-port.ts'
 import { startManagedProcess, type ManagedProcess } from './managed-process.ts'
-import { pinnedVersion, repoRoot } from './repo-paths.ts'
+import { findExecutable, pinnedVersion } from './repo-paths.ts'
 
 /** A NATS server for one test suite. */
 export interface NatsServerFixture {
@@ -60,13 +60,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
 
 /** The local nats-server binary: `NATS_SERVER_BIN`, `.tools/bin/nats-server`, then `PATH`; undefined when none. */
 export function findBinary(): string | undefined {
-  const candidates = [process.env.NATS_SERVER_BIN, join(repoRoot, '.tools', 'bin', 'nats-server')]
-  for (const candidate of candidates) if (candidate && existsSync(candidate)) return candidate
-  for (const dir of (process.env.PATH ?? '').split(':')) {
-    const candidate = join(dir, 'nats-server')
-    if (dir && existsSync(candidate)) return candidate
-  }
-  return undefined
+  return findExecutable('NATS_SERVER_BIN', 'nats-server')
 }
 
 function notControllable(): never {
