@@ -1,0 +1,103 @@
+import { Agent, request as httpRequest } from 'node:http'
+import fc from 'fast-check'
+import type { NatsServerFixture } from '../../support/nats-server.ts'
+import { queueEnv } from '../../support/queue-env.ts'
+import { describeRequest, fuzzRequestArbitrary, isDocumentedAnswer, type FuzzRequest } from '../http-requests.ts'
+import { SluiceDeployment } from '../sluice-deployment.ts'
+import { RssSampler, type RssFigures } from './rss-sampler.ts'
+
+const JOB_MAX_BYTES = 65_536
+const CONCURRENCY = 8
+const KEPT_FAILURES = 20
+
+/** What the long fuzz run saw. */
+export interface FuzzRunResult {
+  readonly seconds: number
+  readonly requests: number
+  readonly statuses: ReadonlyMap<number, number>
+  /** Requests the server answered by closing the socket (e.g. a header it refuses); not a failure in itself. */
+  readonly connectionErrors: number
+  /** Connection errors by code (ECONNRESET, EPIPE, ...), with one request that caused each. */
+  readonly connectionErrorKinds: ReadonlyMap<string, { count: number; example: string }>
+  /** Answers outside the contract, the first ones described. */
+  readonly undocumented: readonly string[]
+  readonly undocumentedCount: number
+  /** Whether the ingress process was still running (and answering /healthz) at the end. */
+  readonly survived: boolean
+  readonly rss: readonly RssFigures[]
+}
+
+interface Answer {
+  readonly status: number
+  readonly retryAfter: string | undefined
+  readonly contentType: string | undefined
+}
+
+function send(agent: Agent, base: URL, fuzz: FuzzRequest): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { agent, host: base.hostname, port: base.port, method: fuzz.method, path: fuzz.url, headers: fuzz.headers, timeout: 10_000 },
+      (res) => {
+        res.resume()
+        res.once('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], contentType: res.headers['content-type'] }))
+        res.once('error', reject)
+      },
+    )
+    req.once('timeout', () => req.destroy(new Error('client timeout')))
+    req.once('error', reject)
+    req.end(fuzz.body ? Buffer.from(fuzz.body) : undefined)
+  })
+}
+
+/**
+ * Random requests over real HTTP against an ingress process (so Node's own parser and socket handling are
+ * part of it) for `seconds`, `CONCURRENCY` at a time; its RSS is sampled every 2 s.
+ */
+export async function runHttpFuzz(server: NatsServerFixture, seconds: number, progress: (line: string) => void): Promise<FuzzRunResult> {
+  // A small queue so queue-full shedding is among the answers; no worker, so it stays full.
+  const deployment = new SluiceDeployment(queueEnv(server.url, { QUEUE_MAX_MESSAGES: '50', JOB_MAX_BYTES: String(JOB_MAX_BYTES) }))
+  const rss = new RssSampler(2000)
+  const agent = new Agent({ keepAlive: process.env.FUZZ_KEEP_ALIVE !== "0", maxSockets: CONCURRENCY })
+  const statuses = new Map<number, number>()
+  const undocumented: string[] = []
+  let undocumentedCount = 0
+  let connectionErrors = 0
+  const connectionErrorKinds = new Map<string, { count: number; example: string }>()
+  let requests = 0
+  try {
+    const ingress = await deployment.addIngress()
+    rss.track('ingress (fuzz)', ingress.pid)
+    const base = new URL(ingress.baseUrl)
+    const arbitrary = fuzzRequestArbitrary(JOB_MAX_BYTES)
+    const endAt = Date.now() + seconds * 1000
+    progress(`fuzz: random HTTP requests for ${seconds} s against ${ingress.baseUrl}`)
+    const lane = async (): Promise<void> => {
+      while (Date.now() < endAt && ingress.exit() === undefined) {
+        for (const fuzz of fc.sample(arbitrary, 50)) {
+          requests++
+          try {
+            const answer = await send(agent, base, fuzz)
+            statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1)
+            if (!isDocumentedAnswer(fuzz, answer.status, answer)) {
+              undocumentedCount++
+              if (undocumented.length < KEPT_FAILURES) undocumented.push(`${answer.status} for ${describeRequest(fuzz)}`)
+            }
+          } catch (error) {
+            connectionErrors++
+            const kind = `${(error as NodeJS.ErrnoException).code ?? (error as Error).message} (${fuzz.body ? 'with' : 'no'} body)`
+            const seen = connectionErrorKinds.get(kind)
+            if (seen) seen.count++
+            else connectionErrorKinds.set(kind, { count: 1, example: describeRequest(fuzz) })
+          }
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: CONCURRENCY }, lane))
+    const healthy = ingress.exit() === undefined && (await fetch(`${ingress.baseUrl}/healthz`).then((response) => response.ok, () => false))
+    return { seconds, requests, statuses, connectionErrors, connectionErrorKinds, undocumented, undocumentedCount, survived: healthy, rss: rss.stop() }
+  } finally {
+    rss.stop()
+    agent.destroy()
+    await deployment.close()
+  }
+}
