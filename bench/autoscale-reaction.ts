@@ -48,12 +48,18 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
   }
 }
 
+// Also printed as one JSON line at the end, for `make bench` (bench/run.ts) to collect.
+const results: Record<string, number> = { poll_seconds: pollSeconds }
+
 function summary(label: string, samples: number[], writes: number[]): void {
   const sorted = [...samples].sort((a, b) => a - b)
   const p50 = sorted[Math.floor(sorted.length / 2)]!
   const max = sorted.at(-1)!
   const bound = pollSeconds * 1000 + 1000
   console.log(`| ${label} | ${runs} | ${p50.toFixed(0)} | ${max.toFixed(0)} | ${bound} | ${max <= bound ? 'yes' : 'NO'} | ${Math.max(...writes)} |`)
+  results[`${label}_p50_ms`] = Math.round(p50)
+  results[`${label}_max_ms`] = Math.round(max)
+  results[`${label}_writes`] = Math.max(...writes)
 }
 
 const server = await startNatsServer()
@@ -130,3 +136,4 @@ try {
   await nc.close()
   await server.close()
 }
+console.log(JSON.stringify(results))

@@ -70,6 +70,14 @@ try {
   const rawDrained = await benchQueue(server.url, roomy)
   figures.raw_consume_rps = await drainRaw(rawDrained, drainCount)
   await rawDrained.close()
+
+  console.error('bench: autoscaler reaction (bench/autoscale-reaction.ts)')
+  const reaction = await runScript<Record<string, number>>('autoscale-reaction.ts', { BENCH_REACTION_RUNS: process.env.BENCH_REACTION_RUNS ?? '5' })
+  // The worst run must meet the bound (one poll interval + 1 s), not just the typical one.
+  figures.autoscale_reaction_ms = reaction.local_max_ms!
+  figures.autoscale_reaction_p50_ms = reaction.local_p50_ms!
+  if (reaction.kubernetes_max_ms !== undefined) figures.autoscale_reaction_kubernetes_ms = reaction.kubernetes_max_ms
+  notes.push(`autoscaler reaction bound: ${(reaction.poll_seconds! + 1) * 1000} ms (poll interval + 1 s); scale writes after a surge: ${reaction.local_writes} (local), ${reaction.kubernetes_writes ?? 'n/a'} (kubernetes)`)
 } finally {
   await server.close()
 }

@@ -3,7 +3,7 @@ import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { controlPlaneSkipReason, startControlPlane, type ControlPlane } from '../controlplane/control-plane.ts'
-import { eventually } from '../controlplane/eventually.ts'
+import { eventually } from '../support/eventually.ts'
 import { freePort } from '../support/free-port.ts'
 import { startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
 import {

@@ -4,7 +4,7 @@ import { CoreV1Api } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { controlPlaneSkipReason, startControlPlane, type ControlPlane } from '../controlplane/control-plane.ts'
-import { eventually } from '../controlplane/eventually.ts'
+import { eventually } from '../support/eventually.ts'
 import { chartDir, ciValueSets, ciValuesFile, findObject, helmSkipReason, renderChart, type KubeObject } from './helm.ts'
 import { kubeRequest, serverSideApply } from './kube-request.ts'
 

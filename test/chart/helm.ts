@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process'
-import { accessSync, constants, readdirSync } from 'node:fs'
-import { delimiter, join } from 'node:path'
+import { readdirSync } from 'node:fs'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { parseAllDocuments } from 'yaml'
-import { pinnedVersion, repoRoot } from '../support/repo-paths.ts'
+import { findExecutable, pinnedVersion, repoRoot } from '../support/repo-paths.ts'
 
 const run = promisify(execFile)
 
@@ -19,20 +19,9 @@ export const ciValueSets: readonly string[] = readdirSync(join(chartDir, 'ci')).
  */
 export const kubeVersion = pinnedVersion('KUBERNETES_VERSION')
 
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK)
-    return true
-  } catch {
-    return false
-  }
-}
-
 /** `helm`: `HELM_BIN`, else the pinned build in `.tools/bin` (`make helm-tool`), else the first on PATH. */
 export function locateHelm(): string | undefined {
-  const candidates = [process.env.HELM_BIN, join(repoRoot, '.tools', 'bin', 'helm'),
-    ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'helm'))]
-  return candidates.find((path): path is string => Boolean(path) && isExecutable(path as string))
+  return findExecutable('HELM_BIN', 'helm')
 }
 
 /** Why the chart suites cannot run here, for `describe.skipIf`; undefined when helm is present. */

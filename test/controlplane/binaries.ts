@@ -1,9 +1,8 @@
 import { execFileSync } from 'node:child_process'
-import { accessSync, constants, readFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { isExecutable, repoRoot } from '../support/repo-paths.ts'
 
-/** The repository root (this file is test/controlplane/binaries.ts). */
-export const repoRoot = resolve(import.meta.dirname, '../..')
 
 /**
  * Where `make controlplane-tools` puts the binaries; `SLUICE_CONTROLPLANE_BIN` overrides it.
@@ -41,14 +40,6 @@ export class ControlPlaneBinariesMissingError extends Error {
   }
 }
 
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK)
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** The names (e.g. `kube-apiserver`) of the binaries absent from `binDir`. */
 export function missingBinaries(binDir = defaultBinDir): string[] {

@@ -15,14 +15,14 @@ import {
   type KubeConfig,
 } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { repoRoot } from './binaries.ts'
+import { repoRoot } from '../support/repo-paths.ts'
 import {
   controlPlaneSkipReason,
   kubeConfigWithServiceAccountToken,
   startControlPlane,
   type ControlPlane,
 } from './control-plane.ts'
-import { eventually } from './eventually.ts'
+import { eventually } from '../support/eventually.ts'
 import { processesMentioning } from './processes-mentioning.ts'
 
 const skipReason = controlPlaneSkipReason()

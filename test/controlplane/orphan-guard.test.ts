@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { describe, expect, test } from 'vitest'
 import { defaultBinDir, missingBinaries, whyBinariesCannotBeBuilt } from './binaries.ts'
-import { eventually } from './eventually.ts'
+import { eventually } from '../support/eventually.ts'
 import { processesMentioning } from './processes-mentioning.ts'
 
 const guardMissing = missingBinaries().includes('sluice-orphan-guard')

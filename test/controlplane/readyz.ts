@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { request } from 'node:https'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { ManagedProcess } from './managed-process.ts'
+import type { ManagedProcess } from '../support/managed-process.ts'
 import type { ControlPlanePki } from './pki.ts'
 
 // Short, because kube-apiserver usually gets ready within seconds and every poll saved is start-up time.

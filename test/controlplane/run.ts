@@ -1,7 +1,7 @@
 // `make controlplane`: runs a local control plane in the foreground until Ctrl-C, SIGTERM or SIGHUP, with the admin
 // kubeconfig at .data/controlplane/kubeconfig (removed again on stop).
 import { join } from 'node:path'
-import { repoRoot } from './binaries.ts'
+import { repoRoot } from '../support/repo-paths.ts'
 import { startControlPlane } from './control-plane.ts'
 
 const kubeconfigPath = join(repoRoot, '.data', 'controlplane', 'kubeconfig')

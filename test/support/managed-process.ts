@@ -40,6 +40,11 @@ export interface ManagedProcessOptions {
   /** Extra environment on top of this process's. */
   readonly env?: NodeJS.ProcessEnv
   readonly cwd?: string
+  /**
+   * Path of sluice-orphan-guard (test/controlplane/orphanguard): the command then runs under it, so it
+   * also stops if this Node process is SIGKILLed, which no exit hook sees.
+   */
+  readonly orphanGuard?: string
 }
 
 // Groups still running, so a test process that exits without cleanup leaves nothing behind.
@@ -57,7 +62,8 @@ function killGroup(pgid: number, signal: NodeJS.Signals): void {
 /** Starts `command` detached in its own process group, so signals reach its children too. */
 export function startManagedProcess(options: ManagedProcessOptions): ManagedProcess {
   const logStream = createWriteStream(options.logPath, { flags: 'w' })
-  const child = spawn(options.command, [...options.args], {
+  const [command, args] = options.orphanGuard ? [options.orphanGuard, [options.command, ...options.args]] : [options.command, [...options.args]]
+  const child = spawn(command, args, {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },

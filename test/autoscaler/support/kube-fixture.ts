@@ -16,7 +16,7 @@ import { pino } from 'pino'
 import { createAutoscalerMetrics, type AutoscalerMetrics } from '../../../apps/autoscaler/src/metrics/autoscaler-metrics.ts'
 import { startOperator, type Operator } from '../../../apps/autoscaler/src/kubernetes-operator.ts'
 import type { QueueScaler, QueueScalerSpec } from '../../../apps/autoscaler/src/controller/queue-scaler.ts'
-import { eventually } from '../../controlplane/eventually.ts'
+import { eventually } from '../../support/eventually.ts'
 import type { ControlPlane } from '../../controlplane/control-plane.ts'
 import { repoRoot } from '../../support/repo-paths.ts'
 
