@@ -6,6 +6,7 @@ SHELL := /bin/bash
 include tools/versions.env
 include tools/controlplane.mk
 include tools/chart.mk
+include tools/reliability.mk
 
 TOOLS := $(CURDIR)/.tools
 TOOLS_BIN := $(TOOLS)/bin
@@ -15,7 +16,7 @@ export NATS_SERVER_BIN ?= $(TOOLS_BIN)/nats-server
 
 SYSTEM_NODE_MAJOR := $(shell command -v node >/dev/null 2>&1 && node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 
-.PHONY: help setup node deps tools dev test typecheck unit clean docs bench
+.PHONY: help setup node deps tools dev test typecheck unit clean docs bench test-reliability
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'

@@ -11,6 +11,12 @@ import { createWorkerMetrics, type WorkerMetrics } from './worker-metrics.ts'
 
 /** How often running jobs are checked for heartbeats and their `running` state. */
 const SWEEP_INTERVAL_MS = 50
+/**
+ * Lifetime of one pull request. The client heartbeats at half of it and re-pulls after two missed beats, so
+ * a pull lost with a stream or consumer leader (a NATS node restart, an election) is replaced within
+ * about this long. The client default (30 s) left workers idle for half a minute after an election.
+ */
+const PULL_EXPIRES_MS = 5000
 /** Longest wait for the server to confirm a state write or a dead letter. */
 const PUBLISH_TIMEOUT_MS = 5000
 
@@ -84,7 +90,8 @@ export class Worker {
     const runner = new JobRunner({ queue, handlers, statusStore, deadLetters, metrics: this.metrics, logger })
     this.#reaper = new MaxDeliveriesReaper(nats.nc, { jsm, queue, deadLetters, statusStore, logger })
     const consumer = await js.consumers.get(queue.stream, queue.consumer)
-    this.#messages = await consumer.consume({ max_messages: config.worker.concurrency })
+    this.#messages = await consumer.consume({ max_messages: config.worker.concurrency, expires: PULL_EXPIRES_MS })
+    void this.#watchPulls(this.#messages)
     this.#loop = this.#pull(this.#messages, runner)
     this.#sweeper = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS)
     this.#sweeper.unref()
@@ -106,6 +113,15 @@ export class Worker {
         this.#running.delete(running)
         this.#slots.release()
       })
+    }
+  }
+
+  // Pull trouble is invisible otherwise: the worker looks ready while it receives nothing.
+  async #watchPulls(messages: ConsumerMessages): Promise<void> {
+    for await (const status of messages.status()) {
+      if (status.type === 'heartbeats_missed' || status.type === 'consumer_not_found' || status.type === 'stream_not_found' || status.type === 'no_responders') {
+        this.#deps.logger.warn({ status }, 'pulling jobs is interrupted; the client is re-pulling')
+      }
     }
   }
 
