@@ -1,6 +1,5 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { nuid } from '@nats-io/nats-core'
-import helmet from '@fastify/helmet'
 import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import { JobStatusStore, type IngressConfig, type NatsHandle } from '@sluice/core'
@@ -10,6 +9,7 @@ import { apiKeyAuthPlugin } from './auth/auth-plugin.ts'
 import { createIngressMetrics } from './ingress-metrics.ts'
 import { JobPublisher } from './job-publisher.ts'
 import { limitJsonDepth } from './json-depth.ts'
+import { addSecurityHeaders } from './security-headers.ts'
 import { errorHandlerPlugin } from './plugins/error-handler.ts'
 import { queuePlugin } from './plugins/queue-plugin.ts'
 import { problemSchema } from './problem.ts'
@@ -68,18 +68,24 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   })
 
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id)
     // While draining, answers close their connection: a kept-alive socket would hold app.close() open.
     if (draining) reply.header('connection', 'close')
+    done(null, payload)
   })
-  app.addHook('onResponse', async (request, reply) => {
-    const line = { method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }
+  const debugEnabled = logger.isLevelEnabled('debug')
+  app.addHook('onResponse', (request, reply, done) => {
     // Client mistakes are worth a line each; load shedding (503/429) is counted in metrics, since logging
     // every shed request would add cost exactly when the ingress is busiest.
-    const shed = reply.statusCode === 503 || reply.statusCode === 429
-    if (reply.statusCode >= 400 && !shed) request.log.info(line, 'request refused')
-    else request.log.debug(line, 'request completed')
+    const status = reply.statusCode
+    const refused = status >= 400 && status !== 503 && status !== 429
+    if (refused || debugEnabled) {
+      const line = { method: request.method, url: request.url, statusCode: status, ms: Math.round(reply.elapsedTime * 100) / 100 }
+      if (refused) request.log.info(line, 'request refused')
+      else request.log.debug(line, 'request completed')
+    }
+    done()
   })
   app.addHook('onClose', async () => publisher.close())
   app.addSchema(problemSchema)
@@ -107,7 +113,7 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
     },
   })
   await app.register(errorHandlerPlugin, { retryAfterSeconds: config.ingress.retryAfterSeconds })
-  await app.register(helmet, { global: true })
+  addSecurityHeaders(app)
   limitJsonDepth(app, config.queue.jobMaxDepth)
   if (config.ingress.auth === 'api-key') await app.register(apiKeyAuthPlugin, { keysFile: config.ingress.apiKeysFile! })
   if (config.ingress.rateLimitPerSecond > 0) {
