@@ -67,10 +67,11 @@ function notControllable(): never {
   throw new Error(NOT_CONTROLLABLE_REASON)
 }
 
-function externalServer(url: string): NatsServerFixture {
+/** A server we can reach but not fault: every fault method throws NOT_CONTROLLABLE_REASON. */
+function uncontrollableServer(url: string, source: 'external' | 'container', close: () => Promise<void>): NatsServerFixture {
   return {
     url,
-    source: 'external',
+    source,
     controllable: false,
     log: () => '',
     stop: async () => notControllable(),
@@ -78,8 +79,12 @@ function externalServer(url: string): NatsServerFixture {
     restart: async () => notControllable(),
     pause: () => notControllable(),
     resume: () => notControllable(),
-    close: async () => undefined,
+    close,
   }
+}
+
+function externalServer(url: string): NatsServerFixture {
+  return uncontrollableServer(url, 'external', async () => undefined)
 }
 
 async function binaryServer(binary: string, options: NatsServerOptions): Promise<NatsServerFixture> {
@@ -150,18 +155,7 @@ export async function containerServer(): Promise<NatsServerFixture> {
     .withExposedPorts(4222, 8222)
     .withWaitStrategy(Wait.forHttp('/healthz?js-enabled-only=true', 8222))
     .start()
-  return {
-    url: `nats://${container.getHost()}:${container.getMappedPort(4222)}`,
-    source: 'container',
-    controllable: false,
-    log: () => '',
-    stop: async () => notControllable(),
-    kill: async () => notControllable(),
-    restart: async () => notControllable(),
-    pause: () => notControllable(),
-    resume: () => notControllable(),
-    close: async () => {
-      await container.stop()
-    },
-  }
+  return uncontrollableServer(`nats://${container.getHost()}:${container.getMappedPort(4222)}`, 'container', async () => {
+    await container.stop()
+  })
 }
