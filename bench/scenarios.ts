@@ -1,12 +1,10 @@
 import { execFile } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import { jobHeaders } from '@sluice/core'
-import { parse } from 'yaml'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { eventually } from '../test/support/eventually.ts'
 import { startManagedProcess } from '../test/support/managed-process.ts'
@@ -34,15 +32,10 @@ export interface BenchQueue {
   close(): Promise<void>
 }
 
-/** The ingress's NODE_OPTIONS as the Helm chart ships them (charts/sluice/values.yaml), so the bench measures that. */
-export function chartIngressNodeOptions(): string {
-  const values = parse(readFileSync(join(repoRoot, 'charts', 'sluice', 'values.yaml'), 'utf8')) as { ingress: { nodeOptions?: string } }
-  return values.ingress.nodeOptions ?? ''
-}
-
 /** Starts an ingress with `overrides` on its own stream; logs at warn so logging does not skew figures. */
 export async function benchQueue(natsUrl: string, overrides: Env): Promise<BenchQueue> {
-  const env = queueEnv(natsUrl, { INGRESS_MAX_INFLIGHT: '4096', NODE_OPTIONS: chartIngressNodeOptions(), ...overrides })
+  // startApp runs the ingress with the chart's NODE_OPTIONS, so the bench measures what ships.
+  const env = queueEnv(natsUrl, { INGRESS_MAX_INFLIGHT: '4096', ...overrides })
   const ingress = await startApp('ingress', env, 'warn')
   const nc = await connect({ servers: natsUrl })
   const jsm = await jetstreamManager(nc)
@@ -80,11 +73,11 @@ export async function preloadJobs(nc: NatsConnection, env: Env, count: number): 
 /** Starts a worker on `env`, waits until the queue is empty, and returns jobs per second. */
 export async function drainWithWorker(queue: BenchQueue, count: number, workerEnv: Env): Promise<number> {
   // A first start creates the consumer; the timed run starts with the backlog already there.
-  const warm = await startApp('worker', { ...queue.env, NODE_OPTIONS: '', ...workerEnv }, 'warn')
+  const warm = await startApp('worker', { ...queue.env, ...workerEnv }, 'warn')
   await warm.stop()
   await preloadJobs(queue.nc, queue.env, count)
   const started = Date.now()
-  const worker = await startApp('worker', { ...queue.env, NODE_OPTIONS: '', ...workerEnv }, 'warn')
+  const worker = await startApp('worker', { ...queue.env, ...workerEnv }, 'warn')
   try {
     await eventually('the worker to drain the queue', async () => ((await queue.depth()) === 0 ? true : undefined), 300_000)
     return Math.round(count / ((Date.now() - started) / 1000))

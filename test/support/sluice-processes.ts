@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -7,6 +7,7 @@ import { freePort } from './free-port.ts'
 import { startManagedProcess, type ManagedProcess } from './managed-process.ts'
 import type { Env } from './queue-env.ts'
 import { repoRoot } from './repo-paths.ts'
+import { parse } from 'yaml'
 
 /** An app running as its own process, as in production. */
 export interface AppProcess extends ManagedProcess {
@@ -14,6 +15,12 @@ export interface AppProcess extends ManagedProcess {
   readonly baseUrl: string
   /** Waits until a log line matches `pattern`. */
   waitForLog(pattern: RegExp, timeoutMs?: number): Promise<void>
+}
+
+/** The ingress's NODE_OPTIONS as charts/sluice/values.yaml ships them (`ingress.nodeOptions`). */
+export function chartIngressNodeOptions(): string {
+  const values = parse(readFileSync(join(repoRoot, 'charts', 'sluice', 'values.yaml'), 'utf8')) as { ingress: { nodeOptions?: string } }
+  return values.ingress.nodeOptions ?? ''
 }
 
 const logDir = mkdtempSync(join(tmpdir(), 'sluice-apps-'))
@@ -26,13 +33,15 @@ let started = 0
 export async function startApp(app: 'ingress' | 'worker', env: Env, logLevel = 'info', readyTimeoutMs = 20_000): Promise<AppProcess> {
   const port = await freePort()
   const portEnv = app === 'ingress' ? { PORT: String(port), HOST: '127.0.0.1' } : { WORKER_PORT: String(port), WORKER_HOST: '127.0.0.1' }
+  // The ingress runs with the heap bounds the Helm chart ships, unless `env` says otherwise.
+  const shipped = app === 'ingress' ? { NODE_OPTIONS: chartIngressNodeOptions() } : {}
   const child = startManagedProcess({
     name: app,
     command: process.execPath,
     args: [join(repoRoot, 'apps', app, 'src', 'main.ts')],
     logPath: join(logDir, `${app}-${++started}.log`),
     // Tests read these logs ("processing user: ... started"), so the level is set here, not by `env`.
-    env: { ...env, ...portEnv, LOG_LEVEL: logLevel },
+    env: { ...shipped, ...env, ...portEnv, LOG_LEVEL: logLevel },
     cwd: repoRoot,
   })
   const baseUrl = `http://127.0.0.1:${port}`
