@@ -1,3 +1,4 @@
+import { createConnection, type Socket } from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
 import { eventually } from '../support/eventually.ts'
 import { NOT_CONTROLLABLE_REASON, startNatsServer } from '../support/nats-server.ts'
@@ -58,6 +59,33 @@ describe.skipIf(!server.controllable)(`ingress shutdown${server.controllable ? '
       expect(await ingress.exited).toEqual({ code: 0, signal: null })
     } finally {
       server.resume()
+      await ingress.stop()
+    }
+  })
+
+  it('ingress connections - past INGRESS_MAX_CONNECTIONS a new connection is closed at once, and served again when one frees up', async () => {
+    const ingress = await startApp('ingress', queueEnv(server.url, { INGRESS_MAX_CONNECTIONS: '2' }))
+    const { port } = new URL(ingress.baseUrl)
+    const open = (): Promise<Socket> =>
+      new Promise((resolve, reject) => {
+        const socket = createConnection({ host: '127.0.0.1', port: Number(port) }, () => resolve(socket))
+        socket.once('error', reject)
+      })
+    const closedByServer = (socket: Socket): Promise<void> => new Promise((resolve) => socket.once('close', () => resolve()))
+    try {
+      const held = [await open(), await open()]
+      const third = await open()
+      await closedByServer(third)
+      held[0]!.destroy()
+      await eventually('a connection slot to free up', async () => {
+        try {
+          return (await fetch(`${ingress.baseUrl}/healthz`, { headers: { connection: 'close' } })).ok ? true : undefined
+        } catch {
+          return undefined
+        }
+      })
+      held[1]!.destroy()
+    } finally {
       await ingress.stop()
     }
   })

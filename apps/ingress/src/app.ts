@@ -68,6 +68,9 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   })
 
+  // Bodies are buffered before anything else runs, so their memory is bounded per connection, not per
+  // publish: cap the connections (JOB_MAX_BYTES × INGRESS_MAX_CONNECTIONS is the most bodies can hold).
+  app.server.maxConnections = config.ingress.maxConnections
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id)
     // While draining, answers close their connection: a kept-alive socket would hold app.close() open.

@@ -49,6 +49,7 @@ export const queueSettings = {
 export const ingressSettings = {
   host: text('HOST', { default: '0.0.0.0', unit: 'address', doc: 'Address the ingress listens on.' }),
   port: integer('PORT', { default: 8080, min: 0, max: 65_535, unit: 'port', doc: 'Port the ingress listens on.' }),
+  maxConnections: integer('INGRESS_MAX_CONNECTIONS', { default: 1024, min: 1, doc: 'Open client connections per ingress process; past it new connections are closed at once. With JOB_MAX_BYTES it bounds the memory request bodies can take.' }),
   maxInflight: integer('INGRESS_MAX_INFLIGHT', { default: 1024, min: 1, doc: 'Publishes awaiting the server\'s acknowledgement per ingress process; past it, 503 at once.' }),
   publishTimeoutMs: integer('INGRESS_PUBLISH_TIMEOUT_MS', { default: 2000, min: 50, max: 60_000, unit: 'ms', doc: 'Longest wait for the server to confirm a job is stored; then 503.' }),
   retryAfterSeconds: integer('INGRESS_RETRY_AFTER_SECONDS', { default: 2, min: 1, max: 3600, unit: 's', doc: '`Retry-After` sent with 503 and 429 answers.' }),
