@@ -5,6 +5,7 @@ import { jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstre
 import { connect } from '@nats-io/transport-node'
 import { eventually } from './eventually.ts'
 import { freePort } from './free-port.ts'
+import { orphanGuard } from './repo-paths.ts'
 import { startManagedProcess, type ManagedProcess } from './managed-process.ts'
 import { findBinary as findNatsServerBinary } from './nats-server.ts'
 
@@ -64,6 +65,7 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
           '-sd', join(dir, name), '--cluster_name', clusterName, '--cluster', `nats://127.0.0.1:${port.cluster}`, '--routes', routes,
         ],
         logPath: join(dir, `${name}-${generation}.log`),
+        ...orphanGuard(),
       })
       const current = server
       await eventually(`${name} to be healthy`, async () => {

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { dockerReachable } from './docker.ts'
 import { freePort } from './free-port.ts'
 import { startManagedProcess, type ManagedProcess } from './managed-process.ts'
-import { findExecutable, pinnedVersion } from './repo-paths.ts'
+import { findExecutable, orphanGuard, pinnedVersion } from './repo-paths.ts'
 
 /** A NATS server for one test suite. */
 export interface NatsServerFixture {
@@ -105,6 +105,7 @@ async function binaryServer(binary: string, options: NatsServerOptions): Promise
       command: binary,
       args: [...configArgs, '-js', '-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), '-sd', join(dir, 'store'), '-n', `sluice-test-${port}`],
       logPath: join(dir, `nats-${generation}.log`),
+      ...orphanGuard(),
     })
     await waitHealthy(monitorPort, server)
   }

@@ -32,3 +32,12 @@ export function findExecutable(envVar: string, name: string): string | undefined
   const candidates = [process.env[envVar], join(repoRoot, '.tools', 'bin', name), ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, name))]
   return candidates.find((path): path is string => path !== undefined && path !== '' && isExecutable(path))
 }
+
+/**
+ * sluice-orphan-guard (built with the control plane tools), when present: servers started under it stop
+ * even if the test process that started them is SIGKILLed, which no exit hook sees.
+ */
+export function orphanGuard(): { orphanGuard?: string } {
+  const guard = findExecutable('SLUICE_ORPHAN_GUARD', 'sluice-orphan-guard')
+  return guard ? { orphanGuard: guard } : {}
+}
