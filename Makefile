@@ -19,11 +19,11 @@ SYSTEM_NODE_MAJOR := $(shell command -v node >/dev/null 2>&1 && node -p 'process
 .PHONY: help setup node deps tools dev test typecheck unit clean docs bench test-reliability
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 setup: node deps tools ## Install everything the project needs (idempotent)
 
-node: ## Use Node >= 22: bootstrap Node $(NODE_VERSION) into .tools when the system one is older
+node: ## Use Node >= 22: bootstrap Node 24 (tools/versions.env) into .tools when the system one is older
 	@if [ "$(SYSTEM_NODE_MAJOR)" -lt 22 ] && [ ! -x "$(TOOLS)/node_modules/.bin/node" ]; then \
 	  echo "system node is $(SYSTEM_NODE_MAJOR).x (< 22): installing node@$(NODE_VERSION) into .tools"; \
 	  npm install --prefix "$(TOOLS)" --no-save --no-audit --no-fund "node@$(NODE_VERSION)"; \
@@ -52,7 +52,7 @@ unit: setup controlplane-tools helm-tool ## Run the vitest suites
 
 test: setup typecheck unit ## Everything CI runs: typecheck and all test suites
 
-dev: setup ## Run nats-server, the ingress and workers locally (Ctrl-C stops all)
+dev: setup ## Run nats-server, the ingress and the autoscaler with its workers locally (Ctrl-C stops all)
 	node scripts/dev.ts
 
 clean: ## Remove local state (.data) and build output

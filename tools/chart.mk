@@ -30,7 +30,7 @@ chart-lint: helm-tool ## helm lint --strict and helm template of every value set
 	  $(CHART_HELM) template sluice $(CHART_DIR) --namespace sluice --kube-version $(KUBERNETES_VERSION) --values $$values > /dev/null; \
 	done
 
-images: ## Build the Sluice image (all three apps) as $(SLUICE_IMAGE)
+images: ## Build the Sluice image (all three apps), tagged sluice:dev unless SLUICE_IMAGE says otherwise
 	@command -v docker >/dev/null 2>&1 || { echo "make images needs docker (the client and a running engine): https://docs.docker.com/engine/install/" >&2; exit 1; }
 	@docker info >/dev/null 2>&1 || { echo "make images: docker is installed but no Docker engine answers (start Docker, or set DOCKER_HOST)" >&2; exit 1; }
 	docker build --build-arg NODE_VERSION=$(NODE_VERSION) -t $(SLUICE_IMAGE) .
