@@ -2,7 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, describe, expect, it } from 'vitest'
 import { eventually } from '../support/eventually.ts'
-import { startJobLoad, type RunningLoad } from '../support/load-generator.ts'
+import { acceptedAtLeast, startJobLoad, type RunningLoad } from '../support/load-generator.ts'
 import { startNatsCluster, type NatsCluster } from '../support/nats-cluster.ts'
 import { findBinary } from '../support/nats-server.ts'
 import { queueEnv } from '../support/queue-env.ts'
@@ -13,10 +13,6 @@ const binary = findBinary()
 // After the load stops, every accepted job must have run within this. Workers resume pulling within seconds
 // of an election when their pull requests expire quickly; the bound leaves room for the ack_wait redeliveries.
 const SETTLE_MS = Number(process.env.CLUSTER_SETTLE_MS ?? 20_000)
-
-async function acceptedAtLeast(load: RunningLoad, count: number, timeoutMs = 30_000): Promise<void> {
-  await eventually(`${count} accepted jobs`, () => (load.snapshot().accepted.size >= count ? true : undefined), timeoutMs)
-}
 
 /** The queue's consumer as the cluster sees it: tells "stored but not pulled" from "not stored". */
 async function consumerState(cluster: NatsCluster, deployment: SluiceDeployment): Promise<string> {

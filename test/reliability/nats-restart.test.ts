@@ -1,16 +1,11 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { eventually } from '../support/eventually.ts'
-import { startJobLoad, type RunningLoad } from '../support/load-generator.ts'
+import { acceptedAtLeast, startJobLoad, type RunningLoad } from '../support/load-generator.ts'
 import { NOT_CONTROLLABLE_REASON, startNatsServer } from '../support/nats-server.ts'
 import { queueEnv } from '../support/queue-env.ts'
 import { printFigures, SluiceDeployment } from './sluice-deployment.ts'
 
 const server = await startNatsServer()
-
-/** Waits until the load has `count` accepted jobs in total. */
-async function acceptedAtLeast(load: RunningLoad, count: number, timeoutMs = 20_000): Promise<void> {
-  await eventually(`${count} accepted jobs`, () => (load.snapshot().accepted.size >= count ? true : undefined), timeoutMs)
-}
 
 // SIGKILLing NATS needs a server of our own; against an external NATS_URL the suite is skipped.
 describe.skipIf(!server.controllable)(`nats faults${server.controllable ? '' : ` (skipped: ${NOT_CONTROLLABLE_REASON})`}`, () => {
@@ -53,13 +48,13 @@ describe.skipIf(!server.controllable)(`nats faults${server.controllable ? '' : `
     await deployment.addIngress()
     await deployment.addWorker()
     load = startJobLoad({ targets: deployment.targets, ratePerSecond: 60, maxInFlight: 64, idPrefix: 'outage' })
-    await acceptedAtLeast(load, 60)
+    await acceptedAtLeast(load, 60, 20_000)
 
     await server.kill()
     // While NATS is down, jobs are refused with 503 (not accepted and dropped, not hung, not 500).
     await eventually('503s during the outage', () => (load!.snapshot().refused503 >= 10 ? true : undefined), 10_000)
     await server.restart()
-    await acceptedAtLeast(load, load.snapshot().accepted.size + 60)
+    await acceptedAtLeast(load, load.snapshot().accepted.size + 60, 20_000)
     const result = await load.stop()
 
     expect(result.undocumented).toEqual([])

@@ -1,16 +1,12 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { eventually } from '../support/eventually.ts'
-import { startJobLoad, type RunningLoad } from '../support/load-generator.ts'
+import { acceptedAtLeast, startJobLoad, type RunningLoad } from '../support/load-generator.ts'
 import { NOT_CONTROLLABLE_REASON, startNatsServer } from '../support/nats-server.ts'
 import { queueEnv } from '../support/queue-env.ts'
 import type { AppProcess } from '../support/sluice-processes.ts'
 import { printFigures, SluiceDeployment } from './sluice-deployment.ts'
 
 const server = await startNatsServer()
-
-async function acceptedAtLeast(load: RunningLoad, count: number, timeoutMs = 20_000): Promise<void> {
-  await eventually(`${count} accepted jobs`, () => (load.snapshot().accepted.size >= count ? true : undefined), timeoutMs)
-}
 
 // Short jobs with a short ack-wait: a killed worker's jobs come back within seconds.
 const QUEUE_SETTINGS = { JOB_DURATION_MS: '100', WORKER_CONCURRENCY: '4', QUEUE_ACK_WAIT_MS: '1500' }
@@ -45,14 +41,14 @@ describe.skipIf(!server.controllable)(`process kills${server.controllable ? '' :
     const first = await deployment.addWorker()
     const second = await deployment.addWorker()
     load = startJobLoad({ targets: deployment.targets, ratePerSecond: 60, maxInFlight: 64, idPrefix: 'wkill' })
-    await acceptedAtLeast(load, 60)
+    await acceptedAtLeast(load, 60, 20_000)
 
     await killMidJob(deployment, first)
     await deployment.addWorker()
-    await acceptedAtLeast(load, load.snapshot().accepted.size + 40)
+    await acceptedAtLeast(load, load.snapshot().accepted.size + 40, 20_000)
     await killMidJob(deployment, second)
     await deployment.addWorker()
-    await acceptedAtLeast(load, load.snapshot().accepted.size + 40)
+    await acceptedAtLeast(load, load.snapshot().accepted.size + 40, 20_000)
     const result = await load.stop()
 
     expect(result.undocumented).toEqual([])
@@ -77,12 +73,12 @@ describe.skipIf(!server.controllable)(`process kills${server.controllable ? '' :
     await deployment.addWorker()
     await deployment.addWorker()
     load = startJobLoad({ targets: deployment.targets, ratePerSecond: 80, maxInFlight: 64, idPrefix: 'ikill' })
-    await acceptedAtLeast(load, 80)
+    await acceptedAtLeast(load, 80, 20_000)
 
     // Requests in flight to it get no answer: their jobs may or may not be stored, and were never promised.
     await deployment.kill(doomed)
     await deployment.addIngress()
-    await acceptedAtLeast(load, load.snapshot().accepted.size + 80)
+    await acceptedAtLeast(load, load.snapshot().accepted.size + 80, 20_000)
     const result = await load.stop()
 
     expect(result.undocumented).toEqual([])

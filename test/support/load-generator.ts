@@ -1,3 +1,5 @@
+import { eventually } from './eventually.ts'
+
 /** An answer the API does not document for `POST /v1/jobs` (a 500, a 503 without Retry-After, ...). */
 export interface UndocumentedAnswer {
   readonly id: string
@@ -175,4 +177,9 @@ export function startJobLoad(options: JobLoadOptions): RunningLoad {
       return stopping
     },
   }
+}
+
+/** Waits until `load` has `count` accepted jobs in total (the cluster's elections get the longer default). */
+export async function acceptedAtLeast(load: RunningLoad, count: number, timeoutMs = 30_000): Promise<void> {
+  await eventually(`${count} accepted jobs`, () => (load.snapshot().accepted.size >= count ? true : undefined), timeoutMs)
 }
