@@ -1,13 +1,12 @@
 import { AppsV1Api, CustomObjectsApi, EventsV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node'
-import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
-import { controlPlaneSkipReason, startControlPlane, type ControlPlane } from '../controlplane/control-plane.ts'
+import { controlPlaneSkipReason, type ControlPlane } from '../controlplane/control-plane.ts'
 import { eventually } from '../support/eventually.ts'
 import { freePort } from '../support/free-port.ts'
-import { startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
+import type { NatsServerFixture } from '../support/nats-server.ts'
 import {
-  createQueueScaler, installCrd, prepareNamespace, queueScalerApi, readQueueScaler, startTestOperator, workerReplicas, type TestOperator,
+  closeOperators, createQueueScaler, prepareNamespace, queueScalerApi, readQueueScaler, startOperatorSuite, startTestOperator, workerReplicas, type OperatorSuite, type TestOperator,
 } from './support/kube-fixture.ts'
 import { createTestQueue } from './support/nats-queue.ts'
 
@@ -24,22 +23,15 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler controller (s
   let admin: KubeConfig
   let nats: NatsServerFixture
   let nc: NatsConnection
+  let suite: OperatorSuite | undefined
   const operators: TestOperator[] = []
 
   beforeAll(async () => {
-    // No kube-controller-manager: the autoscaler only needs the API server, and the machine has 2 cores.
-    ;[cp, nats] = await Promise.all([startControlPlane({ controllerManager: false }), startNatsServer()])
-    admin = cp.kubeConfig
-    nc = await connect({ servers: nats.url })
-    await installCrd(admin)
+    suite = await startOperatorSuite()
+    ;({ cp, admin, nats, nc } = suite)
   })
-  afterEach(async () => {
-    await Promise.all(operators.splice(0).map((operator) => operator.close()))
-  })
-  afterAll(async () => {
-    await nc?.close()
-    await Promise.all([cp?.close(), nats?.close()])
-  })
+  afterEach(() => closeOperators(operators))
+  afterAll(() => suite?.close())
 
   test('controller - the chart CRD applies defaults and rejects minReplicas above maxReplicas', async () => {
     const { namespace } = await prepareNamespace(cp)

@@ -1,17 +1,16 @@
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, V1MicroTime, type KubeConfig } from '@kubernetes/client-node'
-import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
-import { controlPlaneSkipReason, startControlPlane, type ControlPlane } from '../controlplane/control-plane.ts'
+import { controlPlaneSkipReason, type ControlPlane } from '../controlplane/control-plane.ts'
 import { eventually } from '../support/eventually.ts'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from '../support/free-port.ts'
 import { startManagedProcess } from '../support/managed-process.ts'
-import { startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
+import type { NatsServerFixture } from '../support/nats-server.ts'
 import { repoRoot } from '../support/repo-paths.ts'
-import { createQueueScaler, installCrd, prepareNamespace, queueScalerApi, startTestOperator, workerReplicas, type TestOperator } from './support/kube-fixture.ts'
+import { closeOperators, createQueueScaler, prepareNamespace, queueScalerApi, startOperatorSuite, startTestOperator, workerReplicas, type OperatorSuite, type TestOperator } from './support/kube-fixture.ts'
 import { createTestQueue } from './support/nats-queue.ts'
 
 const skipReason = controlPlaneSkipReason()
@@ -22,21 +21,15 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler leadership an
   let admin: KubeConfig
   let nats: NatsServerFixture
   let nc: NatsConnection
+  let suite: OperatorSuite | undefined
   const operators: TestOperator[] = []
 
   beforeAll(async () => {
-    ;[cp, nats] = await Promise.all([startControlPlane({ controllerManager: false }), startNatsServer()])
-    admin = cp.kubeConfig
-    nc = await connect({ servers: nats.url })
-    await installCrd(admin)
+    suite = await startOperatorSuite()
+    ;({ cp, admin, nats, nc } = suite)
   })
-  afterEach(async () => {
-    await Promise.all(operators.splice(0).map((operator) => operator.close()))
-  })
-  afterAll(async () => {
-    await nc?.close()
-    await Promise.all([cp?.close(), nats?.close()])
-  })
+  afterEach(() => closeOperators(operators))
+  afterAll(() => suite?.close())
 
   test('leader election - two replicas elect one leader, only it scales, and the other takes over when it stops', async () => {
     const { namespace, sa } = await prepareNamespace(cp)

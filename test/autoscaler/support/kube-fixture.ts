@@ -12,12 +12,15 @@ import {
   type V1CustomResourceDefinition,
   type V1PolicyRule,
 } from '@kubernetes/client-node'
+import { connect } from '@nats-io/transport-node'
+import type { NatsConnection } from '@nats-io/nats-core'
 import { pino } from 'pino'
 import { createAutoscalerMetrics, type AutoscalerMetrics } from '../../../apps/autoscaler/src/metrics/autoscaler-metrics.ts'
 import { startOperator, type Operator } from '../../../apps/autoscaler/src/kubernetes-operator.ts'
 import type { QueueScaler, QueueScalerSpec } from '../../../apps/autoscaler/src/controller/queue-scaler.ts'
 import { eventually } from '../../support/eventually.ts'
-import type { ControlPlane } from '../../controlplane/control-plane.ts'
+import { startControlPlane, type ControlPlane } from '../../controlplane/control-plane.ts'
+import { startNatsServer, type NatsServerFixture } from '../../support/nats-server.ts'
 import { repoRoot } from '../../support/repo-paths.ts'
 
 /** The CRD exactly as the chart ships it. */
@@ -134,4 +137,36 @@ export function startTestOperator(kubeConfig: KubeConfig, namespace: string, ide
     metrics,
   })
   return { ...operator, metrics }
+}
+
+/** What the operator suites share: a control plane with the chart's CRD, and a NATS server with a client. */
+export interface OperatorSuite {
+  readonly cp: ControlPlane
+  readonly admin: KubeConfig
+  readonly nats: NatsServerFixture
+  readonly nc: NatsConnection
+  /** Closes the client, then the servers. */
+  close(): Promise<void>
+}
+
+/** Starts what an operator suite needs. No kube-controller-manager: the operator needs only the API server. */
+export async function startOperatorSuite(): Promise<OperatorSuite> {
+  const [cp, nats] = await Promise.all([startControlPlane({ controllerManager: false }), startNatsServer()])
+  const nc = await connect({ servers: nats.url })
+  await installCrd(cp.kubeConfig)
+  return {
+    cp,
+    admin: cp.kubeConfig,
+    nats,
+    nc,
+    async close() {
+      await nc.close()
+      await Promise.all([cp.close(), nats.close()])
+    },
+  }
+}
+
+/** Closes and forgets every operator a test started. */
+export async function closeOperators(operators: TestOperator[]): Promise<void> {
+  await Promise.all(operators.splice(0).map((operator) => operator.close()))
 }
