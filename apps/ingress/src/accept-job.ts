@@ -24,10 +24,12 @@ export async function acceptJob(
   route: string,
   job: { id?: string | undefined; type: string; payload: unknown },
 ): Promise<AcceptedJob> {
-  const id = job.id ?? nuid.next()
-  const queuedAt = new Date().toISOString()
-  const started = performance.now()
   try {
+    // Shedding stays cheap: a refusal known in advance costs no id, timestamp or encoding.
+    queue.publisher.assertAccepting()
+    const id = job.id ?? nuid.next()
+    const queuedAt = new Date().toISOString()
+    const started = performance.now()
     const ack = await queue.publisher.publish({ id, type: job.type, queuedAt, payload: encoder.encode(JSON.stringify(job.payload)) })
     queue.metrics.publishSeconds.observe((performance.now() - started) / 1000)
     if (ack.duplicate) {

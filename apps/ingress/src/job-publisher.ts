@@ -68,12 +68,20 @@ export class JobPublisher {
     return this.#inflight
   }
 
-  /** Stores the job; rejects with QueueFullError, QueueOverloadedError, QueueUnavailableError or TooManyInflightError. */
-  async publish(job: OutgoingJob): Promise<PubAck> {
+  /**
+   * Throws the error a publish would fail with at once (not connected, known full, too many in flight), so
+   * callers can refuse before they spend anything on building the job.
+   */
+  assertAccepting(): void {
     // Refuse at once rather than let the client library buffer publishes while it reconnects.
     if (!this.#options.isConnected()) throw new QueueUnavailableError('the queue server is not connected')
     if (this.#fullError && Date.now() < this.#fullUntil) throw this.#fullError
     if (this.#inflight >= this.#options.maxInflight) throw new TooManyInflightError(this.#options.maxInflight)
+  }
+
+  /** Stores the job; rejects with QueueFullError, QueueOverloadedError, QueueUnavailableError or TooManyInflightError. */
+  async publish(job: OutgoingJob): Promise<PubAck> {
+    this.assertAccepting()
     this.#inflight++
     try {
       return await this.#pipeline.publish(jobSubject(this.#queue, job.id), job.payload, jobHeaders(job.id, job.type, job.queuedAt, job.dedupeId))
