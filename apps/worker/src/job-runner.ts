@@ -3,7 +3,8 @@ import { readJob, type Job, type JobStatus, type JobStatusStore, type QueueConfi
 import type { Logger } from 'pino'
 import type { DeadLetterPublisher } from './dead-letters.ts'
 import { errorText } from './dead-letters.ts'
-import type { HandlerRegistry } from './handlers/job-handler.ts'
+import type { HandlerRegistry, JobContext } from './handlers/job-handler.ts'
+import { LazyJobContext } from './job-context.ts'
 import { retryDelayMs } from './retry-policy.ts'
 import type { JobOutcome, WorkerMetrics } from './worker-metrics.ts'
 
@@ -62,14 +63,14 @@ export class JobRunner {
     const { msg } = running
     const job = readJob(msg.subject, queue.subjectPrefix, msg.headers, msg.data)
     const attempt = msg.info.deliveryCount
-    const logger = this.#deps.logger.child({ jobId: job.id, jobType: job.type, attempt })
+    const context = new LazyJobContext(job, attempt, running.abort, this.#deps.logger)
     const handler = handlers.get(job.type)
-    if (!handler) return this.#deadLetter(running, job, attempt, `no handler for job type "${job.type}"`, logger)
+    if (!handler) return this.#deadLetter(running, job, attempt, `no handler for job type "${job.type}"`, context)
     let payload: unknown
     try {
       payload = JSON.parse(decoder.decode(job.payload))
     } catch {
-      return this.#deadLetter(running, job, attempt, 'payload is not valid JSON', logger)
+      return this.#deadLetter(running, job, attempt, 'payload is not valid JSON', context)
     }
 
     const startedAt = new Date().toISOString()
@@ -77,13 +78,13 @@ export class JobRunner {
     // for the many short jobs nobody could observe it, and skipping it halves the state writes per job.
     let runningRecorded: Promise<void> | undefined
     running.recordRunning = () => {
-      runningRecorded = this.#record({ ...baseStatus(job, attempt), state: 'running', startedAt, updatedAt: new Date().toISOString() }, logger)
+      runningRecorded = this.#record({ ...baseStatus(job, attempt), state: 'running', startedAt, updatedAt: new Date().toISOString() }, context)
     }
     running.startedAtMs = Date.now()
     const timer = metrics.duration.startTimer({ type: job.type })
     let failure: { error: unknown } | undefined
     try {
-      await handler(payload, { job, attempt, signal: running.abort.signal, logger })
+      await handler(payload, context)
     } catch (error) {
       failure = { error }
     } finally {
@@ -94,25 +95,25 @@ export class JobRunner {
     }
     if (failure) {
       if (running.abort.signal.aborted) return this.#giveBack(running, job)
-      if (attempt >= queue.maxDeliver) return this.#deadLetter(running, job, attempt, errorText(failure.error), logger)
-      return this.#retry(running, job, attempt, errorText(failure.error), logger)
+      if (attempt >= queue.maxDeliver) return this.#deadLetter(running, job, attempt, errorText(failure.error), context)
+      return this.#retry(running, job, attempt, errorText(failure.error), context)
     }
     if (running.settled) return 'abandoned'
     const finishedAt = new Date().toISOString()
-    await this.#record({ ...baseStatus(job, attempt), state: 'succeeded', startedAt, finishedAt, updatedAt: finishedAt }, logger)
+    await this.#record({ ...baseStatus(job, attempt), state: 'succeeded', startedAt, finishedAt, updatedAt: finishedAt }, context)
     if (!settle(running)) return 'abandoned'
     msg.ack()
     metrics.jobs.inc({ type: job.type, outcome: 'succeeded' })
     return 'succeeded'
   }
 
-  async #retry(running: RunningJob, job: Job, attempt: number, error: string, logger: Logger): Promise<JobOutcome | 'abandoned'> {
+  async #retry(running: RunningJob, job: Job, attempt: number, error: string, context: JobContext): Promise<JobOutcome | 'abandoned'> {
     const delayMs = retryDelayMs(this.#deps.queue.retryBackoffMs, attempt)
     const now = Date.now()
-    logger.warn({ error, retryInMs: delayMs }, 'job failed; will retry')
+    context.logger.warn({ error, retryInMs: delayMs }, 'job failed; will retry')
     await this.#record(
       { ...baseStatus(job, attempt), state: 'failed', error, updatedAt: new Date(now).toISOString(), nextAttemptAt: new Date(now + delayMs).toISOString() },
-      logger,
+      context,
     )
     if (!settle(running)) return 'abandoned'
     running.msg.nak(delayMs)
@@ -120,18 +121,18 @@ export class JobRunner {
     return 'retried'
   }
 
-  async #deadLetter(running: RunningJob, job: Job, attempt: number, error: string, logger: Logger): Promise<JobOutcome | 'abandoned'> {
+  async #deadLetter(running: RunningJob, job: Job, attempt: number, error: string, context: JobContext): Promise<JobOutcome | 'abandoned'> {
     try {
       await this.#deps.deadLetters.publish(job, running.msg.info.streamSequence, error, attempt)
     } catch (publishError) {
       // Keep the job where it is rather than lose it; the redelivery (or the max-deliveries reaper) tries again.
-      logger.error({ err: publishError }, 'dead-lettering failed; job stays queued')
+      context.logger.error({ err: publishError }, 'dead-lettering failed; job stays queued')
       if (settle(running)) running.msg.nak(retryDelayMs(this.#deps.queue.retryBackoffMs, attempt))
       return 'retried'
     }
-    logger.error({ error, attempts: attempt }, 'job dead-lettered')
+    context.logger.error({ error, attempts: attempt }, 'job dead-lettered')
     const now = new Date().toISOString()
-    await this.#record({ ...baseStatus(job, attempt), state: 'dead', error, finishedAt: now, updatedAt: now }, logger)
+    await this.#record({ ...baseStatus(job, attempt), state: 'dead', error, finishedAt: now, updatedAt: now }, context)
     if (!settle(running)) return 'abandoned'
     running.msg.term(error.slice(0, 200))
     this.#deps.metrics.jobs.inc({ type: this.#typeLabel(job), outcome: 'dead' })
@@ -146,11 +147,11 @@ export class JobRunner {
   }
 
   // States are a convenience for clients; a failed write must never fail or block the job itself.
-  async #record(status: JobStatus, logger: Logger): Promise<void> {
+  async #record(status: JobStatus, context: JobContext): Promise<void> {
     try {
       await this.#deps.statusStore.put(status)
     } catch (error) {
-      logger.warn({ err: error, state: status.state }, 'job state not recorded')
+      context.logger.warn({ err: error, state: status.state }, 'job state not recorded')
     }
   }
 
