@@ -81,14 +81,14 @@ export class JobRunner {
       runningRecorded = this.#record({ ...baseStatus(job, attempt), state: 'running', startedAt, updatedAt: new Date().toISOString() }, context)
     }
     running.startedAtMs = Date.now()
-    const timer = metrics.duration.startTimer({ type: job.type })
+    const handlerStarted = performance.now()
     let failure: { error: unknown } | undefined
     try {
       await handler(payload, context)
     } catch (error) {
       failure = { error }
     } finally {
-      timer()
+      metrics.observeDuration(job.type, (performance.now() - handlerStarted) / 1000)
       running.recordRunning = undefined
       // A later state must not be overtaken by this earlier one.
       await runningRecorded
@@ -103,7 +103,7 @@ export class JobRunner {
     await this.#record({ ...baseStatus(job, attempt), state: 'succeeded', startedAt, finishedAt, updatedAt: finishedAt }, context)
     if (!settle(running)) return 'abandoned'
     msg.ack()
-    metrics.jobs.inc({ type: job.type, outcome: 'succeeded' })
+    metrics.countOutcome(job.type, 'succeeded')
     return 'succeeded'
   }
 
@@ -117,7 +117,7 @@ export class JobRunner {
     )
     if (!settle(running)) return 'abandoned'
     running.msg.nak(delayMs)
-    this.#deps.metrics.jobs.inc({ type: this.#typeLabel(job), outcome: 'retried' })
+    this.#deps.metrics.countOutcome(this.#typeLabel(job), 'retried')
     return 'retried'
   }
 
@@ -135,14 +135,14 @@ export class JobRunner {
     await this.#record({ ...baseStatus(job, attempt), state: 'dead', error, finishedAt: now, updatedAt: now }, context)
     if (!settle(running)) return 'abandoned'
     running.msg.term(error.slice(0, 200))
-    this.#deps.metrics.jobs.inc({ type: this.#typeLabel(job), outcome: 'dead' })
+    this.#deps.metrics.countOutcome(this.#typeLabel(job), 'dead')
     return 'dead'
   }
 
   #giveBack(running: RunningJob, job: Job): JobOutcome | 'abandoned' {
     if (!settle(running)) return 'abandoned'
     running.msg.nak()
-    this.#deps.metrics.jobs.inc({ type: job.type, outcome: 'returned' })
+    this.#deps.metrics.countOutcome(job.type, 'returned')
     return 'returned'
   }
 

@@ -167,7 +167,7 @@ export class Worker {
         running.abort.abort()
         if (settle(running)) {
           running.msg.nak()
-          this.metrics.jobs.inc({ type: running.msg.headers?.get(JobHeader.type) ?? 'unknown', outcome: 'returned' })
+          this.metrics.countOutcome(running.msg.headers?.get(JobHeader.type) ?? 'unknown', 'returned')
         }
       }
       logger.warn({ returned: this.#running.size }, 'drain timed out; jobs in progress handed back for redelivery')
