@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import type { DeadLetterPublisher } from './dead-letters.ts'
 import { errorText } from './dead-letters.ts'
 import type { HandlerRegistry, JobContext } from './handlers/job-handler.ts'
+import { isoTime } from './iso-time.ts'
 import { LazyJobContext } from './job-context.ts'
 import { retryDelayMs } from './retry-policy.ts'
 import type { JobOutcome, WorkerMetrics } from './worker-metrics.ts'
@@ -73,14 +74,15 @@ export class JobRunner {
       return this.#deadLetter(running, job, attempt, 'payload is not valid JSON', context)
     }
 
-    const startedAt = new Date().toISOString()
+    running.startedAtMs = Date.now()
+    const startedAt = isoTime(running.startedAtMs)
     // `running` is recorded (by the worker's sweep) only once a job has run for RUNNING_STATE_AFTER_MS:
     // for the many short jobs nobody could observe it, and skipping it halves the state writes per job.
     let runningRecorded: Promise<void> | undefined
     running.recordRunning = () => {
-      runningRecorded = this.#record({ ...baseStatus(job, attempt), state: 'running', startedAt, updatedAt: new Date().toISOString() }, context)
+      const status: JobStatus = { id: job.id, type: job.type, state: 'running', attempts: attempt, queuedAt: job.queuedAt, startedAt, updatedAt: isoTime(Date.now()) }
+      runningRecorded = this.#record(status, context)
     }
-    running.startedAtMs = Date.now()
     const handlerStarted = performance.now()
     let failure: { error: unknown } | undefined
     try {
@@ -91,7 +93,7 @@ export class JobRunner {
       metrics.observeDuration(job.type, (performance.now() - handlerStarted) / 1000)
       running.recordRunning = undefined
       // A later state must not be overtaken by this earlier one.
-      await runningRecorded
+      if (runningRecorded) await runningRecorded
     }
     if (failure) {
       if (running.abort.signal.aborted) return this.#giveBack(running, job)
@@ -99,8 +101,8 @@ export class JobRunner {
       return this.#retry(running, job, attempt, errorText(failure.error), context)
     }
     if (running.settled) return 'abandoned'
-    const finishedAt = new Date().toISOString()
-    await this.#record({ ...baseStatus(job, attempt), state: 'succeeded', startedAt, finishedAt, updatedAt: finishedAt }, context)
+    const finishedAt = isoTime(Date.now())
+    await this.#record({ id: job.id, type: job.type, state: 'succeeded', attempts: attempt, queuedAt: job.queuedAt, startedAt, finishedAt, updatedAt: finishedAt }, context)
     if (!settle(running)) return 'abandoned'
     msg.ack()
     metrics.countOutcome(job.type, 'succeeded')
@@ -112,7 +114,7 @@ export class JobRunner {
     const now = Date.now()
     context.logger.warn({ error, retryInMs: delayMs }, 'job failed; will retry')
     await this.#record(
-      { ...baseStatus(job, attempt), state: 'failed', error, updatedAt: new Date(now).toISOString(), nextAttemptAt: new Date(now + delayMs).toISOString() },
+      { ...baseStatus(job, attempt), state: 'failed', error, updatedAt: isoTime(now), nextAttemptAt: new Date(now + delayMs).toISOString() },
       context,
     )
     if (!settle(running)) return 'abandoned'
@@ -131,7 +133,7 @@ export class JobRunner {
       return 'retried'
     }
     context.logger.error({ error, attempts: attempt }, 'job dead-lettered')
-    const now = new Date().toISOString()
+    const now = isoTime(Date.now())
     await this.#record({ ...baseStatus(job, attempt), state: 'dead', error, finishedAt: now, updatedAt: now }, context)
     if (!settle(running)) return 'abandoned'
     running.msg.term(error.slice(0, 200))
