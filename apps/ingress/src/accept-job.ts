@@ -13,20 +13,28 @@ export interface AcceptedJob {
   readonly duplicate: boolean
 }
 
+/**
+ * What became of a job: stored (or found already stored), or refused with the error to answer. A refusal
+ * is a value, not an exception: shedding is what the ingress does most under overload, and V8 walks the
+ * stack for every throw.
+ */
+export type AcceptOutcome = { readonly accepted: AcceptedJob; readonly refused?: undefined } | { readonly refused: Error; readonly accepted?: undefined }
+
 const encoder = new TextEncoder()
 
 /**
  * Stores one job with one durable publish and records the outcome in the metrics. A missing id gets a
- * fresh NUID, which also de-duplicates the ingress's own retries. Rejects with the queue errors.
+ * fresh NUID, which also de-duplicates the ingress's own retries. Queue errors come back as `refused`.
  */
 export async function acceptJob(
   queue: QueueServices,
   route: string,
   job: { id?: string | undefined; type: string; payload: unknown },
-): Promise<AcceptedJob> {
+): Promise<AcceptOutcome> {
+  // Shedding stays cheap: a refusal known in advance costs no id, timestamp or encoding.
+  const known = queue.publisher.refusal()
+  if (known) return refuse(queue, known)
   try {
-    // Shedding stays cheap: a refusal known in advance costs no id, timestamp or encoding.
-    queue.publisher.assertAccepting()
     const id = job.id ?? nuid.next()
     const queuedAt = new Date().toISOString()
     const started = performance.now()
@@ -35,14 +43,18 @@ export async function acceptJob(
     if (ack.duplicate) {
       queue.metrics.duplicates.inc({ route })
       const firstQueuedAt = await originalQueuedAt(queue, ack.seq, id)
-      return { id, type: job.type, ...(firstQueuedAt ? { queuedAt: firstQueuedAt } : {}), duplicate: true }
+      return { accepted: { id, type: job.type, ...(firstQueuedAt ? { queuedAt: firstQueuedAt } : {}), duplicate: true } }
     }
     queue.metrics.accepted.inc({ route })
-    return { id, type: job.type, queuedAt, duplicate: false }
+    return { accepted: { id, type: job.type, queuedAt, duplicate: false } }
   } catch (error) {
-    queue.metrics.rejected.inc({ reason: rejectReason(error) })
-    throw error
+    return refuse(queue, error)
   }
+}
+
+function refuse(queue: QueueServices, error: unknown): { readonly refused: Error } {
+  queue.metrics.rejected.inc({ reason: rejectReason(error) })
+  return { refused: error instanceof Error ? error : new Error(String(error)) }
 }
 
 /** The metrics label for a failed publish. */

@@ -56,6 +56,9 @@ export class JobPublisher {
   // While the queue is known to be full: until when, and the error every refusal shares meanwhile.
   #fullUntil = 0
   #fullError: QueueFullError | undefined
+  // Refusals that say the same every time are built once: an outage or a flood refuses thousands a second.
+  #notConnected: QueueUnavailableError | undefined
+  #tooManyInflight: TooManyInflightError | undefined
 
   constructor(nc: NatsConnection, queue: QueueConfig, options: JobPublisherOptions) {
     this.#pipeline = new PipelinedPublisher(nc, options.timeoutMs)
@@ -69,19 +72,22 @@ export class JobPublisher {
   }
 
   /**
-   * Throws the error a publish would fail with at once (not connected, known full, too many in flight), so
-   * callers can refuse before they spend anything on building the job.
+   * The error a publish would fail with at once (not connected, known full, too many in flight), or
+   * undefined, so callers can refuse before they spend anything on building the job. Returned, not thrown:
+   * refusing is the hot path of an overload, and V8 walks the stack for every throw.
    */
-  assertAccepting(): void {
+  refusal(): Error | undefined {
     // Refuse at once rather than let the client library buffer publishes while it reconnects.
-    if (!this.#options.isConnected()) throw new QueueUnavailableError('the queue server is not connected')
-    if (this.#fullError && Date.now() < this.#fullUntil) throw this.#fullError
-    if (this.#inflight >= this.#options.maxInflight) throw new TooManyInflightError(this.#options.maxInflight)
+    if (!this.#options.isConnected()) return (this.#notConnected ??= new QueueUnavailableError('the queue server is not connected'))
+    if (this.#fullError && Date.now() < this.#fullUntil) return this.#fullError
+    if (this.#inflight >= this.#options.maxInflight) return (this.#tooManyInflight ??= new TooManyInflightError(this.#options.maxInflight))
+    return undefined
   }
 
   /** Stores the job; rejects with QueueFullError, QueueOverloadedError, QueueUnavailableError or TooManyInflightError. */
   async publish(job: OutgoingJob): Promise<PubAck> {
-    this.assertAccepting()
+    const refusal = this.refusal()
+    if (refusal) throw refusal
     this.#inflight++
     try {
       return await this.#pipeline.publish(jobSubject(this.#queue, job.id), job.payload, jobHeaders(job.id, job.type, job.queuedAt, job.dedupeId))

@@ -1,5 +1,5 @@
 import { QueueFullError, QueueOverloadedError, QueueUnavailableError, TooManyInflightError } from '@sluice/core'
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
 import { ProblemType, sendProblem, type ProblemKind } from '../problem.ts'
 
@@ -10,12 +10,7 @@ import { ProblemType, sendProblem, type ProblemKind } from '../problem.ts'
 export const errorHandlerPlugin = fp<{ retryAfterSeconds: number }>(
   async (app: FastifyInstance, { retryAfterSeconds }) => {
     app.setErrorHandler((error: FastifyError, request, reply) => {
-      const retryable = retryableKind(error)
-      if (retryable) {
-        request.log.debug({ code: (error as { code?: string }).code, reason: error.message }, 'job not accepted')
-        reply.header('retry-after', String(retryAfterSeconds))
-        return sendProblem(reply, retryable, error.message)
-      }
+      if (retryableKind(error)) return answerRefusal(reply, error, retryAfterSeconds)
       if (error.validation) {
         app.queue.metrics.rejected.inc({ reason: 'invalid' })
         return sendProblem(reply, ProblemType.invalidRequest, `${error.validationContext ?? 'request'} ${error.message.replace(/^\S+ /, '')}`, {
@@ -35,6 +30,18 @@ export const errorHandlerPlugin = fp<{ retryAfterSeconds: number }>(
   },
   { name: 'sluice-errors', fastify: '5.x', dependencies: ['sluice-queue'] },
 )
+
+/**
+ * Answers a job the queue refused: queue errors become 503/429 problems with Retry-After. Anything else is
+ * a bug, and is thrown on to the error handler (a logged 500).
+ */
+export function answerRefusal(reply: FastifyReply, error: Error, retryAfterSeconds: number): FastifyReply {
+  const retryable = retryableKind(error)
+  if (!retryable) throw error
+  reply.log.debug({ code: (error as { code?: string }).code, reason: error.message }, 'job not accepted')
+  reply.header('retry-after', String(retryAfterSeconds))
+  return sendProblem(reply, retryable, error.message)
+}
 
 function retryableKind(error: unknown): ProblemKind | undefined {
   if (error instanceof QueueFullError) return ProblemType.queueFull

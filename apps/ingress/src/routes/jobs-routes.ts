@@ -1,6 +1,7 @@
 import { JOB_ID_PATTERN, JOB_TYPE_PATTERN, QueueUnavailableError } from '@sluice/core'
 import type { FastifyInstance } from 'fastify'
 import { acceptJob } from '../accept-job.ts'
+import { answerRefusal } from '../plugins/error-handler.ts'
 import { findJobStatus } from '../job-lookup.ts'
 import { ProblemType, sendProblem } from '../problem.ts'
 
@@ -75,11 +76,12 @@ export async function jobsRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      const accepted = await acceptJob(app.queue, 'jobs', {
+      const { accepted, refused } = await acceptJob(app.queue, 'jobs', {
         id: request.headers['idempotency-key'],
         type: request.body.type,
         payload: request.body.payload,
       })
+      if (refused) return answerRefusal(reply, refused, app.queue.config.ingress.retryAfterSeconds)
       return reply.code(202).header('location', `/v1/jobs/${accepted.id}`).send(accepted)
     },
   )

@@ -1,6 +1,7 @@
 import { QueueFullError } from '@sluice/core'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { acceptJob } from '../accept-job.ts'
+import { answerRefusal } from '../plugins/error-handler.ts'
 
 /** The job type the seed route enqueues. */
 export const SEED_JOB_TYPE = 'user'
@@ -46,19 +47,14 @@ export async function seedRoute(app: FastifyInstance, options: { scope: 'submit'
       503: { description: '`our internal queue is full, try it later` with Retry-After, or a problem+json body' },
     },
   }
+  const retryAfterSeconds = app.queue.config.ingress.retryAfterSeconds
+  const retryAfter = String(retryAfterSeconds)
   const handler = async (request: FastifyRequest<{ Querystring: SeedQuery }>, reply: FastifyReply) => {
     const userId = request.query.user_id
     if (!userId) return reply.code(400).type('text/plain; charset=utf-8').send(MISSING)
-    try {
-      await acceptJob(app.queue, 'seed', { type: SEED_JOB_TYPE, payload: { user_id: userId } })
-    } catch (error) {
-      if (!(error instanceof QueueFullError)) throw error
-      return reply
-        .code(503)
-        .header('retry-after', String(app.queue.config.ingress.retryAfterSeconds))
-        .type('text/plain; charset=utf-8')
-        .send(FULL)
-    }
+    const { refused } = await acceptJob(app.queue, 'seed', { type: SEED_JOB_TYPE, payload: { user_id: userId } })
+    if (refused && !(refused instanceof QueueFullError)) return answerRefusal(reply, refused, retryAfterSeconds)
+    if (refused) return reply.code(503).header('retry-after', retryAfter).type('text/plain; charset=utf-8').send(FULL)
     return reply.code(200).type('text/plain; charset=utf-8').send(QUEUED + userId)
   }
   app.get('/', { schema, config: { scope: options.scope } }, handler)
