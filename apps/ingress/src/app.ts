@@ -1,3 +1,4 @@
+import { createServer } from 'node:http'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { nuid } from '@nats-io/nats-core'
 import rateLimit from '@fastify/rate-limit'
@@ -6,6 +7,7 @@ import { JobStatusStore, type IngressConfig, type NatsHandle } from '@sluice/cor
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { apiKeyAuthPlugin } from './auth/auth-plugin.ts'
+import { doorShedding } from './door-shedding.ts'
 import { createIngressMetrics } from './ingress-metrics.ts'
 import { JobPublisher } from './job-publisher.ts'
 import { limitJsonDepth } from './json-depth.ts'
@@ -14,6 +16,7 @@ import { errorHandlerPlugin } from './plugins/error-handler.ts'
 import { queuePlugin } from './plugins/queue-plugin.ts'
 import { problemSchema } from './problem.ts'
 import { QueueInfoReader } from './queue-info.ts'
+import { REQUEST_ID } from './request-id.ts'
 import { deadLettersRoutes } from './routes/dead-letters-routes.ts'
 import { healthRoutes } from './routes/health-routes.ts'
 import { jobsRoutes } from './routes/jobs-routes.ts'
@@ -35,8 +38,10 @@ export interface Ingress {
   startDraining(): void
 }
 
-// A client may pass its own request id for tracing; an odd one is replaced rather than logged.
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+// Longer than typical load balancer idle timeouts, so they close first and never reuse a dead socket.
+const KEEP_ALIVE_TIMEOUT_MS = 72_000
+// A request must arrive whole within this long (slow-loris bound).
+const REQUEST_TIMEOUT_MS = 30_000
 // Management calls (stream and consumer info, job lookups) get their own short bound.
 const MANAGEMENT_TIMEOUT_MS = 2000
 
@@ -50,8 +55,29 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
     isConnected: nats.isConnected,
   })
   let draining = false
+  const metrics = createIngressMetrics(() => publisher.inflight)
+  const debugEnabled = logger.isLevelEnabled('debug')
+  // At debug level every request is logged, so none skips the framework; while draining, answers must
+  // carry `connection: close`, which the framework's hook adds.
+  const shedAtDoor = doorShedding({
+    refusal: () => (draining || debugEnabled ? undefined : publisher.refusal()),
+    metrics,
+    retryAfterSeconds: config.ingress.retryAfterSeconds,
+    seedOpen: config.ingress.seedRoute === 'open',
+    jobsOpen: config.ingress.auth === 'none' && config.ingress.rateLimitPerSecond === 0,
+  })
 
   const app = Fastify({
+    // Our own server so that a known refusal is answered before routing (see door-shedding.ts); with a
+    // factory, Fastify leaves the server's timeouts to us.
+    serverFactory: (handler) => {
+      const server = createServer((request, response) => {
+        if (!shedAtDoor(request, response)) handler(request, response)
+      })
+      server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS
+      server.requestTimeout = REQUEST_TIMEOUT_MS
+      return server
+    },
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.queue.jobMaxBytes,
     genReqId: (request) => {
@@ -61,9 +87,6 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
     // Two info lines per request would cost more than the publish; one line is logged below instead.
     logController: new LogController({ requestIdLogLabel: 'reqId', disableRequestLogging: true }),
     return503OnClosing: true,
-    // Longer than typical load balancer idle timeouts, so they close first and never reuse a dead socket.
-    keepAliveTimeout: 72_000,
-    requestTimeout: 30_000,
     // Strict validation: no silent type coercion, and unknown fields are an error rather than dropped.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   })
@@ -77,7 +100,6 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
     if (draining) reply.header('connection', 'close')
     done(null, payload)
   })
-  const debugEnabled = logger.isLevelEnabled('debug')
   app.addHook('onResponse', (request, reply, done) => {
     // Client mistakes are worth a line each; load shedding (503/429) is counted in metrics, since logging
     // every shed request would add cost exactly when the ingress is busiest.
@@ -110,7 +132,7 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
       statusStore: await JobStatusStore.open(js, config.queue.statusBucket),
       info: new QueueInfoReader(jsm, config.queue, config.ingress.queueInfoCacheMs, nats.isConnected),
       jsm,
-      metrics: createIngressMetrics(() => publisher.inflight),
+      metrics,
       isConnected: nats.isConnected,
       isDraining: () => draining,
     },

@@ -43,7 +43,8 @@ export function answerRefusal(reply: FastifyReply, error: Error, retryAfterSecon
   return sendProblem(reply, retryable, error.message)
 }
 
-function retryableKind(error: unknown): ProblemKind | undefined {
+/** The problem answering a queue error (503/429), or undefined for any other error. */
+export function retryableKind(error: unknown): ProblemKind | undefined {
   if (error instanceof QueueFullError) return ProblemType.queueFull
   if (error instanceof QueueOverloadedError) return ProblemType.overloaded
   if (error instanceof TooManyInflightError) return ProblemType.busy

@@ -10,7 +10,8 @@ export const USER_ID_MAX_LENGTH = 256
 
 const QUEUED = 'queuing user process: '
 const MISSING = "missing 'user_id' in query params"
-const FULL = 'our internal queue is full, try it later'
+/** The seed's answer to a full queue (503). */
+export const SEED_FULL_TEXT = 'our internal queue is full, try it later'
 
 interface SeedQuery {
   user_id?: string
@@ -54,7 +55,7 @@ export async function seedRoute(app: FastifyInstance, options: { scope: 'submit'
     if (!userId) return reply.code(400).type('text/plain; charset=utf-8').send(MISSING)
     const { refused } = await acceptJob(app.queue, 'seed', { type: SEED_JOB_TYPE, payload: { user_id: userId } })
     if (refused && !(refused instanceof QueueFullError)) return answerRefusal(reply, refused, retryAfterSeconds)
-    if (refused) return reply.code(503).header('retry-after', retryAfter).type('text/plain; charset=utf-8').send(FULL)
+    if (refused) return reply.code(503).header('retry-after', retryAfter).type('text/plain; charset=utf-8').send(SEED_FULL_TEXT)
     return reply.code(200).type('text/plain; charset=utf-8').send(QUEUED + userId)
   }
   app.get('/', { schema, config: { scope: options.scope } }, handler)

@@ -1,0 +1,75 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { nuid } from '@nats-io/nats-core'
+import { QueueFullError } from '@sluice/core'
+import { rejectReason } from './accept-job.ts'
+import type { IngressMetrics } from './ingress-metrics.ts'
+import { PROBLEM_CONTENT_TYPE } from './problem.ts'
+import { retryableKind } from './plugins/error-handler.ts'
+import { REQUEST_ID } from './request-id.ts'
+import { SECURITY_HEADERS } from './security-headers.ts'
+import { SEED_FULL_TEXT } from './routes/seed-route.ts'
+
+/** What shedding at the door needs to know; read once when the ingress is built. */
+export interface DoorSheddingOptions {
+  /** The error an enqueue would fail with right now, if it is known without asking the server. */
+  readonly refusal: () => Error | undefined
+  readonly metrics: IngressMetrics
+  readonly retryAfterSeconds: number
+  /** The seed route is on and open: no key and no rate limit apply before it. */
+  readonly seedOpen: boolean
+  /** `POST /v1/jobs` needs no key and has no rate limit. */
+  readonly jobsOpen: boolean
+}
+
+/**
+ * Refuses enqueue requests before the web framework routes them, while the queue is known to refuse them
+ * (full, disconnected, too many publishes in flight): under a flood that is nearly every request, and an
+ * answer built from a few fixed strings costs a fraction of routing, hooks, validation and a per-request
+ * logger. The answers are the ones the routes give: the seed's text for a full queue, problem+json
+ * otherwise, Retry-After and the security headers on both, and they are counted in the same metrics.
+ *
+ * Only routes that have nothing to check first are shed here (API keys and rate limits come before a
+ * 503, so those routes shed after them, in the route). The seed route still answers a missing `user_id`
+ * with its 400; an id that is present but invalid gets the 503 while the queue is full.
+ *
+ * Returns a request listener that answers and returns true, or returns false to pass the request on.
+ */
+export function doorShedding(options: DoorSheddingOptions): (request: IncomingMessage, response: ServerResponse) => boolean {
+  const retryAfter = String(options.retryAfterSeconds)
+  return (request, response) => {
+    const route = enqueueRoute(request, options)
+    if (!route) return false
+    const refusal = options.refusal()
+    if (!refusal) return false
+    const kind = retryableKind(refusal)
+    if (!kind) return false
+    options.metrics.rejected.inc({ reason: rejectReason(refusal) })
+    const headers: Record<string, string> = { ...SECURITY_HEADERS, 'retry-after': retryAfter, 'x-request-id': requestId(request) }
+    if (route === 'seed' && refusal instanceof QueueFullError) {
+      answer(response, 503, { ...headers, 'content-type': 'text/plain; charset=utf-8' }, SEED_FULL_TEXT)
+      return true
+    }
+    const problem = { ...kind, detail: refusal.message, instance: request.url }
+    answer(response, kind.status, { ...headers, 'content-type': PROBLEM_CONTENT_TYPE }, JSON.stringify(problem))
+    return true
+  }
+}
+
+const SEED_WITH_USER_ID = /^\/\?(?:.*&)?user_id=[^&]/
+
+function enqueueRoute(request: IncomingMessage, options: DoorSheddingOptions): 'seed' | 'jobs' | undefined {
+  const { method, url = '' } = request
+  if (method === 'POST' && url === '/v1/jobs') return options.jobsOpen ? 'jobs' : undefined
+  if ((method === 'GET' || method === 'POST') && options.seedOpen && SEED_WITH_USER_ID.test(url)) return 'seed'
+  return undefined
+}
+
+function answer(response: ServerResponse, status: number, headers: Record<string, string>, body: string): void {
+  // With the length given, the body goes in the same write as the head, without chunked framing.
+  response.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) }).end(body)
+}
+
+function requestId(request: IncomingMessage): string {
+  const given = request.headers['x-request-id']
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : nuid.next()
+}
