@@ -44,7 +44,11 @@ try {
   figures.ingress_p50_ms = half.p50Ms
   figures.ingress_p99_ms = half.p99Ms
   await accept.purge()
-  figures.client_ceiling_accept_rps = await clientCeiling(`${accept.ingress.baseUrl}/?user_id=1`, 200)
+  await withCannedServer(`${accept.ingress.baseUrl}/?user_id=1`, async (url) => {
+    figures.client_ceiling_accept_rps = (await runLoad({ url, connections, durationSeconds: seconds, expectStatus: 200 })).rps
+    // The same paced load against a server with nothing to do: the latency this machine adds by itself.
+    figures.latency_floor_p99_ms = (await runPacedLoad({ url, rate: half.answeredRps, durationSeconds: seconds, connections, expectStatus: 200 })).p99Ms
+  })
   await accept.purge()
 
   console.error('bench: baselines (naive Fastify handler, raw js.publish loop)')
@@ -61,7 +65,9 @@ try {
   await fetch(`${full.ingress.baseUrl}/?user_id=fill`)
   const reject = await runLoad({ url: `${full.ingress.baseUrl}/?user_id=1`, connections, durationSeconds: seconds, expectStatus: 503 })
   figures.reject_rps = reject.rps
-  figures.client_ceiling_reject_rps = await clientCeiling(`${full.ingress.baseUrl}/?user_id=1`, 503)
+  await withCannedServer(`${full.ingress.baseUrl}/?user_id=1`, async (url) => {
+    figures.client_ceiling_reject_rps = (await runLoad({ url, connections, durationSeconds: seconds, expectStatus: 503 })).rps
+  })
   const overload = runLoad({ url: `${full.ingress.baseUrl}/?user_id=1`, connections: 200, durationSeconds: overloadSeconds, expectStatus: 503 })
   const rss = await sampleRss(full.ingress.pid, overload, 2000, rssMb)
   await overload
@@ -119,14 +125,14 @@ for (const note of notes) console.log(`\n${note}`)
 console.log(`\nwritten to .data/bench/latest.json`)
 
 /**
- * What autocannon reaches on these cores against a server that replays `url`'s current answer from memory
- * and does nothing else: no server can be measured above it here, so ratio targets above it cannot show.
+ * Runs `use` against a server replaying `url`'s current answer and doing nothing else (the client's
+ * ceiling and the machine's latency floor for that response); `use` gets the same path on that server.
  */
-async function clientCeiling(url: string, expectStatus: number): Promise<number> {
+async function withCannedServer(url: string, use: (cannedUrl: string) => Promise<void>): Promise<void> {
   const canned = await startCannedServer(url)
   try {
-    const path = new URL(url)
-    return (await runLoad({ url: `${canned.baseUrl}${path.pathname}${path.search}`, connections, durationSeconds: seconds, expectStatus })).rps
+    const { pathname, search } = new URL(url)
+    await use(`${canned.baseUrl}${pathname}${search}`)
   } finally {
     await canned.stop()
   }
