@@ -17,12 +17,16 @@ export class BoundedSlots {
     return this.#used
   }
 
+  /** Takes a slot if one is free now; false when the caller must wait with `acquire()`. */
+  tryAcquire(): boolean {
+    if (this.#used >= this.#size) return false
+    this.#used++
+    return true
+  }
+
   /** Resolves once a slot is held. */
   async acquire(): Promise<void> {
-    if (this.#used < this.#size) {
-      this.#used++
-      return
-    }
+    if (this.tryAcquire()) return
     await new Promise<void>((resolve) => this.#waiters.push(resolve))
   }
 

@@ -116,7 +116,8 @@ export class Worker {
 
   async #pull(messages: ConsumerMessages, runner: JobRunner): Promise<void> {
     for await (const msg of messages) {
-      await this.#slots.acquire()
+      // Most messages find a free slot; taking it synchronously spares each job a promise and a tick.
+      if (!this.#slots.tryAcquire()) await this.#slots.acquire()
       if (this.#stopping) {
         // Pulled but not started when the drain began: give it straight back.
         this.#slots.release()
