@@ -29,7 +29,6 @@ export interface JobStatus {
   readonly nextAttemptAt?: string
 }
 
-const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
 /**
@@ -64,7 +63,9 @@ export class JobStatusStore {
 
   /** Records a state. Job ids are valid keys as they are (see JOB_ID_PATTERN). */
   async put(status: JobStatus): Promise<void> {
-    const value = encoder.encode(JSON.stringify(status))
+    // Buffer.from slices small strings out of a shared pool; TextEncoder allocated an ArrayBuffer per
+    // state, which showed in a busy worker's profile (encoding and the garbage it left).
+    const value = Buffer.from(JSON.stringify(status))
     if (this.#publisher) await this.#publisher.publish(`$KV.${this.#bucket}.${status.id}`, value)
     else await this.#kv.put(status.id, value)
   }
