@@ -113,6 +113,8 @@ describe('pipeline', () => {
     await eventually('the seed job to be processed', async () => ((await jsm.streams.info(env.QUEUE_STREAM!)).state.messages === 0 ? true : undefined))
     const metrics = await worker.worker.metrics.registry.getSingleMetricAsString('sluice_worker_jobs_total')
     expect(metrics).toMatch(/sluice_worker_jobs_total\{type="user",outcome="succeeded"\} 1/)
+    const durations = await worker.worker.metrics.registry.getSingleMetricAsString('sluice_worker_job_duration_seconds')
+    expect(durations).toMatch(/sluice_worker_job_duration_seconds_count\{type="user"\} 1/)
   })
 
   it('pipeline - at most WORKER_CONCURRENCY jobs run at once', async () => {
