@@ -19,7 +19,9 @@ const INGEST_OVERLOADED = 10167
 /**
  * After the server said "full", further jobs are refused without asking it again for this long. Shedding
  * then costs no round trip and no server work, which is what keeps a flood cheap; a job refused in this
- * window retries after Retry-After like any other. The first publish after the window asks the server.
+ * window retries after Retry-After like any other. The first publish after the window is a probe: it asks
+ * the server, and the jobs that arrive while it is out are still refused (at most the publish timeout), so
+ * a flood sends the server one publish per window rather than one per request in flight at the time.
  */
 export const FULL_HOLD_MS = 100
 
@@ -56,6 +58,7 @@ export class JobPublisher {
   // While the queue is known to be full: until when, and the error every refusal shares meanwhile.
   #fullUntil = 0
   #fullError: QueueFullError | undefined
+  #probing = false
   // Refusals that say the same every time are built once: an outage or a flood refuses thousands a second.
   #notConnected: QueueUnavailableError | undefined
   #tooManyInflight: TooManyInflightError | undefined
@@ -79,7 +82,7 @@ export class JobPublisher {
   refusal(): Error | undefined {
     // Refuse at once rather than let the client library buffer publishes while it reconnects.
     if (!this.#options.isConnected()) return (this.#notConnected ??= new QueueUnavailableError('the queue server is not connected'))
-    if (this.#fullError && Date.now() < this.#fullUntil) return this.#fullError
+    if (this.#fullError && (this.#probing || Date.now() < this.#fullUntil)) return this.#fullError
     if (this.#inflight >= this.#options.maxInflight) return (this.#tooManyInflight ??= new TooManyInflightError(this.#options.maxInflight))
     return undefined
   }
@@ -88,9 +91,14 @@ export class JobPublisher {
   async publish(job: OutgoingJob): Promise<PubAck> {
     const refusal = this.refusal()
     if (refusal) throw refusal
+    // The queue was full and the hold is over: this publish finds out whether it still is.
+    const probe = this.#fullError !== undefined
+    this.#probing = probe
     this.#inflight++
     try {
-      return await this.#pipeline.publish(jobSubject(this.#queue, job.id), job.payload, jobHeaders(job.id, job.type, job.queuedAt, job.dedupeId))
+      const ack = await this.#pipeline.publish(jobSubject(this.#queue, job.id), job.payload, jobHeaders(job.id, job.type, job.queuedAt, job.dedupeId))
+      if (probe) this.#fullError = undefined
+      return ack
     } catch (error) {
       const queueError = toQueueError(error)
       if (queueError instanceof QueueFullError) {
@@ -100,6 +108,7 @@ export class JobPublisher {
       throw queueError
     } finally {
       this.#inflight--
+      if (probe) this.#probing = false
     }
   }
 
