@@ -137,8 +137,11 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler controller (s
       custom.patchNamespacedCustomObject({ ...queueScalerApi, namespace, name: 'workers', body: { metadata: { annotations } } }, mergePatch)
     await annotate({ 'sluice.dev/paused-replicas': '2' })
     await eventually('2 replicas', async () => ((await workerReplicas(admin, namespace)) === 2 ? true : undefined))
-    expect((await statusOf())?.conditions?.find((c) => c.type === 'Paused')?.reason).toBe('PausedReplicas')
-    expect(await eventReasons(admin, namespace)).toContain('PausedReplicasSet')
+    // The operator writes the scale first and its status and Event after, so those may lag a moment.
+    await eventually('Paused because of paused-replicas', async () =>
+      (await statusOf())?.conditions?.find((c) => c.type === 'Paused')?.reason === 'PausedReplicas' ? true : undefined,
+    )
+    await eventually('a PausedReplicasSet Event', async () => ((await eventReasons(admin, namespace)).includes('PausedReplicasSet') ? true : undefined))
 
     // Both annotations gone: the backlog (30 → 3) decides again, in one step up.
     await annotate({ 'sluice.dev/paused-replicas': null })
