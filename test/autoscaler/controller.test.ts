@@ -18,6 +18,11 @@ async function eventReasons(admin: KubeConfig, namespace: string): Promise<strin
   return list.items.map((event) => event.reason ?? '')
 }
 
+// The operator records an Event after it writes the scale and status, so one may lag what the test saw.
+async function expectEvent(admin: KubeConfig, namespace: string, reason: string): Promise<void> {
+  await eventually(`a ${reason} Event`, async () => ((await eventReasons(admin, namespace)).includes(reason) ? true : undefined))
+}
+
 describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler controller (skipped: ${skipReason})` : 'autoscaler controller', () => {
   let cp: ControlPlane
   let admin: KubeConfig
@@ -66,7 +71,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler controller (s
     expect(scaler.status?.lastScaleTime).toBeDefined()
     const conditions = Object.fromEntries((scaler.status?.conditions ?? []).map((c) => [c.type, `${c.status}/${c.reason}`]))
     expect(conditions).toEqual({ Ready: 'True/BacklogRead', Active: 'True/BacklogAboveActivation', ScalingLimited: 'False/DesiredWithinRange', Paused: 'False/NotPaused' })
-    expect(await eventReasons(admin, namespace)).toContain('ScaledUp')
+    await expectEvent(admin, namespace, 'ScaledUp')
     const metrics = await operators[0]!.metrics.registry.metrics()
     expect(metrics).toContain(`sluice_autoscaler_backlog{scaler="${namespace}/workers"} 35`)
     expect(metrics).toContain(`sluice_autoscaler_desired_replicas{scaler="${namespace}/workers"} 4`)
@@ -79,7 +84,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler controller (s
 
     await queue.purge()
     await eventually('0 replicas once the queue is empty', async () => ((await workerReplicas(admin, namespace)) === 0 ? true : undefined))
-    expect(await eventReasons(admin, namespace)).toContain('ScaledDown')
+    await expectEvent(admin, namespace, 'ScaledDown')
   })
 
   test('controller - a missing consumer or an unreachable NATS keeps the replicas and says why', async () => {
@@ -99,7 +104,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler controller (s
     // KEDA scales to the maximum here; we keep what runs.
     await ready('no-consumer', 'ConsumerNotFound')
     expect(await workerReplicas(admin, namespace)).toBe(2)
-    expect(await eventReasons(admin, namespace)).toContain('FailedGetBacklog')
+    await expectEvent(admin, namespace, 'FailedGetBacklog')
 
     const closedPort = await freePort()
     await createQueueScaler(admin, namespace, 'no-nats', { ...spec, nats: { url: `nats://127.0.0.1:${closedPort}` } })
@@ -137,11 +142,11 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler controller (s
       custom.patchNamespacedCustomObject({ ...queueScalerApi, namespace, name: 'workers', body: { metadata: { annotations } } }, mergePatch)
     await annotate({ 'sluice.dev/paused-replicas': '2' })
     await eventually('2 replicas', async () => ((await workerReplicas(admin, namespace)) === 2 ? true : undefined))
-    // The operator writes the scale first and its status and Event after, so those may lag a moment.
+    // The operator writes the scale first and its status after, so that may lag a moment.
     await eventually('Paused because of paused-replicas', async () =>
       (await statusOf())?.conditions?.find((c) => c.type === 'Paused')?.reason === 'PausedReplicas' ? true : undefined,
     )
-    await eventually('a PausedReplicasSet Event', async () => ((await eventReasons(admin, namespace)).includes('PausedReplicasSet') ? true : undefined))
+    await expectEvent(admin, namespace, 'PausedReplicasSet')
 
     // Both annotations gone: the backlog (30 → 3) decides again, in one step up.
     await annotate({ 'sluice.dev/paused-replicas': null })
