@@ -93,7 +93,7 @@ export class JobPublisher {
     if (refusal) throw refusal
     // The queue was full and the hold is over: this publish finds out whether it still is.
     const probe = this.#fullError !== undefined
-    this.#probing = probe
+    if (probe) this.#probing = true
     this.#inflight++
     try {
       const ack = await this.#pipeline.publish(jobSubject(this.#queue, job.id), job.payload, jobHeaders(job.id, job.type, job.queuedAt, job.dedupeId))
