@@ -11,7 +11,10 @@ export interface LoadResult {
   readonly errors: number
 }
 
-/** Options of one run: fixed connections, fixed duration, optionally a fixed overall rate. */
+/**
+ * Options of one run: fixed connections, fixed duration, as fast as the server answers. (For latency at a
+ * given rate see paced-load.ts: autocannon's rate option sends each second's quota in a burst.)
+ */
 export interface LoadOptions {
   readonly url: string
   readonly method?: 'GET' | 'POST'
@@ -19,8 +22,6 @@ export interface LoadOptions {
   readonly headers?: Record<string, string>
   readonly connections: number
   readonly durationSeconds: number
-  /** Requests per second across all connections (for latency at a given load). */
-  readonly overallRate?: number
   /** The status that counts as success for `rps`. */
   readonly expectStatus: number
 }
@@ -34,7 +35,6 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     headers: options.headers ?? {},
     connections: options.connections,
     duration: options.durationSeconds,
-    ...(options.overallRate ? { overallRate: options.overallRate } : {}),
   })
   const statusCounts: Record<string, number> = {}
   for (const [code, stats] of Object.entries(result.statusCodeStats ?? {})) statusCounts[code] = (stats as { count: number }).count

@@ -50,6 +50,7 @@ try {
   await baseline.stop()
   const { seed, cpu } = medianBy(rounds, (each) => each.seed.rps)
   figures.ingress_accept_rps = seed.rps
+  figures.ingress_p50_ms_at_max = seed.p50Ms
   figures.ingress_p99_ms_at_max = seed.p99Ms
   const perAccepted = (cpuSeconds: number | undefined) => Math.round(((cpuSeconds ?? Number.NaN) * 1e6) / (seed.rps * seconds))
   figures.accept_cpu_us_ingress = perAccepted(cpu.ingress)
@@ -68,6 +69,8 @@ try {
     expectStatus: 202,
   })
   figures.ingress_jobs_rps = jobs.rps
+  figures.ingress_jobs_p50_ms = jobs.p50Ms
+  figures.ingress_jobs_p99_ms = jobs.p99Ms
   await accept.purge()
   // Evenly paced (see bench/paced-load.ts: autocannon's rate option sends each second's quota in a burst).
   const half = await runPacedLoad({ url: `${accept.ingress.baseUrl}/?user_id=1`, rate: Math.max(1, Math.round(seed.rps / 2)), durationSeconds: seconds, connections, expectStatus: 200 })
@@ -90,6 +93,8 @@ try {
   await fetch(`${full.ingress.baseUrl}/?user_id=fill`)
   const reject = await runLoad({ url: `${full.ingress.baseUrl}/?user_id=1`, connections, durationSeconds: seconds, expectStatus: 503 })
   figures.reject_rps = reject.rps
+  figures.reject_p50_ms = reject.p50Ms
+  figures.reject_p99_ms = reject.p99Ms
   await withCannedServer(`${full.ingress.baseUrl}/?user_id=1`, async (url) => {
     figures.client_ceiling_reject_rps = (await runLoad({ url, connections, durationSeconds: seconds, expectStatus: 503 })).rps
   })
