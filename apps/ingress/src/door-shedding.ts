@@ -29,8 +29,10 @@ export interface DoorSheddingOptions {
  * otherwise, Retry-After and the security headers on both, and they are counted in the same metrics.
  *
  * Only routes that have nothing to check first are shed here (API keys and rate limits come before a
- * 503, so those routes shed after them, in the route). The seed route still answers a missing `user_id`
- * with its 400; an id that is present but invalid gets the 503 while the queue is full.
+ * 503, so those routes shed after them, in the route). Input is not validated first: while the queue is
+ * full, a seed id that is present but invalid, or a job body that is not valid, gets the 503 rather than
+ * the 400 it gets otherwise (its body is never read). The seed route still answers a missing `user_id`
+ * with its 400.
  *
  * Returns a request listener that answers and returns true, or returns false to pass the request on.
  */
