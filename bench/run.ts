@@ -25,16 +25,20 @@ const server = await startNatsServer()
 const figures: Record<string, number> = {}
 const notes: string[] = []
 try {
-  console.error(`bench: accept path against the naive baseline and the raw publish loop, ${repeats} rounds, ${connections} connections, ${seconds}s per run`)
+  console.error(`bench: accept path, naive baseline, raw publish loop and rejection path, ${repeats} rounds, ${connections} connections, ${seconds}s per run`)
   const accept = await benchQueue(server.url, roomy)
   const baseline = await startBaselineServer(server.url, `${accept.env.QUEUE_SUBJECT_PREFIX}.baseline`)
+  // A second ingress in front of a queue that holds one job, kept full: the rejection path.
+  const full = await benchQueue(server.url, { QUEUE_MAX_MESSAGES: '1' })
+  await fetch(`${full.ingress.baseUrl}/?user_id=fill`)
   // Where the CPU goes per accepted job: the ingress, nats-server and autocannon share the same cores.
   const natsPid = findPid('nats-server', `sluice-test-${new URL(server.url).port}`)
-  // The three are interleaved and each figure is the median of its rounds, so a slow spell of the machine
+  // The four are interleaved and each figure is the median of its rounds, so a slow spell of the machine
   // (other tenants, a GC-heavy moment) lands on all of them rather than skewing one ratio.
-  const rounds: { seed: LoadResult; cpu: Record<string, number>; naive: number; raw: number }[] = []
-  // Both servers get a few seconds of load first, unrecorded, so no round measures a cold JIT.
+  const rounds: { seed: LoadResult; cpu: Record<string, number>; naive: number; raw: number; reject: LoadResult }[] = []
+  // The servers get a few seconds of load first, unrecorded, so no round measures a cold JIT.
   for (const baseUrl of [accept.ingress.baseUrl, baseline.baseUrl]) await runLoad({ url: `${baseUrl}/?user_id=1`, connections, durationSeconds: WARMUP_SECONDS, expectStatus: 200 })
+  await runLoad({ url: `${full.ingress.baseUrl}/?user_id=1`, connections, durationSeconds: WARMUP_SECONDS, expectStatus: 503 })
   await accept.purge()
   for (let round = 0; round < repeats; round++) {
     const { result: seed, cpu } = await cpuDuring({ ingress: accept.ingress.pid, ...(natsPid ? { nats: natsPid } : {}) }, () =>
@@ -45,7 +49,8 @@ try {
     await accept.purge()
     const raw = await runScript<{ rps: number }>('raw-publish.ts', { NATS_URL: server.url, BENCH_SUBJECT: `${accept.env.QUEUE_SUBJECT_PREFIX}.raw`, BENCH_INFLIGHT: String(connections), BENCH_DURATION_MS: String(seconds * 1000) })
     await accept.purge()
-    rounds.push({ seed, cpu, naive, raw: raw.rps })
+    const reject = await runLoad({ url: `${full.ingress.baseUrl}/?user_id=1`, connections, durationSeconds: seconds, expectStatus: 503 })
+    rounds.push({ seed, cpu, naive, raw: raw.rps, reject })
   }
   await baseline.stop()
   const { seed, cpu } = medianBy(rounds, (each) => each.seed.rps)
@@ -58,7 +63,11 @@ try {
   figures.accept_cpu_us_autocannon = perAccepted(cpu.self)
   figures.baseline_naive_rps = medianBy(rounds, (each) => each.naive).naive
   figures.raw_publish_rps = medianBy(rounds, (each) => each.raw).raw
-  notes.push(`rounds (accepted / naive / raw publish req/s): ${rounds.map((each) => `${each.seed.rps} / ${each.naive} / ${each.raw}`).join('; ')}`)
+  const { reject } = medianBy(rounds, (each) => each.reject.rps)
+  figures.reject_rps = reject.rps
+  figures.reject_p50_ms = reject.p50Ms
+  figures.reject_p99_ms = reject.p99Ms
+  notes.push(`rounds (accepted / naive / raw publish / rejected req/s): ${rounds.map((each) => `${each.seed.rps} / ${each.naive} / ${each.raw} / ${each.reject.rps}`).join('; ')}`)
   const jobs = await runLoad({
     url: `${accept.ingress.baseUrl}/v1/jobs`,
     method: 'POST',
@@ -88,13 +97,7 @@ try {
 
   await accept.close()
 
-  console.error('bench: rejection path and memory under overload (queue full)')
-  const full = await benchQueue(server.url, { QUEUE_MAX_MESSAGES: '1' })
-  await fetch(`${full.ingress.baseUrl}/?user_id=fill`)
-  const reject = await runLoad({ url: `${full.ingress.baseUrl}/?user_id=1`, connections, durationSeconds: seconds, expectStatus: 503 })
-  figures.reject_rps = reject.rps
-  figures.reject_p50_ms = reject.p50Ms
-  figures.reject_p99_ms = reject.p99Ms
+  console.error('bench: the client ceiling for rejections, and memory under overload (queue full)')
   await withCannedServer(`${full.ingress.baseUrl}/?user_id=1`, async (url) => {
     figures.client_ceiling_reject_rps = (await runLoad({ url, connections, durationSeconds: seconds, expectStatus: 503 })).rps
   })
