@@ -1,6 +1,5 @@
 import { createServer } from 'node:http'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
-import { nuid } from '@nats-io/nats-core'
 import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import { JobStatusStore, type IngressConfig, type NatsHandle } from '@sluice/core'
@@ -16,7 +15,7 @@ import { errorHandlerPlugin } from './plugins/error-handler.ts'
 import { queuePlugin } from './plugins/queue-plugin.ts'
 import { problemSchema } from './problem.ts'
 import { QueueInfoReader } from './queue-info.ts'
-import { REQUEST_ID } from './request-id.ts'
+import { requestIdFor } from './request-id.ts'
 import { deadLettersRoutes } from './routes/dead-letters-routes.ts'
 import { healthRoutes } from './routes/health-routes.ts'
 import { jobsRoutes } from './routes/jobs-routes.ts'
@@ -80,10 +79,7 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
     },
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.queue.jobMaxBytes,
-    genReqId: (request) => {
-      const given = request.headers['x-request-id']
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : nuid.next()
-    },
+    genReqId: requestIdFor,
     // Two info lines per request would cost more than the publish; one line is logged below instead.
     logController: new LogController({ requestIdLogLabel: 'reqId', disableRequestLogging: true }),
     return503OnClosing: true,

@@ -1,11 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { nuid } from '@nats-io/nats-core'
 import { QueueFullError } from '@sluice/core'
 import { rejectReason } from './accept-job.ts'
 import type { IngressMetrics } from './ingress-metrics.ts'
 import { PROBLEM_CONTENT_TYPE } from './problem.ts'
 import { retryableKind } from './plugins/error-handler.ts'
-import { REQUEST_ID } from './request-id.ts'
+import { requestIdFor } from './request-id.ts'
 import { SECURITY_HEADERS } from './security-headers.ts'
 import { SEED_FULL_TEXT } from './routes/seed-route.ts'
 
@@ -46,7 +45,7 @@ export function doorShedding(options: DoorSheddingOptions): (request: IncomingMe
     const kind = retryableKind(refusal)
     if (!kind) return false
     options.metrics.rejected.inc({ reason: rejectReason(refusal) })
-    const headers: Record<string, string> = { ...SECURITY_HEADERS, 'retry-after': retryAfter, 'x-request-id': requestId(request) }
+    const headers: Record<string, string> = { ...SECURITY_HEADERS, 'retry-after': retryAfter, 'x-request-id': requestIdFor(request) }
     if (route === 'seed' && refusal instanceof QueueFullError) {
       answer(response, 503, { ...headers, 'content-type': 'text/plain; charset=utf-8' }, SEED_FULL_TEXT)
       return true
@@ -69,9 +68,4 @@ function enqueueRoute(request: IncomingMessage, options: DoorSheddingOptions): '
 function answer(response: ServerResponse, status: number, headers: Record<string, string>, body: string): void {
   // With the length given, the body goes in the same write as the head, without chunked framing.
   response.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) }).end(body)
-}
-
-function requestId(request: IncomingMessage): string {
-  const given = request.headers['x-request-id']
-  return typeof given === 'string' && REQUEST_ID.test(given) ? given : nuid.next()
 }
