@@ -12,7 +12,7 @@ import { JobPublisher } from './job-publisher.ts'
 import { limitJsonDepth } from './json-depth.ts'
 import { addSecurityHeaders } from './security-headers.ts'
 import { errorHandlerPlugin } from './plugins/error-handler.ts'
-import { queuePlugin } from './plugins/queue-plugin.ts'
+import { queuePlugin, type QueueServices } from './plugins/queue-plugin.ts'
 import { problemSchema } from './problem.ts'
 import { QueueInfoReader } from './queue-info.ts'
 import { requestIdFor } from './request-id.ts'
@@ -22,6 +22,7 @@ import { jobsRoutes } from './routes/jobs-routes.ts'
 import { openApiRoute } from './routes/openapi-route.ts'
 import { queueRoute } from './routes/queue-route.ts'
 import { seedRoute } from './routes/seed-route.ts'
+import { seedFastPath } from './seed-fast-path.ts'
 
 /** What the ingress needs from the outside: its config, a NATS connection and a logger. */
 export interface IngressDependencies {
@@ -55,23 +56,37 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
   })
   let draining = false
   const metrics = createIngressMetrics(() => publisher.inflight)
+  const services: QueueServices = {
+    config,
+    publisher,
+    statusStore: await JobStatusStore.open(js, config.queue.statusBucket),
+    info: new QueueInfoReader(jsm, config.queue, config.ingress.queueInfoCacheMs, nats.isConnected),
+    jsm,
+    metrics,
+    isConnected: nats.isConnected,
+    isDraining: () => draining,
+  }
   const debugEnabled = logger.isLevelEnabled('debug')
-  // At debug level every request is logged, so none skips the framework; while draining, answers must
-  // carry `connection: close`, which the framework's hook adds.
+  // Two ways to answer before the framework routes a request (see their files). Neither runs while every
+  // request is logged (debug), nor while draining, when answers must carry `connection: close`, which
+  // the framework's hook adds.
+  const servedByFramework = () => draining || debugEnabled
+  const seedOpen = config.ingress.seedRoute === 'open'
   const shedAtDoor = doorShedding({
-    refusal: () => (draining || debugEnabled ? undefined : publisher.refusal()),
+    refusal: () => (servedByFramework() ? undefined : publisher.refusal()),
     metrics,
     retryAfterSeconds: config.ingress.retryAfterSeconds,
-    seedOpen: config.ingress.seedRoute === 'open',
+    seedOpen,
     jobsOpen: config.ingress.auth === 'none' && config.ingress.rateLimitPerSecond === 0,
   })
+  const seedFast = seedFastPath({ services, logger, enabled: () => seedOpen && !servedByFramework() })
 
   const app = Fastify({
-    // Our own server so that a known refusal is answered before routing (see door-shedding.ts); with a
-    // factory, Fastify leaves the server's timeouts to us.
+    // Our own server, so that known refusals and the seed's plain requests are answered before routing
+    // (door-shedding.ts, seed-fast-path.ts); with a factory, Fastify leaves the server's timeouts to us.
     serverFactory: (handler) => {
       const server = createServer((request, response) => {
-        if (!shedAtDoor(request, response)) handler(request, response)
+        if (!shedAtDoor(request, response) && !seedFast(request, response)) handler(request, response)
       })
       server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS
       server.requestTimeout = REQUEST_TIMEOUT_MS
@@ -121,18 +136,7 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
       },
     },
   })
-  await app.register(queuePlugin, {
-    services: {
-      config,
-      publisher,
-      statusStore: await JobStatusStore.open(js, config.queue.statusBucket),
-      info: new QueueInfoReader(jsm, config.queue, config.ingress.queueInfoCacheMs, nats.isConnected),
-      jsm,
-      metrics,
-      isConnected: nats.isConnected,
-      isDraining: () => draining,
-    },
-  })
+  await app.register(queuePlugin, { services })
   await app.register(errorHandlerPlugin, { retryAfterSeconds: config.ingress.retryAfterSeconds })
   addSecurityHeaders(app)
   limitJsonDepth(app, config.queue.jobMaxDepth)

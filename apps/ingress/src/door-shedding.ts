@@ -1,12 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { QueueFullError } from '@sluice/core'
-import { rejectReason } from './accept-job.ts'
 import type { IngressMetrics } from './ingress-metrics.ts'
-import { PROBLEM_CONTENT_TYPE } from './problem.ts'
-import { retryableKind } from './plugins/error-handler.ts'
-import { requestIdFor } from './request-id.ts'
-import { SECURITY_HEADERS } from './security-headers.ts'
-import { SEED_FULL_TEXT } from './routes/seed-route.ts'
+import { answerRefusalRaw, type EnqueueRoute } from './raw-answers.ts'
 
 /** What shedding at the door needs to know; read once when the ingress is built. */
 export interface DoorSheddingOptions {
@@ -36,36 +30,20 @@ export interface DoorSheddingOptions {
  * Returns a request listener that answers and returns true, or returns false to pass the request on.
  */
 export function doorShedding(options: DoorSheddingOptions): (request: IncomingMessage, response: ServerResponse) => boolean {
-  const retryAfter = String(options.retryAfterSeconds)
+  const answerOptions = { metrics: options.metrics, retryAfter: String(options.retryAfterSeconds) }
   return (request, response) => {
     const route = enqueueRoute(request, options)
     if (!route) return false
     const refusal = options.refusal()
-    if (!refusal) return false
-    const kind = retryableKind(refusal)
-    if (!kind) return false
-    options.metrics.rejected.inc({ reason: rejectReason(refusal) })
-    const headers: Record<string, string> = { ...SECURITY_HEADERS, 'retry-after': retryAfter, 'x-request-id': requestIdFor(request) }
-    if (route === 'seed' && refusal instanceof QueueFullError) {
-      answer(response, 503, { ...headers, 'content-type': 'text/plain; charset=utf-8' }, SEED_FULL_TEXT)
-      return true
-    }
-    const problem = { ...kind, detail: refusal.message, instance: request.url }
-    answer(response, kind.status, { ...headers, 'content-type': PROBLEM_CONTENT_TYPE }, JSON.stringify(problem))
-    return true
+    return refusal !== undefined && answerRefusalRaw(request, response, route, refusal, answerOptions)
   }
 }
 
 const SEED_WITH_USER_ID = /^\/\?(?:.*&)?user_id=[^&]/
 
-function enqueueRoute(request: IncomingMessage, options: DoorSheddingOptions): 'seed' | 'jobs' | undefined {
+function enqueueRoute(request: IncomingMessage, options: DoorSheddingOptions): EnqueueRoute | undefined {
   const { method, url = '' } = request
   if (method === 'POST' && url === '/v1/jobs') return options.jobsOpen ? 'jobs' : undefined
   if ((method === 'GET' || method === 'POST') && options.seedOpen && SEED_WITH_USER_ID.test(url)) return 'seed'
   return undefined
-}
-
-function answer(response: ServerResponse, status: number, headers: Record<string, string>, body: string): void {
-  // With the length given, the body goes in the same write as the head, without chunked framing.
-  response.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) }).end(body)
 }

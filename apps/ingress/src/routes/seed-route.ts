@@ -8,10 +8,14 @@ export const SEED_JOB_TYPE = 'user'
 /** Longest `user_id` accepted; the id travels in a job payload and a log line, so it stays short. */
 export const USER_ID_MAX_LENGTH = 256
 
-const QUEUED = 'queuing user process: '
 const MISSING = "missing 'user_id' in query params"
 /** The seed's answer to a full queue (503). */
 export const SEED_FULL_TEXT = 'our internal queue is full, try it later'
+
+/** The seed's answer to an accepted job (200). */
+export function seedAcceptedText(userId: string): string {
+  return `queuing user process: ${userId}`
+}
 
 interface SeedQuery {
   user_id?: string
@@ -56,7 +60,7 @@ export async function seedRoute(app: FastifyInstance, options: { scope: 'submit'
     const { refused } = await acceptJob(app.queue, 'seed', { type: SEED_JOB_TYPE, payload: { user_id: userId } })
     if (refused && !(refused instanceof QueueFullError)) return answerRefusal(reply, refused, retryAfterSeconds)
     if (refused) return reply.code(503).header('retry-after', retryAfter).type('text/plain; charset=utf-8').send(SEED_FULL_TEXT)
-    return reply.code(200).type('text/plain; charset=utf-8').send(QUEUED + userId)
+    return reply.code(200).type('text/plain; charset=utf-8').send(seedAcceptedText(userId))
   }
   app.get('/', { schema, config: { scope: options.scope } }, handler)
   app.post('/', { schema, config: { scope: options.scope } }, handler)
