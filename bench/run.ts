@@ -88,6 +88,15 @@ try {
   figures.ingress_p50_ms = half.p50Ms
   figures.ingress_p99_ms = half.p99Ms
   await accept.purge()
+  // The same rate through the ingress's publisher alone, no HTTP: what the store's acknowledgements take.
+  const publishFloor = await runScript<{ p99Ms: number }>('paced-publish.ts', {
+    NATS_URL: server.url,
+    BENCH_SUBJECT: `${accept.env.QUEUE_SUBJECT_PREFIX}.paced`,
+    BENCH_RATE: String(half.answeredRps),
+    BENCH_DURATION_MS: String(seconds * 1000),
+  })
+  figures.publish_floor_p99_ms = publishFloor.p99Ms
+  await accept.purge()
   await withCannedServer(`${accept.ingress.baseUrl}/?user_id=1`, async (url) => {
     figures.client_ceiling_accept_rps = (await runLoad({ url, connections, durationSeconds: seconds, expectStatus: 200 })).rps
     // The same paced load against a server with nothing to do: the latency this machine adds by itself.
@@ -148,12 +157,14 @@ const ratios = {
   reject_vs_accept: round(figures.reject_rps! / figures.ingress_accept_rps!),
   drain_vs_raw_consume: round(figures.worker_drain_rps! / figures.raw_consume_rps!),
 }
-// The issue's targets, each judged on this run's figures; where the client's own ceiling is below what a
-// target needs, no server could meet it on this machine with this client, and the report says so.
+// The issue's targets, each judged on this run's figures. Where a part the ingress cannot do without (the
+// load client's ceiling, the store's acknowledgements) already misses what a target needs, no ingress
+// could meet it on this machine, and the report says so.
 const targets = [
   target('accepted >= 2.5x naive baseline', ratios.accept_vs_naive, 2.5),
   target('accepted >= 1.2x raw js.publish', ratios.accept_vs_raw_publish, 1.2, figures.client_ceiling_accept_rps! / figures.raw_publish_rps!),
-  target('p99 <= 5 ms at half the maximum rate', 5 / figures.ingress_p99_ms!, 1),
+  // Every accepted request waits for one acknowledgement, so the publish floor's p99 bounds the ingress's.
+  target('p99 <= 5 ms at half the maximum rate', 5 / figures.ingress_p99_ms!, 1, 5 / figures.publish_floor_p99_ms!),
   target('rejections >= 2x accepted', ratios.reject_vs_accept, 2, figures.client_ceiling_reject_rps! / figures.ingress_accept_rps!),
   target('drain >= 0.5x raw consume', ratios.drain_vs_raw_consume, 0.5),
   target('ingress RSS < 200 MB under overload', 200 / figures.ingress_rss_mb_overload!, 1),
@@ -167,7 +178,7 @@ console.log('| figure | value |\n|---|---|')
 for (const [name, value] of Object.entries(figures)) console.log(`| ${name} | ${value} |`)
 for (const [name, value] of Object.entries(ratios)) console.log(`| ${name} (ratio) | ${value} |`)
 console.log('\n| target | met |\n|---|---|')
-for (const { name, met, reachable } of targets) console.log(`| ${name} | ${met ? 'yes' : reachable ? 'no' : 'no: above the client ceiling on this machine'} |`)
+for (const { name, met, reachable } of targets) console.log(`| ${name} | ${met ? 'yes' : reachable ? 'no' : 'no: beyond what the client or the store alone reach on this machine'} |`)
 for (const note of notes) console.log(`\n${note}`)
 console.log(`\nwritten to .data/bench/latest.json`)
 
@@ -190,7 +201,10 @@ function medianBy<T>(items: T[], key: (item: T) => number): T {
   return [...items].sort((a, b) => key(a) - key(b))[Math.floor(items.length / 2)]!
 }
 
-/** A target met when `value >= needed`; `reachable` is false when the client's ceiling is below `needed`. */
+/**
+ * A target met when `value >= needed`; `reachable` is false when `ceiling`, the same ratio for a part the
+ * ingress cannot do without (the load client, the store's acknowledgements), is below `needed`.
+ */
 function target(name: string, value: number, needed: number, ceiling = Number.POSITIVE_INFINITY): { name: string; met: boolean; reachable: boolean } {
   return { name, met: value >= needed, reachable: ceiling >= needed }
 }
