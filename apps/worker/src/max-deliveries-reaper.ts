@@ -1,17 +1,8 @@
-import type { JetStreamManager } from '@nats-io/jetstream'
 import type { NatsConnection, Subscription } from '@nats-io/nats-core'
-import { readJob, type JobStatusStore, type QueueConfig } from '@sluice/core'
-import type { Logger } from 'pino'
-import type { DeadLetterPublisher } from './dead-letters.ts'
+import { fileMaxDeliveredJob, type MaxDeliveredJobDependencies } from './max-delivered-job.ts'
 
 /** What the reaper needs. */
-export interface ReaperDependencies {
-  readonly jsm: JetStreamManager
-  readonly queue: QueueConfig
-  readonly deadLetters: DeadLetterPublisher
-  readonly statusStore: JobStatusStore
-  readonly logger: Logger
-}
+export type ReaperDependencies = MaxDeliveredJobDependencies
 
 interface MaxDeliveriesAdvisory {
   stream: string
@@ -45,18 +36,9 @@ export class MaxDeliveriesReaper {
   }
 
   async #reap(advisory: MaxDeliveriesAdvisory): Promise<void> {
-    const { jsm, queue, deadLetters, statusStore, logger } = this.#deps
-    const stored = await jsm.streams.getMessage(queue.stream, { seq: advisory.stream_seq })
+    const stored = await this.#deps.jsm.streams.getMessage(this.#deps.queue.stream, { seq: advisory.stream_seq })
     if (!stored) return
-    const job = readJob(stored.subject, queue.subjectPrefix, stored.header, stored.data)
-    const error = `no outcome after ${advisory.deliveries} deliveries (worker lost or stuck past ack_wait)`
-    await deadLetters.publish(job, advisory.stream_seq, error, advisory.deliveries)
-    await jsm.streams.deleteMessage(queue.stream, advisory.stream_seq, false)
-    const now = new Date().toISOString()
-    await statusStore
-      .put({ id: job.id, type: job.type, state: 'dead', attempts: advisory.deliveries, queuedAt: job.queuedAt, error, finishedAt: now, updatedAt: now })
-      .catch(() => undefined)
-    logger.error({ jobId: job.id, deliveries: advisory.deliveries }, 'max-delivered job dead-lettered')
+    await fileMaxDeliveredJob(this.#deps, stored, advisory.deliveries)
   }
 
   /** Stops listening. */
