@@ -15,7 +15,9 @@ interface MaxDeliveriesAdvisory {
  * Moves jobs whose last attempt ended without an outcome (the worker died or hung past ack_wait) to the
  * dead letters. In a WorkQueue stream such a message is never delivered again yet still counts toward
  * `max_msgs`; left alone, these would slowly fill the queue. The server announces each one with an
- * advisory; one worker per advisory (a queue group) files the job and deletes it from the queue.
+ * advisory; one worker per advisory (a queue group) files the job and deletes it from the queue. An
+ * advisory is a core NATS message, lost when no worker listens or the filing fails: the stranded-job
+ * sweep (stranded-job-sweep.ts) finds those.
  */
 export class MaxDeliveriesReaper {
   readonly #subscription: Subscription

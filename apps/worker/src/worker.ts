@@ -7,6 +7,7 @@ import { DeadLetterPublisher } from './dead-letters.ts'
 import type { HandlerRegistry } from './handlers/job-handler.ts'
 import { JobRunner, RUNNING_STATE_AFTER_MS, runningJob, settle, type RunningJob } from './job-runner.ts'
 import { MaxDeliveriesReaper } from './max-deliveries-reaper.ts'
+import { StrandedJobSweep } from './stranded-job-sweep.ts'
 import { createWorkerMetrics, type WorkerMetrics } from './worker-metrics.ts'
 
 /** How often running jobs are checked for heartbeats and their `running` state. */
@@ -54,6 +55,7 @@ export class Worker {
   #messages: ConsumerMessages | undefined
   #loop: Promise<void> | undefined
   #reaper: MaxDeliveriesReaper | undefined
+  #strandedJobs: StrandedJobSweep | undefined
   #ops: OpsServer | undefined
   #sweeper: NodeJS.Timeout | undefined
   #publisher: PipelinedPublisher | undefined
@@ -101,6 +103,7 @@ export class Worker {
     const deadLetters = new DeadLetterPublisher(this.#publisher, queue)
     const runner = new JobRunner({ queue, handlers, statusStore, deadLetters, metrics: this.metrics, logger })
     this.#reaper = new MaxDeliveriesReaper(nats.nc, { jsm, queue, deadLetters, statusStore, logger })
+    this.#strandedJobs = new StrandedJobSweep({ jsm, queue, deadLetters, statusStore, logger }, { intervalMs: config.worker.maxDeliveredSweepMs })
     const consumer = await js.consumers.get(queue.stream, queue.consumer)
     this.#messages = await consumer.consume({
       max_messages: config.worker.concurrency,
@@ -111,6 +114,7 @@ export class Worker {
     this.#loop = this.#pull(this.#messages, runner)
     this.#sweeper = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS)
     this.#sweeper.unref()
+    this.#strandedJobs.start()
     logger.info({ concurrency: config.worker.concurrency, opsPort: this.opsPort, handlers: [...handlers.keys()] }, 'worker started')
   }
 
@@ -172,6 +176,8 @@ export class Worker {
     const { config, logger } = this.#deps
     this.#stopping = true
     logger.info({ inProgress: this.#running.size, drainMs: config.worker.drainMs }, 'worker draining')
+    // Stopped now, awaited before the publisher it files with is closed. It never rejects.
+    const strandedJobsClosed = this.#strandedJobs?.close()
     try {
       await this.#messages?.close()
       await this.#loop
@@ -190,6 +196,7 @@ export class Worker {
       logger.warn({ returned: this.#running.size }, 'drain timed out; jobs in progress handed back for redelivery')
     }
     clearInterval(this.#sweeper)
+    await strandedJobsClosed
     this.#publisher?.close()
     try {
       this.#reaper?.close()
