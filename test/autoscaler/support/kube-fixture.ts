@@ -13,14 +13,14 @@ import {
   type V1PolicyRule,
 } from '@kubernetes/client-node'
 import { connect } from '@nats-io/transport-node'
-import type { NatsConnection } from '@nats-io/nats-core'
+import type { ConnectionOptions, NatsConnection } from '@nats-io/nats-core'
 import { pino } from 'pino'
 import { createAutoscalerMetrics, type AutoscalerMetrics } from '../../../apps/autoscaler/src/metrics/autoscaler-metrics.ts'
 import { startOperator, type Operator } from '../../../apps/autoscaler/src/kubernetes-operator.ts'
 import type { QueueScaler, QueueScalerSpec } from '../../../apps/autoscaler/src/controller/queue-scaler.ts'
 import { eventually } from '../../support/eventually.ts'
 import { startControlPlane, type ControlPlane } from '../../controlplane/control-plane.ts'
-import { startNatsServer, type NatsServerFixture } from '../../support/nats-server.ts'
+import { startNatsServer, type NatsServerFixture, type NatsServerOptions } from '../../support/nats-server.ts'
 import { repoRoot } from '../../support/repo-paths.ts'
 
 /** The CRD exactly as the chart ships it. */
@@ -53,9 +53,10 @@ export interface ScalerNamespace {
 
 /**
  * Creates the namespace and grants the autoscaler ServiceAccount the chart's Role: the rules file plus a
- * `secrets: get` rule restricted to `secretName`, as the chart's template adds. Waits until RBAC applies.
+ * `secrets: get` rule restricted to `secretName` and `extraSecretNames` (created empty too; the chart adds its
+ * TLS Secret this way), as the chart's template adds. Waits until RBAC applies.
  */
-export async function prepareNamespace(cp: ControlPlane, replicas = 1): Promise<ScalerNamespace> {
+export async function prepareNamespace(cp: ControlPlane, replicas = 1, extraSecretNames: readonly string[] = []): Promise<ScalerNamespace> {
   const admin = cp.kubeConfig
   const namespace = `as-${randomBytes(3).toString('hex')}`
   const core = admin.makeApiClient(CoreV1Api)
@@ -64,13 +65,13 @@ export async function prepareNamespace(cp: ControlPlane, replicas = 1): Promise<
   const secretName = 'sluice-nats-credentials'
   await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: sa.name } } })
   // An empty Secret: the test server has no auth, but the read path (and its RBAC) is exercised.
-  await core.createNamespacedSecret({ namespace, body: { metadata: { name: secretName }, data: {} } })
+  for (const name of [secretName, ...extraSecretNames]) await core.createNamespacedSecret({ namespace, body: { metadata: { name }, data: {} } })
   await core.createNamespacedSecret({ namespace, body: { metadata: { name: 'someone-elses' }, stringData: { password: 'x' } } })
   const rules = loadYaml<V1PolicyRule[]>(readFileSync(rbacRulesPath, 'utf8'))
   const rbac = admin.makeApiClient(RbacAuthorizationV1Api)
   await rbac.createNamespacedRole({
     namespace,
-    body: { metadata: { name: 'sluice-autoscaler' }, rules: [...rules, { apiGroups: [''], resources: ['secrets'], verbs: ['get'], resourceNames: [secretName] }] },
+    body: { metadata: { name: 'sluice-autoscaler' }, rules: [...rules, { apiGroups: [''], resources: ['secrets'], verbs: ['get'], resourceNames: [secretName, ...extraSecretNames] }] },
   })
   await rbac.createNamespacedRoleBinding({
     namespace,
@@ -149,10 +150,16 @@ export interface OperatorSuite {
   close(): Promise<void>
 }
 
+/** Options of {@link startOperatorSuite}: a NATS server with TLS or auth, and how the suite's client reaches it. */
+export interface OperatorSuiteOptions {
+  readonly nats?: NatsServerOptions
+  readonly client?: Omit<ConnectionOptions, 'servers'>
+}
+
 /** Starts what an operator suite needs. No kube-controller-manager: the operator needs only the API server. */
-export async function startOperatorSuite(): Promise<OperatorSuite> {
-  const [cp, nats] = await Promise.all([startControlPlane({ controllerManager: false }), startNatsServer()])
-  const nc = await connect({ servers: nats.url })
+export async function startOperatorSuite(options: OperatorSuiteOptions = {}): Promise<OperatorSuite> {
+  const [cp, nats] = await Promise.all([startControlPlane({ controllerManager: false }), startNatsServer(options.nats)])
+  const nc = await connect({ ...options.client, servers: nats.url })
   await installCrd(cp.kubeConfig)
   return {
     cp,

@@ -12,6 +12,10 @@ export interface NatsCredentials {
   readonly creds?: string
   /** PEM CA bundle to verify the server's certificate. */
   readonly caCert?: string
+  /** PEM client certificate for mutual TLS; always with {@link clientKey}. */
+  readonly clientCert?: string
+  /** PEM private key of {@link clientCert}. */
+  readonly clientKey?: string
 }
 
 /** Options of {@link NatsConnections}. */
@@ -119,10 +123,23 @@ export class NatsConnections {
       ...(credentials.user !== undefined ? { user: credentials.user, pass: credentials.password ?? '' } : {}),
       ...(credentials.token !== undefined ? { token: credentials.token } : {}),
       ...(credentials.creds !== undefined ? { authenticator: credsAuthenticator(new TextEncoder().encode(credentials.creds)) } : {}),
-      ...(credentials.caCert !== undefined ? { tls: { ca: credentials.caCert } } : {}),
+      ...tlsOptions(credentials),
     }
     const nc = await connect(options)
     this.#logger.info({ server: nc.getServer() }, 'nats connected')
     return nc
+  }
+}
+
+// Any TLS material turns TLS on: a CA alone verifies the server, a certificate and key also prove who we are
+// to a server with `verify: true`. Without either, the server's own tls_required (if any) decides.
+function tlsOptions(credentials: NatsCredentials): Pick<ConnectionOptions, 'tls'> {
+  const { caCert, clientCert, clientKey } = credentials
+  if (caCert === undefined && clientCert === undefined) return {}
+  return {
+    tls: {
+      ...(caCert !== undefined ? { ca: caCert } : {}),
+      ...(clientCert !== undefined && clientKey !== undefined ? { cert: clientCert, key: clientKey } : {}),
+    },
   }
 }

@@ -24,7 +24,7 @@ export const Annotation = {
 export interface QueueScalerSpec {
   stream: string
   consumer: string
-  nats: { url: string; credentialsSecretRef?: { name: string } }
+  nats: { url: string; credentialsSecretRef?: { name: string }; tlsSecretRef?: { name: string } }
   scaleTargetRef: { apiVersion?: string; kind?: string; name: string }
   minReplicas?: number
   maxReplicas: number

@@ -142,7 +142,7 @@ export class Reconciler {
 
   async #sourceFor(scaler: QueueScaler, key: string, namespace: string): Promise<BacklogSource> {
     const { nats, stream, consumer } = scaler.spec
-    const credentials = nats.credentialsSecretRef ? await this.#options.credentials.read(namespace, nats.credentialsSecretRef.name) : {}
+    const credentials = await this.#options.credentials.read(namespace, { credentials: nats.credentialsSecretRef?.name, tls: nats.tlsSecretRef?.name })
     let nc
     try {
       nc = await this.#options.connections.acquire(key, nats.url, credentials)
