@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { connectNats, createLogger } from '@sluice/core'
 import { pino } from 'pino'
@@ -6,10 +9,15 @@ import { jetStreamBacklogSource } from '../../apps/autoscaler/src/backlog/jetstr
 import { startLocalAutoscaler } from '../../apps/autoscaler/src/local/local-autoscaler.ts'
 import { WorkerProcesses } from '../../apps/autoscaler/src/local/worker-processes.ts'
 import { createAutoscalerMetrics } from '../../apps/autoscaler/src/metrics/autoscaler-metrics.ts'
+import { controlPlaneSkipReason, locateBinaries } from '../controlplane/binaries.ts'
+import { generatePki } from '../controlplane/pki.ts'
 import { eventually } from '../support/eventually.ts'
+import { freePort } from '../support/free-port.ts'
 import { startIngress, type InProcessIngress } from '../support/in-process.ts'
+import { startManagedProcess } from '../support/managed-process.ts'
 import { startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
 import { ingressConfigFor, queueEnv } from '../support/queue-env.ts'
+import { repoRoot } from '../support/repo-paths.ts'
 
 function alive(pid: number): boolean {
   try {
@@ -74,5 +82,54 @@ describe('autoscaler local mode', () => {
     expect(workers.replicas()).toBe(0)
     expect(workers.pids()).toEqual([])
     expect(pids.filter(alive)).toEqual([])
+  })
+})
+
+// Certificates come from the control plane's PKI tool, so this needs its binaries (as the other TLS suites do).
+const pkiSkipReason = controlPlaneSkipReason()
+
+describe.skipIf(pkiSkipReason !== undefined)(`autoscaler local mode over mutual tls${pkiSkipReason ? ` (skipped: ${pkiSkipReason})` : ''}`, () => {
+  test('local mode - the autoscaler process and the workers it starts reach a NATS that requires client certificates with the apps\' settings', async () => {
+    const pki = await generatePki(locateBinaries().certgen, mkdtempSync(join(tmpdir(), 'sluice-local-mtls-')))
+    const nats = await startNatsServer({
+      scheme: 'tls',
+      config: `
+        tls { cert_file: "${pki.apiserverCert}", key_file: "${pki.apiserverKey}", ca_file: "${pki.caCert}", verify: true }
+        authorization { users = [ { user: "sluice", password: "right-password" } ] }
+      `,
+    })
+    // Exactly what the ingress and workers read: NATS_TLS_* and the password, nothing autoscaler-specific.
+    const env = queueEnv(nats.url, {
+      NATS_TLS_CA_FILE: pki.caCert, NATS_TLS_CERT_FILE: pki.adminCert, NATS_TLS_KEY_FILE: pki.adminKey,
+      NATS_USER: 'sluice', NATS_PASSWORD: 'right-password',
+    })
+    const ingress = await startIngress(env)
+    const port = await freePort()
+    const autoscaler = startManagedProcess({
+      name: 'autoscaler',
+      command: process.execPath,
+      args: [join(repoRoot, 'apps', 'autoscaler', 'src', 'main.ts')],
+      logPath: join(mkdtempSync(join(tmpdir(), 'sluice-local-mtls-log-')), 'autoscaler.log'),
+      env: {
+        ...env, AUTOSCALER_MODE: 'local', AUTOSCALER_HOST: '127.0.0.1', AUTOSCALER_PORT: String(port),
+        AUTOSCALE_MIN_REPLICAS: '1', AUTOSCALE_MAX_REPLICAS: '1', AUTOSCALE_WORKER_FIRST_PORT: String(await freePort()),
+        WORKER_HOST: '127.0.0.1', LOG_LEVEL: 'info',
+      },
+      cwd: repoRoot,
+    })
+    try {
+      // Ready means the autoscaler's own connection is up and a backlog read succeeded; that read needs the
+      // consumer, which only the worker it started (with the inherited NATS_TLS_*) creates.
+      await eventually('the local autoscaler to be ready', async () => ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok ? true : undefined), 30_000)
+      expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toMatch(/sluice_autoscaler_backlog\{scaler="local"\} 0/)
+      autoscaler.signal('SIGTERM')
+      expect(await autoscaler.exited).toEqual({ code: 0, signal: null })
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n${autoscaler.logTail(30)}`, { cause: error })
+    } finally {
+      await autoscaler.stop()
+      await ingress.close()
+      await nats.close()
+    }
   })
 })
