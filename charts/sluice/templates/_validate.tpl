@@ -78,6 +78,9 @@ user fixes their values in one pass. values.schema.json has already checked type
 {{- if and $v.keda.enabled (not $v.nats.builtin.enabled) (not $v.keda.natsServerMonitoringEndpoint) -}}
 {{- $problems = append $problems "keda.natsServerMonitoringEndpoint is required with an external NATS (host:port of its monitoring port, e.g. nats.nats.svc:8222)" -}}
 {{- end -}}
+{{- if and $v.keda.enabled $v.networkPolicy.enabled (not $v.keda.operatorPodLabels) -}}
+{{- $problems = append $problems "keda.operatorPodLabels must name KEDA's operator pods (e.g. app.kubernetes.io/name: keda-operator): empty would open the NATS monitoring port, which has no authentication, to every pod in KEDA's namespace" -}}
+{{- end -}}
 {{- if and (ne $v.ingress.service.type "NodePort") (ne $v.ingress.service.type "LoadBalancer") (gt (int64 $v.ingress.service.nodePort) 0) -}}
 {{- $problems = append $problems (printf "ingress.service.nodePort (%d) needs ingress.service.type NodePort or LoadBalancer, not %s" (int64 $v.ingress.service.nodePort) $v.ingress.service.type) -}}
 {{- end -}}
