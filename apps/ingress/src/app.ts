@@ -6,6 +6,7 @@ import { JobStatusStore, type IngressConfig, type NatsHandle } from '@sluice/cor
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { apiKeyAuthPlugin } from './auth/auth-plugin.ts'
+import { answerClientError } from './client-errors.ts'
 import { doorShedding } from './door-shedding.ts'
 import { createIngressMetrics } from './ingress-metrics.ts'
 import { JobPublisher } from './job-publisher.ts'
@@ -92,6 +93,8 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
       server.requestTimeout = REQUEST_TIMEOUT_MS
       return server
     },
+    // Requests Node's parser refused get problem+json too, and no body for HEAD (see client-errors.ts).
+    clientErrorHandler: answerClientError,
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.queue.jobMaxBytes,
     genReqId: requestIdFor,

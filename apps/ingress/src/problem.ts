@@ -29,6 +29,8 @@ export const ProblemType = {
   forbidden: { type: 'urn:sluice:problem:forbidden', status: 403, title: 'Forbidden' },
   rateLimited: { type: 'urn:sluice:problem:rate-limited', status: 429, title: 'Too Many Requests' },
   methodNotAllowed: { type: 'urn:sluice:problem:method-not-allowed', status: 405, title: 'Method Not Allowed' },
+  requestTimeout: { type: 'urn:sluice:problem:request-timeout', status: 408, title: 'Request Timeout' },
+  headersTooLarge: { type: 'urn:sluice:problem:headers-too-large', status: 431, title: 'Request Header Fields Too Large' },
   internal: { type: 'urn:sluice:problem:internal', status: 500, title: 'Internal Server Error' },
 } as const
 
