@@ -37,6 +37,7 @@ const cases: readonly BadInput[] = [
   { name: 'user_id with a control character', method: 'GET', url: '/?user_id=abc%0Adef', status: 400 },
   { name: 'user_id given twice', method: 'GET', url: '/?user_id=1&user_id=2', status: 400 },
   { name: 'job id with dots', method: 'GET', url: '/v1/jobs/a.b', status: 400 },
+  { name: 'URL that is not valid percent-encoding', method: 'GET', url: '/v1/jobs/%', status: 400 },
   { name: 'unknown route', method: 'GET', url: '/v2/nothing', status: 404 },
   { name: 'wrong method on a route', method: 'DELETE', url: '/v1/jobs', status: 404 },
 ]

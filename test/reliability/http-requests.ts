@@ -16,15 +16,19 @@ export function describeRequest(request: FuzzRequest): string {
   return `${request.method} ${request.url.slice(0, 300)}${request.url.length > 300 ? `…(${request.url.length})` : ''} headers=${JSON.stringify(request.headers).slice(0, 500)}${body}`
 }
 
-/** Whether an answer is inside the contract: below 500, or a 503/429 with Retry-After (README "Errors"). */
+/**
+ * Whether an answer is inside the contract (README "Errors"): 2xx and 3xx; a 4xx with a problem+json body
+ * (the seed route keeps its text/plain 400 for a missing user_id); a 429, or a 503 with Retry-After, as
+ * problem+json (the seed route keeps its text/plain "queue full"). Nothing else, and never another 5xx.
+ */
 export function isDocumentedAnswer(request: FuzzRequest, status: number, headers: { retryAfter?: string | undefined; contentType?: string | undefined }): boolean {
-  if (status < 500 && status !== 429) return true
+  const problem = headers.contentType?.startsWith('application/problem+json') ?? false
+  const seedText = (request.url === '/' || request.url.startsWith('/?')) && (headers.contentType?.startsWith('text/plain') ?? false)
+  if (status < 400) return true
+  if (status < 500 && status !== 429) return problem || (status === 400 && seedText)
   if (!headers.retryAfter) return false
-  if (status === 429) return headers.contentType?.startsWith('application/problem+json') ?? false
-  if (status !== 503) return false
-  // The seed route keeps its text/plain "queue full" answer; everything else is problem+json.
-  const seedRoute = request.url === '/' || request.url.startsWith('/?')
-  return (headers.contentType?.startsWith('application/problem+json') ?? false) || (seedRoute && (headers.contentType?.startsWith('text/plain') ?? false))
+  if (status === 429) return problem
+  return status === 503 && (problem || seedText)
 }
 
 const encoder = new TextEncoder()

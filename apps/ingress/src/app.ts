@@ -11,10 +11,10 @@ import { doorShedding } from './door-shedding.ts'
 import { createIngressMetrics } from './ingress-metrics.ts'
 import { JobPublisher } from './job-publisher.ts'
 import { limitJsonDepth } from './json-depth.ts'
-import { addSecurityHeaders } from './security-headers.ts'
+import { addSecurityHeaders, SECURITY_HEADERS } from './security-headers.ts'
 import { errorHandlerPlugin } from './plugins/error-handler.ts'
 import { queuePlugin, type QueueServices } from './plugins/queue-plugin.ts'
-import { problemSchema } from './problem.ts'
+import { ProblemType, problemSchema, sendProblem } from './problem.ts'
 import { QueueInfoReader } from './queue-info.ts'
 import { requestIdFor } from './request-id.ts'
 import { deadLettersRoutes } from './routes/dead-letters-routes.ts'
@@ -95,6 +95,12 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
     },
     // Requests Node's parser refused get problem+json too, and no body for HEAD (see client-errors.ts).
     clientErrorHandler: answerClientError,
+    // So do URLs the router cannot decode (`/%`) or over-long path parameters; no route's hooks run for
+    // them, so the headers every answer carries are set here.
+    frameworkErrors: (error, request, reply) => {
+      reply.headers(SECURITY_HEADERS).header('x-request-id', request.id)
+      return sendProblem(reply, ProblemType.invalidRequest, error.message)
+    },
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.queue.jobMaxBytes,
     genReqId: requestIdFor,
