@@ -35,7 +35,7 @@ try {
   const natsPid = findPid('nats-server', `sluice-test-${new URL(server.url).port}`)
   // The four are interleaved and each figure is the median of its rounds, so a slow spell of the machine
   // (other tenants, a GC-heavy moment) lands on all of them rather than skewing one ratio.
-  const rounds: { seed: LoadResult; cpu: Record<string, number>; naive: number; raw: number; reject: LoadResult }[] = []
+  const rounds: { seed: LoadResult; cpu: Record<string, number>; naive: number; raw: number; reject: LoadResult; rejectCpu: Record<string, number> }[] = []
   // The servers get a few seconds of load first, unrecorded, so no round measures a cold JIT.
   for (const baseUrl of [accept.ingress.baseUrl, baseline.baseUrl]) await runLoad({ url: `${baseUrl}/?user_id=1`, connections, durationSeconds: WARMUP_SECONDS, expectStatus: 200 })
   await runLoad({ url: `${full.ingress.baseUrl}/?user_id=1`, connections, durationSeconds: WARMUP_SECONDS, expectStatus: 503 })
@@ -49,8 +49,10 @@ try {
     await accept.purge()
     const raw = await runScript<{ rps: number }>('raw-publish.ts', { NATS_URL: server.url, BENCH_SUBJECT: `${accept.env.QUEUE_SUBJECT_PREFIX}.raw`, BENCH_INFLIGHT: String(connections), BENCH_DURATION_MS: String(seconds * 1000) })
     await accept.purge()
-    const reject = await runLoad({ url: `${full.ingress.baseUrl}/?user_id=1`, connections, durationSeconds: seconds, expectStatus: 503 })
-    rounds.push({ seed, cpu, naive, raw: raw.rps, reject })
+    const { result: reject, cpu: rejectCpu } = await cpuDuring({ ingress: full.ingress.pid }, () =>
+      runLoad({ url: `${full.ingress.baseUrl}/?user_id=1`, connections, durationSeconds: seconds, expectStatus: 503 }),
+    )
+    rounds.push({ seed, cpu, naive, raw: raw.rps, reject, rejectCpu })
   }
   await baseline.stop()
   const { seed, cpu } = medianBy(rounds, (each) => each.seed.rps)
@@ -63,10 +65,13 @@ try {
   figures.accept_cpu_us_autocannon = perAccepted(cpu.self)
   figures.baseline_naive_rps = medianBy(rounds, (each) => each.naive).naive
   figures.raw_publish_rps = medianBy(rounds, (each) => each.raw).raw
-  const { reject } = medianBy(rounds, (each) => each.reject.rps)
+  const { reject, rejectCpu } = medianBy(rounds, (each) => each.reject.rps)
   figures.reject_rps = reject.rps
   figures.reject_p50_ms = reject.p50Ms
   figures.reject_p99_ms = reject.p99Ms
+  // What shedding costs the ingress per request, next to what accepting costs (accept_cpu_us_ingress): on
+  // cores shared with the client, the rejection rate stops at the client's ceiling, the cost does not.
+  figures.reject_cpu_us_ingress = Math.round(((rejectCpu.ingress ?? Number.NaN) * 1e6) / (reject.rps * seconds))
   notes.push(`rounds (accepted / naive / raw publish / rejected req/s): ${rounds.map((each) => `${each.seed.rps} / ${each.naive} / ${each.raw} / ${each.reject.rps}`).join('; ')}`)
   const jobs = await runLoad({
     url: `${accept.ingress.baseUrl}/v1/jobs`,
@@ -159,6 +164,8 @@ const ratios = {
   accept_vs_naive: round(figures.ingress_accept_rps! / figures.baseline_naive_rps!),
   accept_vs_raw_publish: round(figures.ingress_accept_rps! / figures.raw_publish_rps!),
   reject_vs_accept: round(figures.reject_rps! / figures.ingress_accept_rps!),
+  // How many times less CPU the ingress spends on a refused request than on an accepted one.
+  accept_cpu_vs_reject_cpu: round(figures.accept_cpu_us_ingress! / figures.reject_cpu_us_ingress!),
   drain_vs_raw_consume: round(figures.worker_drain_rps! / figures.raw_consume_rps!),
 }
 // The issue's targets, each judged on this run's figures. Where a part the ingress cannot do without (the
