@@ -11,7 +11,8 @@ export type ClientError = Error & { code?: string; rawPacket?: unknown }
  * headers (400), headers over Node's size limit (431), a request that did not arrive in time (408). The
  * framework's default writes a JSON body of its own, and writes it even to a HEAD request, whose client
  * then reads that body as the start of the next answer. Here the answer is problem+json like every other
- * 4xx, has no body for HEAD, and closes the connection, which the parser can no longer follow.
+ * 4xx, has no body for HEAD (nor when the method cannot be known, see below), and closes the connection,
+ * which the parser can no longer follow.
  *
  * Answers still owed on the same connection (pipelined requests before the broken one) are written first:
  * the error is written once the last of them is, so that no earlier request gets it as its answer.
@@ -50,12 +51,23 @@ function owedAnswer(socket: Socket): ServerResponse | undefined {
 /** The raw HTTP answer to `error`. */
 export function clientErrorAnswer(error: ClientError): string {
   const kind = clientErrorKind(error.code)
-  const body = JSON.stringify({ ...kind, detail: clientErrorDetail(kind) })
+  // A HEAD answer must have no body: its client would read one as the start of the next answer. The method
+  // shows only when the refused bytes hold the request's line (the last one, after any pipelined before
+  // it); headers that overflow in a later read do not, so the body goes only to a request seen to be
+  // something else.
+  const method = Buffer.isBuffer(error.rawPacket) ? lastRequestMethod(error.rawPacket.toString('latin1')) : undefined
+  const body = method !== undefined && method !== 'HEAD' ? JSON.stringify({ ...kind, detail: clientErrorDetail(kind) }) : ''
   const head = [`HTTP/1.1 ${kind.status} ${kind.title}`, ...Object.entries(SECURITY_HEADERS).map(([name, value]) => `${name}: ${value}`)]
   head.push(`content-type: ${PROBLEM_CONTENT_TYPE}`, `content-length: ${Buffer.byteLength(body)}`, 'connection: close')
-  // The refused bytes start with the method when they hold the request line; a HEAD answer has no body.
-  const isHead = Buffer.isBuffer(error.rawPacket) && error.rawPacket.subarray(0, 5).toString('latin1') === 'HEAD '
-  return `${head.join('\r\n')}\r\n\r\n${isHead ? '' : body}`
+  return `${head.join('\r\n')}\r\n\r\n${body}`
+}
+
+const REQUEST_LINE = /(?:^|\r\n)([A-Z]+) \S+ HTTP\/1\.[01]\r\n/g
+
+function lastRequestMethod(bytes: string): string | undefined {
+  let method: string | undefined
+  for (const match of bytes.matchAll(REQUEST_LINE)) method = match[1]
+  return method
 }
 
 function clientErrorKind(code: string | undefined): ProblemKind {
