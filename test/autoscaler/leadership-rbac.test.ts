@@ -3,13 +3,9 @@ import type { NatsConnection } from '@nats-io/nats-core'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { controlPlaneSkipReason, type ControlPlane } from '../controlplane/control-plane.ts'
 import { eventually } from '../support/eventually.ts'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { freePort } from '../support/free-port.ts'
-import { startManagedProcess } from '../support/managed-process.ts'
 import type { NatsServerFixture } from '../support/nats-server.ts'
-import { repoRoot } from '../support/repo-paths.ts'
+import { startAutoscalerProcess } from '../support/sluice-processes.ts'
 import { closeOperators, createQueueScaler, prepareNamespace, queueScalerApi, startOperatorSuite, startTestOperator, workerReplicas, type OperatorSuite, type TestOperator } from './support/kube-fixture.ts'
 import { createTestQueue } from './support/nats-queue.ts'
 
@@ -82,16 +78,9 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler leadership an
   test('operator process - leads, serves /readyz and /metrics, and on SIGTERM releases the Lease and exits 0', async () => {
     const { namespace } = await prepareNamespace(cp)
     const port = await freePort()
-    const operator = startManagedProcess({
-      name: 'autoscaler',
-      command: process.execPath,
-      args: [join(repoRoot, 'apps', 'autoscaler', 'src', 'main.ts')],
-      logPath: join(mkdtempSync(join(tmpdir(), 'sluice-autoscaler-')), 'autoscaler.log'),
-      env: {
-        KUBECONFIG: cp.kubeconfigPath, AUTOSCALER_NAMESPACE: namespace, AUTOSCALER_IDENTITY: 'process-a',
-        AUTOSCALER_PORT: String(port), AUTOSCALER_HOST: '127.0.0.1', LOG_LEVEL: 'info',
-      },
-      cwd: repoRoot,
+    const operator = startAutoscalerProcess({
+      KUBECONFIG: cp.kubeconfigPath, AUTOSCALER_NAMESPACE: namespace, AUTOSCALER_IDENTITY: 'process-a',
+      AUTOSCALER_PORT: String(port), AUTOSCALER_HOST: '127.0.0.1', LOG_LEVEL: 'info',
     })
     try {
       const leases = admin.makeApiClient(CoordinationV1Api)

@@ -14,10 +14,9 @@ import { generatePki } from '../controlplane/pki.ts'
 import { eventually } from '../support/eventually.ts'
 import { freePort } from '../support/free-port.ts'
 import { startIngress, type InProcessIngress } from '../support/in-process.ts'
-import { startManagedProcess } from '../support/managed-process.ts'
 import { startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
 import { ingressConfigFor, queueEnv } from '../support/queue-env.ts'
-import { repoRoot } from '../support/repo-paths.ts'
+import { startAutoscalerProcess } from '../support/sluice-processes.ts'
 
 function alive(pid: number): boolean {
   try {
@@ -105,17 +104,10 @@ describe.skipIf(pkiSkipReason !== undefined)(`autoscaler local mode over mutual 
     })
     const ingress = await startIngress(env)
     const port = await freePort()
-    const autoscaler = startManagedProcess({
-      name: 'autoscaler',
-      command: process.execPath,
-      args: [join(repoRoot, 'apps', 'autoscaler', 'src', 'main.ts')],
-      logPath: join(mkdtempSync(join(tmpdir(), 'sluice-local-mtls-log-')), 'autoscaler.log'),
-      env: {
-        ...env, AUTOSCALER_MODE: 'local', AUTOSCALER_HOST: '127.0.0.1', AUTOSCALER_PORT: String(port),
-        AUTOSCALE_MIN_REPLICAS: '1', AUTOSCALE_MAX_REPLICAS: '1', AUTOSCALE_WORKER_FIRST_PORT: String(await freePort()),
-        WORKER_HOST: '127.0.0.1', LOG_LEVEL: 'info',
-      },
-      cwd: repoRoot,
+    const autoscaler = startAutoscalerProcess({
+      ...env, AUTOSCALER_MODE: 'local', AUTOSCALER_HOST: '127.0.0.1', AUTOSCALER_PORT: String(port),
+      AUTOSCALE_MIN_REPLICAS: '1', AUTOSCALE_MAX_REPLICAS: '1', AUTOSCALE_WORKER_FIRST_PORT: String(await freePort()),
+      WORKER_HOST: '127.0.0.1', LOG_LEVEL: 'info',
     })
     try {
       // Ready means the autoscaler's own connection is up and a backlog read succeeded; that read needs the

@@ -70,3 +70,15 @@ export async function startApp(app: 'ingress' | 'worker', env: Env, logLevel = '
   }
   return process_
 }
+
+/** Starts the autoscaler (`apps/autoscaler/src/main.ts`) as its own process with exactly `env`. */
+export function startAutoscalerProcess(env: Env): ManagedProcess {
+  return startManagedProcess({
+    name: 'autoscaler',
+    command: process.execPath,
+    args: [join(repoRoot, 'apps', 'autoscaler', 'src', 'main.ts')],
+    logPath: join(logDir, `autoscaler-${++started}.log`),
+    env,
+    cwd: repoRoot,
+  })
+}
