@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net'
+import { percentile, roundMs } from './latency-percentiles.ts'
 
 /**
  * Latency at a given rate needs requests sent at that rate, evenly. autocannon cannot do this: with a rate
@@ -99,9 +100,9 @@ export async function runPacedLoad(options: PacedLoadOptions): Promise<PacedLoad
   return {
     sent: total - warmup,
     answeredRps: Math.round(answered / elapsedSeconds),
-    p50Ms: round(percentile(sorted, 0.5)),
-    p99Ms: round(percentile(sorted, 0.99)),
-    maxMs: round(sorted.at(-1) ?? 0),
+    p50Ms: roundMs(percentile(sorted, 0.5)),
+    p99Ms: roundMs(percentile(sorted, 0.99)),
+    maxMs: roundMs(sorted.at(-1) ?? 0),
     unexpected,
   }
 }
@@ -173,13 +174,4 @@ class PacedConnection {
     this.#current = undefined
     this.#onAnswer(this, current.index, current.dueAt, status)
   }
-}
-
-function percentile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return Number.NaN
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 100) / 100
 }

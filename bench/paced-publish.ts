@@ -5,6 +5,7 @@
 // Prints JSON figures.
 import { connect } from '@nats-io/transport-node'
 import { jobHeaders, PipelinedPublisher } from '@sluice/core'
+import { percentile, roundMs } from './latency-percentiles.ts'
 
 const rate = Number(process.env.BENCH_RATE ?? 1000)
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 10_000)
@@ -43,6 +44,7 @@ await new Promise<void>((resolve) => {
 await Promise.all(acks)
 publisher.close()
 latencies.sort((a, b) => a - b)
-const at = (quantile: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * quantile))]! * 100) / 100
+// The same percentiles as the HTTP generator's, so the two figures of one run compare.
+const at = (quantile: number) => roundMs(percentile(latencies, quantile))
 console.log(JSON.stringify({ published: latencies.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: at(1) }))
 await nc.close()
