@@ -35,7 +35,7 @@ try {
   const natsPid = findPid('nats-server', `sluice-test-${new URL(server.url).port}`)
   // The four are interleaved and each figure is the median of its rounds, so a slow spell of the machine
   // (other tenants, a GC-heavy moment) lands on all of them rather than skewing one ratio.
-  const rounds: { seed: LoadResult; cpu: Record<string, number>; naive: number; raw: number; reject: LoadResult; rejectCpu: Record<string, number> }[] = []
+  const rounds: { seed: LoadResult; cpu: Record<string, number>; naive: number; naiveCpu: number; raw: number; reject: LoadResult; rejectCpu: Record<string, number> }[] = []
   // The servers get a few seconds of load first, unrecorded, so no round measures a cold JIT.
   for (const baseUrl of [accept.ingress.baseUrl, baseline.baseUrl]) await runLoad({ url: `${baseUrl}/?user_id=1`, connections, durationSeconds: WARMUP_SECONDS, expectStatus: 200 })
   await runLoad({ url: `${full.ingress.baseUrl}/?user_id=1`, connections, durationSeconds: WARMUP_SECONDS, expectStatus: 503 })
@@ -45,14 +45,17 @@ try {
       runLoad({ url: `${accept.ingress.baseUrl}/?user_id=1`, connections, durationSeconds: seconds, expectStatus: 200 }),
     )
     await accept.purge()
-    const naive = (await runLoad({ url: `${baseline.baseUrl}/?user_id=1`, connections, durationSeconds: seconds, expectStatus: 200 })).rps
+    const { result: naiveLoad, cpu: naiveCpu } = await cpuDuring({ baseline: baseline.pid }, () =>
+      runLoad({ url: `${baseline.baseUrl}/?user_id=1`, connections, durationSeconds: seconds, expectStatus: 200 }),
+    )
+    const naive = naiveLoad.rps
     await accept.purge()
     const raw = await runScript<{ rps: number }>('raw-publish.ts', { NATS_URL: server.url, BENCH_SUBJECT: `${accept.env.QUEUE_SUBJECT_PREFIX}.raw`, BENCH_INFLIGHT: String(connections), BENCH_DURATION_MS: String(seconds * 1000) })
     await accept.purge()
     const { result: reject, cpu: rejectCpu } = await cpuDuring({ ingress: full.ingress.pid }, () =>
       runLoad({ url: `${full.ingress.baseUrl}/?user_id=1`, connections, durationSeconds: seconds, expectStatus: 503 }),
     )
-    rounds.push({ seed, cpu, naive, raw: raw.rps, reject, rejectCpu })
+    rounds.push({ seed, cpu, naive, naiveCpu: Math.round((naiveCpu.baseline! * 1e6) / (naive * seconds)), raw: raw.rps, reject, rejectCpu })
   }
   await baseline.stop()
   const { seed, cpu } = medianBy(rounds, (each) => each.seed.rps)
@@ -63,7 +66,11 @@ try {
   figures.accept_cpu_us_ingress = perAccepted(cpu.ingress)
   figures.accept_cpu_us_nats_server = perAccepted(cpu.nats)
   figures.accept_cpu_us_autocannon = perAccepted(cpu.self)
-  figures.baseline_naive_rps = medianBy(rounds, (each) => each.naive).naive
+  const naiveRound = medianBy(rounds, (each) => each.naive)
+  figures.baseline_naive_rps = naiveRound.naive
+  // The naive server's own CPU per accepted request, the counterpart of accept_cpu_us_ingress. Its ratio
+  // moves less with the host's moments than the req/s ratio, which the shared cores also set.
+  figures.baseline_naive_cpu_us = naiveRound.naiveCpu
   figures.raw_publish_rps = medianBy(rounds, (each) => each.raw).raw
   const { reject, rejectCpu } = medianBy(rounds, (each) => each.reject.rps)
   figures.reject_rps = reject.rps
@@ -170,6 +177,8 @@ const ratios = {
   accept_vs_naive: round(figures.ingress_accept_rps! / figures.baseline_naive_rps!),
   accept_vs_raw_publish: round(figures.ingress_accept_rps! / figures.raw_publish_rps!),
   reject_vs_accept: round(figures.reject_rps! / figures.ingress_accept_rps!),
+  // How many times less CPU the ingress spends per accepted request than the naive server.
+  naive_cpu_vs_accept_cpu: round(figures.baseline_naive_cpu_us! / figures.accept_cpu_us_ingress!),
   // How many times less CPU the ingress spends on a refused request than on an accepted one.
   accept_cpu_vs_reject_cpu: round(figures.accept_cpu_us_ingress! / figures.reject_cpu_us_ingress!),
   drain_vs_raw_consume: round(figures.worker_drain_rps! / figures.raw_consume_rps!),

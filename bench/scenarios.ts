@@ -146,6 +146,7 @@ export async function startCannedServer(url: string): Promise<BenchServer> {
 /** A bench server process listening on loopback. */
 export interface BenchServer {
   readonly baseUrl: string
+  readonly pid: number
   stop(): Promise<unknown>
 }
 
@@ -166,5 +167,5 @@ async function startBenchServer(script: string, env: Env): Promise<BenchServer> 
     const line = child.log().split('\n').find((entry) => entry.startsWith('{"port"'))
     return line ? (JSON.parse(line) as { port: number }).port : undefined
   })
-  return { baseUrl: `http://127.0.0.1:${port}`, stop: () => child.stop() }
+  return { baseUrl: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => child.stop() }
 }
