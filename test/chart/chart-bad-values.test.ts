@@ -17,6 +17,14 @@ const cases: Array<{ file: string; messages: Array<string | RegExp> }> = [
     messages: ['(3 problems)', 'config.INGRESS_AUTH=api-key needs ingress.apiKeys.existingSecret', 'nats.tls is for an external NATS', 'nats.tls.enabled needs nats.tls.existingSecret'],
   },
   { file: 'creds-file-on-builtin.yaml', messages: ['nats.auth.type=credsFile needs an external NATS'] },
+  {
+    file: 'ingress-autoscaling.yaml',
+    messages: [
+      '(2 problems)',
+      'ingress.autoscaling.minReplicas (6) must not exceed ingress.autoscaling.maxReplicas (4)',
+      'ingress.autoscaling scales on CPU use as a share of the CPU request: set ingress.resources.requests.cpu',
+    ],
+  },
   { file: 'keda-any-pod-to-monitoring.yaml', messages: ['keda.operatorPodLabels must name KEDA\'s operator pods', 'every pod in KEDA\'s namespace'] },
   {
     file: 'many-problems.yaml',

@@ -17,10 +17,10 @@ describe.skipIf(skipReason)(`chart offline schemas${skipReason ? ` (skipped: ${s
     expect(problems).toEqual([])
   })
 
-  it('chart offline schemas - the optional kinds are covered: Ingress, NetworkPolicy, ServiceMonitor, ScaledObject', async () => {
+  it('chart offline schemas - the optional kinds are covered: Ingress, NetworkPolicy, ServiceMonitor, ScaledObject, HorizontalPodAutoscaler', async () => {
     const kinds = new Set<string>()
     for (const set of ciValueSets) for (const object of await renderChart({ valuesFiles: [ciValuesFile(set)] })) kinds.add(object.kind)
-    expect([...kinds]).toEqual(expect.arrayContaining(['Ingress', 'NetworkPolicy', 'ServiceMonitor', 'ScaledObject', 'QueueScaler', 'StatefulSet']))
+    expect([...kinds]).toEqual(expect.arrayContaining(['Ingress', 'NetworkPolicy', 'ServiceMonitor', 'ScaledObject', 'QueueScaler', 'StatefulSet', 'HorizontalPodAutoscaler']))
   })
 
   it('chart offline schemas - the CRD in crds/ is a valid CustomResourceDefinition', async () => {

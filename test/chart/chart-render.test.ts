@@ -90,6 +90,28 @@ describe.skipIf(skipReason)(`chart render${skipReason ? ` (skipped: ${skipReason
     expect(unscaled.some((object) => object.kind === 'QueueScaler' || object.kind === 'Role')).toBe(false)
   })
 
+  it('chart render - with ingress.autoscaling an HPA on CPU owns the ingress replicas; without, the Deployment sets them', async () => {
+    const rendered = await renderAll()
+    for (const [set, objects] of rendered) {
+      const ingress = findObject(objects, 'Deployment', '-ingress')
+      const hpas = objects.filter((object) => object.kind === 'HorizontalPodAutoscaler')
+      if (set !== 'nats-cluster-values.yaml') {
+        expect(hpas, set).toEqual([])
+        expect((ingress.spec as Record<string, unknown>).replicas, set).toEqual(expect.any(Number))
+        continue
+      }
+      expect(hpas.length, set).toBe(1)
+      // Replicas stay out of the Deployment, so `helm upgrade` does not reset the count the HPA chose.
+      expect((ingress.spec as Record<string, unknown>).replicas, set).toBeUndefined()
+      expect(hpas[0]!.spec, set).toEqual({
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: ingress.metadata.name },
+        minReplicas: 3,
+        maxReplicas: 12,
+        metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }],
+      })
+    }
+  })
+
   it('chart render - the stream replicas follow the built-in NATS size and NATS gets cluster routes at 3', async () => {
     const rendered = await renderAll()
     const replicasOf = (set: string): string | undefined =>

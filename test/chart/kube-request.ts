@@ -49,6 +49,7 @@ const resources: Record<string, { plural: string; namespaced: boolean }> = {
   Pod: { plural: 'pods', namespaced: true },
   Deployment: { plural: 'deployments', namespaced: true },
   StatefulSet: { plural: 'statefulsets', namespaced: true },
+  HorizontalPodAutoscaler: { plural: 'horizontalpodautoscalers', namespaced: true },
   PodDisruptionBudget: { plural: 'poddisruptionbudgets', namespaced: true },
   Role: { plural: 'roles', namespaced: true },
   RoleBinding: { plural: 'rolebindings', namespaced: true },

@@ -10,6 +10,15 @@ user fixes their values in one pass. values.schema.json has already checked type
 {{- if gt (int64 $v.scaling.minReplicas) (int64 $v.scaling.maxReplicas) -}}
 {{- $problems = append $problems (printf "scaling.minReplicas (%d) must not exceed scaling.maxReplicas (%d)" (int64 $v.scaling.minReplicas) (int64 $v.scaling.maxReplicas)) -}}
 {{- end -}}
+{{- $ingressScaling := $v.ingress.autoscaling -}}
+{{- if $ingressScaling.enabled -}}
+{{- if gt (int64 $ingressScaling.minReplicas) (int64 $ingressScaling.maxReplicas) -}}
+{{- $problems = append $problems (printf "ingress.autoscaling.minReplicas (%d) must not exceed ingress.autoscaling.maxReplicas (%d)" (int64 $ingressScaling.minReplicas) (int64 $ingressScaling.maxReplicas)) -}}
+{{- end -}}
+{{- if not (dig "requests" "cpu" "" ($v.ingress.resources | default dict)) -}}
+{{- $problems = append $problems "ingress.autoscaling scales on CPU use as a share of the CPU request: set ingress.resources.requests.cpu" -}}
+{{- end -}}
+{{- end -}}
 {{- if and $v.autoscaler.enabled $v.keda.enabled -}}
 {{- $problems = append $problems "autoscaler.enabled and keda.enabled both scale the worker Deployment: enable one (set autoscaler.enabled=false to use KEDA)" -}}
 {{- end -}}
