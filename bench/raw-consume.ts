@@ -8,6 +8,7 @@ const nc = await connect({ servers: process.env.NATS_URL })
 const js = jetstream(nc)
 const consumer = await js.consumers.get(process.env.BENCH_STREAM!, process.env.BENCH_CONSUMER!)
 const started = Date.now()
+const cpuAtStart = process.cpuUsage()
 let acked = 0
 const messages = await consumer.consume({ max_messages: 256 })
 for await (const msg of messages) {
@@ -16,5 +17,6 @@ for await (const msg of messages) {
 }
 await nc.flush()
 const seconds = (Date.now() - started) / 1000
-console.log(JSON.stringify({ rps: Math.round(acked / seconds), acked }))
+const cpu = process.cpuUsage(cpuAtStart)
+console.log(JSON.stringify({ rps: Math.round(acked / seconds), acked, cpuSeconds: (cpu.user + cpu.system) / 1e6 }))
 await nc.close()

@@ -136,11 +136,19 @@ try {
 
   console.error(`bench: worker drain of ${drainCount} no-op jobs`)
   const drained = await benchQueue(server.url, roomy)
-  figures.worker_drain_rps = await drainWithWorker(drained, drainCount, { WORKER_CONCURRENCY: '64', QUEUE_MAX_ACK_PENDING: '1024' })
+  const drain = await drainWithWorker(drained, drainCount, { WORKER_CONCURRENCY: '64', QUEUE_MAX_ACK_PENDING: '1024' }, natsPid)
   await drained.close()
   const rawDrained = await benchQueue(server.url, roomy)
-  figures.raw_consume_rps = await drainRaw(rawDrained, drainCount)
+  const rawDrain = await drainRaw(rawDrained, drainCount, natsPid)
   await rawDrained.close()
+  figures.worker_drain_rps = drain.rps
+  figures.raw_consume_rps = rawDrain.rps
+  // Both drains keep the two cores busy, so their rates follow the CPU each job costs the consumer and
+  // nats-server together; these move less with the host's moments than the rates do.
+  figures.worker_drain_cpu_us_worker = drain.cpuUsPerJob.consumer
+  figures.worker_drain_cpu_us_nats_server = drain.cpuUsPerJob.natsServer ?? Number.NaN
+  figures.raw_consume_cpu_us_client = rawDrain.cpuUsPerJob.consumer
+  figures.raw_consume_cpu_us_nats_server = rawDrain.cpuUsPerJob.natsServer ?? Number.NaN
 
   console.error('bench: autoscaler reaction (bench/autoscale-reaction.ts)')
   const reaction = await runScript<Record<string, number>>('autoscale-reaction.ts', { BENCH_REACTION_RUNS: process.env.BENCH_REACTION_RUNS ?? '5' })
@@ -182,6 +190,11 @@ const ratios = {
   // How many times less CPU the ingress spends on a refused request than on an accepted one.
   accept_cpu_vs_reject_cpu: round(figures.accept_cpu_us_ingress! / figures.reject_cpu_us_ingress!),
   drain_vs_raw_consume: round(figures.worker_drain_rps! / figures.raw_consume_rps!),
+  // The raw loop's CPU per job (client and nats-server) over the worker's: the drain ratio the cores allow.
+  raw_cpu_vs_drain_cpu: round(
+    (figures.raw_consume_cpu_us_client! + figures.raw_consume_cpu_us_nats_server!) /
+      (figures.worker_drain_cpu_us_worker! + figures.worker_drain_cpu_us_nats_server!),
+  ),
 }
 // The issue's targets, each judged on this run's figures. Where a part the ingress cannot do without (the
 // load client's ceiling, the cores it shares with the client and the server, the store's acknowledgements)

@@ -10,6 +10,7 @@ import { eventually } from '../test/support/eventually.ts'
 import { startManagedProcess } from '../test/support/managed-process.ts'
 import { queueEnv, type Env } from '../test/support/queue-env.ts'
 import { repoRoot } from '../test/support/repo-paths.ts'
+import { cpuDuring } from './cpu-usage.ts'
 import { startApp, type AppProcess } from '../test/support/sluice-processes.ts'
 
 const run = promisify(execFile)
@@ -70,22 +71,32 @@ export async function preloadJobs(nc: NatsConnection, env: Env, count: number): 
   }
 }
 
+/** A drain's rate, and the CPU per job of the consuming process and of nats-server (when its pid is known). */
+export interface DrainResult {
+  readonly rps: number
+  readonly cpuUsPerJob: { readonly consumer: number; readonly natsServer?: number }
+}
+
 /**
- * Starts a worker on `env` and returns jobs per second. The clock starts once the worker is ready, and
- * only the jobs still queued then count, so the worker's process start (Node, connecting, applying the
- * topology) is not charged to its drain rate: the raw loop it is compared with is timed the same way.
+ * Starts a worker on `env` and drains the queue. The clock starts once the worker is ready, and only the
+ * jobs still queued then count, so the worker's process start (Node, connecting, applying the topology)
+ * is not charged to its drain rate: the raw loop it is compared with is timed the same way.
  */
-export async function drainWithWorker(queue: BenchQueue, count: number, workerEnv: Env): Promise<number> {
+export async function drainWithWorker(queue: BenchQueue, count: number, workerEnv: Env, natsPid?: number): Promise<DrainResult> {
   // A first start creates the consumer; the timed run starts with the backlog already there.
   const warm = await startApp('worker', { ...queue.env, ...workerEnv }, 'warn')
   await warm.stop()
   await preloadJobs(queue.nc, queue.env, count)
   const worker = await startApp('worker', { ...queue.env, ...workerEnv }, 'warn')
   try {
-    const started = performance.now()
-    const queuedAtStart = await queue.depth()
-    await eventually('the worker to drain the queue', async () => ((await queue.depth()) === 0 ? true : undefined), { timeoutMs: 300_000, intervalMs: 10 })
-    return Math.round(queuedAtStart / ((performance.now() - started) / 1000))
+    const pids: Record<string, number> = { worker: worker.pid, ...(natsPid ? { nats: natsPid } : {}) }
+    const { result, cpu } = await cpuDuring(pids, async () => {
+      const started = performance.now()
+      const queuedAtStart = await queue.depth()
+      await eventually('the worker to drain the queue', async () => ((await queue.depth()) === 0 ? true : undefined), { timeoutMs: 300_000, intervalMs: 10 })
+      return { jobs: queuedAtStart, seconds: (performance.now() - started) / 1000 }
+    })
+    return { rps: Math.round(result.jobs / result.seconds), cpuUsPerJob: perJob(cpu.worker!, cpu.nats, result.jobs) }
   } finally {
     await worker.stop()
   }
@@ -95,17 +106,26 @@ export async function drainWithWorker(queue: BenchQueue, count: number, workerEn
  * Measures a bare consume-and-ack loop on a consumer like the workers'. Use a queue no worker has run
  * on: a WorkQueue stream allows one consumer per subject.
  */
-export async function drainRaw(queue: BenchQueue, count: number): Promise<number> {
+export async function drainRaw(queue: BenchQueue, count: number, natsPid?: number): Promise<DrainResult> {
   const consumer = `raw_${queue.env.QUEUE_CONSUMER}`
   await queue.jsm.consumers.add(queue.env.QUEUE_STREAM!, { durable_name: consumer, ack_policy: AckPolicy.Explicit, max_ack_pending: 1024 })
   await preloadJobs(queue.nc, queue.env, count)
-  const result = await runScript<{ rps: number }>('raw-consume.ts', {
-    NATS_URL: queue.env.NATS_URL!,
-    BENCH_STREAM: queue.env.QUEUE_STREAM!,
-    BENCH_CONSUMER: consumer,
-    BENCH_COUNT: String(count),
-  })
-  return result.rps
+  // The script reports its own CPU for the loop alone; nats-server's is read around the whole script, which
+  // adds only the script's connecting and looking up the consumer.
+  const { result, cpu } = await cpuDuring(natsPid ? { nats: natsPid } : {}, () =>
+    runScript<{ rps: number; acked: number; cpuSeconds: number }>('raw-consume.ts', {
+      NATS_URL: queue.env.NATS_URL!,
+      BENCH_STREAM: queue.env.QUEUE_STREAM!,
+      BENCH_CONSUMER: consumer,
+      BENCH_COUNT: String(count),
+    }),
+  )
+  return { rps: result.rps, cpuUsPerJob: perJob(result.cpuSeconds, cpu.nats, result.acked) }
+}
+
+function perJob(consumerSeconds: number, natsSeconds: number | undefined, jobs: number): DrainResult['cpuUsPerJob'] {
+  const us = (seconds: number) => Math.round((seconds * 1e6) / jobs)
+  return { consumer: us(consumerSeconds), ...(natsSeconds === undefined ? {} : { natsServer: us(natsSeconds) }) }
 }
 
 /** Samples a process's RSS every `everyMs` while `during` runs. */
