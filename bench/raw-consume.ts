@@ -1,5 +1,5 @@
 // The raw consumer baseline: consume and ack as fast as possible until `BENCH_COUNT` messages are
-// acknowledged. Prints JSON figures.
+// acknowledged, pulling `BENCH_MAX_MESSAGES` at a time. Prints JSON figures.
 import { jetstream } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 
@@ -10,7 +10,7 @@ const consumer = await js.consumers.get(process.env.BENCH_STREAM!, process.env.B
 const started = Date.now()
 const cpuAtStart = process.cpuUsage()
 let acked = 0
-const messages = await consumer.consume({ max_messages: 256 })
+const messages = await consumer.consume({ max_messages: Number(process.env.BENCH_MAX_MESSAGES ?? 256) })
 for await (const msg of messages) {
   msg.ack()
   if (++acked >= count) break

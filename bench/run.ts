@@ -17,6 +17,10 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 10)
 const overloadSeconds = Number(process.env.BENCH_OVERLOAD_SECONDS ?? 60)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const drainCount = Number(process.env.BENCH_DRAIN_JOBS ?? 20_000)
+// Messages per pull for both drains: the worker pulls as many as it may run at once (its concurrency), the
+// raw loop as many as its max_messages. The same figure makes the two compare like for like: the worker's
+// rate depends on it (each job holds a slot until its state write is confirmed), the raw loop's hardly.
+const drainBatch = Number(process.env.BENCH_DRAIN_BATCH ?? 256)
 const repeats = Number(process.env.BENCH_ROUNDS ?? 3)
 const WARMUP_SECONDS = 3
 const roomy = { QUEUE_MAX_MESSAGES: '10000000', QUEUE_MAX_BYTES: String(8 * 1024 ** 3) }
@@ -134,12 +138,12 @@ try {
   figures.ingress_rss_growth_mb = Math.round((rss.at(-1)! - rss[Math.min(2, rss.length - 1)]!) * 10) / 10
   await full.close()
 
-  console.error(`bench: worker drain of ${drainCount} no-op jobs`)
+  console.error(`bench: worker drain of ${drainCount} no-op jobs, ${drainBatch} per pull`)
   const drained = await benchQueue(server.url, roomy)
-  const drain = await drainWithWorker(drained, drainCount, { WORKER_CONCURRENCY: '64', QUEUE_MAX_ACK_PENDING: '1024' }, natsPid)
+  const drain = await drainWithWorker(drained, drainCount, { WORKER_CONCURRENCY: String(drainBatch), QUEUE_MAX_ACK_PENDING: String(Math.max(1024, drainBatch)) }, natsPid)
   await drained.close()
   const rawDrained = await benchQueue(server.url, roomy)
-  const rawDrain = await drainRaw(rawDrained, drainCount, natsPid)
+  const rawDrain = await drainRaw(rawDrained, drainCount, drainBatch, natsPid)
   await rawDrained.close()
   figures.worker_drain_rps = drain.rps
   figures.raw_consume_rps = rawDrain.rps

@@ -103,12 +103,12 @@ export async function drainWithWorker(queue: BenchQueue, count: number, workerEn
 }
 
 /**
- * Measures a bare consume-and-ack loop on a consumer like the workers'. Use a queue no worker has run
- * on: a WorkQueue stream allows one consumer per subject.
+ * Measures a bare consume-and-ack loop on a consumer like the workers', pulling `perPull` messages at a
+ * time. Use a queue no worker has run on: a WorkQueue stream allows one consumer per subject.
  */
-export async function drainRaw(queue: BenchQueue, count: number, natsPid?: number): Promise<DrainResult> {
+export async function drainRaw(queue: BenchQueue, count: number, perPull: number, natsPid?: number): Promise<DrainResult> {
   const consumer = `raw_${queue.env.QUEUE_CONSUMER}`
-  await queue.jsm.consumers.add(queue.env.QUEUE_STREAM!, { durable_name: consumer, ack_policy: AckPolicy.Explicit, max_ack_pending: 1024 })
+  await queue.jsm.consumers.add(queue.env.QUEUE_STREAM!, { durable_name: consumer, ack_policy: AckPolicy.Explicit, max_ack_pending: Math.max(1024, perPull) })
   await preloadJobs(queue.nc, queue.env, count)
   // The script reports its own CPU for the loop alone; nats-server's is read around the whole script, which
   // adds only the script's connecting and looking up the consumer.
@@ -118,6 +118,7 @@ export async function drainRaw(queue: BenchQueue, count: number, natsPid?: numbe
       BENCH_STREAM: queue.env.QUEUE_STREAM!,
       BENCH_CONSUMER: consumer,
       BENCH_COUNT: String(count),
+      BENCH_MAX_MESSAGES: String(perPull),
     }),
   )
   return { rps: result.rps, cpuUsPerJob: perJob(result.cpuSeconds, cpu.nats, result.acked) }
