@@ -29,7 +29,7 @@ const server = await startNatsServer()
 const figures: Record<string, number> = {}
 const notes: string[] = []
 try {
-  console.error(`bench: accept path, naive baseline, raw publish loop and rejection path, ${repeats} rounds, ${connections} connections, ${seconds}s per run`)
+  console.error(`bench: accept path, naive baseline, raw publish loop, rejection path and the client's ceilings, ${repeats} rounds, ${connections} connections, ${seconds}s per run`)
   const accept = await benchQueue(server.url, roomy)
   const baseline = await startBaselineServer(server.url, `${accept.env.QUEUE_SUBJECT_PREFIX}.baseline`)
   // A second ingress in front of a queue that holds one job, kept full: the rejection path.
@@ -37,12 +37,27 @@ try {
   await fetch(`${full.ingress.baseUrl}/?user_id=fill`)
   // Where the CPU goes per accepted job: the ingress, nats-server and autocannon share the same cores.
   const natsPid = findPid('nats-server', `sluice-test-${new URL(server.url).port}`)
-  // The four are interleaved and each figure is the median of its rounds, so a slow spell of the machine
-  // (other tenants, a GC-heavy moment) lands on all of them rather than skewing one ratio.
-  const rounds: { seed: LoadResult; cpu: Record<string, number>; naive: number; naiveCpu: number; raw: number; reject: LoadResult; rejectCpu: Record<string, number> }[] = []
+  // autocannon's ceiling for each answer: servers replaying the ingress's exact 200 and 503 from memory.
+  const cannedAccept = await startCannedServer(`${accept.ingress.baseUrl}/?user_id=1`)
+  const cannedReject = await startCannedServer(`${full.ingress.baseUrl}/?user_id=1`)
+  // The six are interleaved and each figure is the median of its rounds, so a slow spell of the machine
+  // (other tenants, a GC-heavy moment) lands on all of them rather than skewing one ratio. The host's speed
+  // has been seen to double between minutes, so the client's ceilings are measured in the same rounds as
+  // the figures they bound.
+  const rounds: {
+    seed: LoadResult
+    cpu: Record<string, number>
+    naive: number
+    naiveCpu: number
+    raw: number
+    reject: LoadResult
+    rejectCpu: Record<string, number>
+    ceilingAccept: number
+    ceilingReject: number
+  }[] = []
   // The servers get a few seconds of load first, unrecorded, so no round measures a cold JIT.
-  for (const baseUrl of [accept.ingress.baseUrl, baseline.baseUrl]) await runLoad({ url: `${baseUrl}/?user_id=1`, connections, durationSeconds: WARMUP_SECONDS, expectStatus: 200 })
-  await runLoad({ url: `${full.ingress.baseUrl}/?user_id=1`, connections, durationSeconds: WARMUP_SECONDS, expectStatus: 503 })
+  for (const baseUrl of [accept.ingress.baseUrl, baseline.baseUrl, cannedAccept.baseUrl]) await runLoad({ url: `${baseUrl}/?user_id=1`, connections, durationSeconds: WARMUP_SECONDS, expectStatus: 200 })
+  for (const baseUrl of [full.ingress.baseUrl, cannedReject.baseUrl]) await runLoad({ url: `${baseUrl}/?user_id=1`, connections, durationSeconds: WARMUP_SECONDS, expectStatus: 503 })
   await accept.purge()
   for (let round = 0; round < repeats; round++) {
     const { result: seed, cpu } = await cpuDuring({ ingress: accept.ingress.pid, ...(natsPid ? { nats: natsPid } : {}) }, () =>
@@ -59,8 +74,11 @@ try {
     const { result: reject, cpu: rejectCpu } = await cpuDuring({ ingress: full.ingress.pid }, () =>
       runLoad({ url: `${full.ingress.baseUrl}/?user_id=1`, connections, durationSeconds: seconds, expectStatus: 503 }),
     )
-    rounds.push({ seed, cpu, naive, naiveCpu: Math.round((naiveCpu.baseline! * 1e6) / (naive * seconds)), raw: raw.rps, reject, rejectCpu })
+    const ceilingAccept = (await runLoad({ url: `${cannedAccept.baseUrl}/?user_id=1`, connections, durationSeconds: seconds, expectStatus: 200 })).rps
+    const ceilingReject = (await runLoad({ url: `${cannedReject.baseUrl}/?user_id=1`, connections, durationSeconds: seconds, expectStatus: 503 })).rps
+    rounds.push({ seed, cpu, naive, naiveCpu: Math.round((naiveCpu.baseline! * 1e6) / (naive * seconds)), raw: raw.rps, reject, rejectCpu, ceilingAccept, ceilingReject })
   }
+  await cannedReject.stop()
   await baseline.stop()
   const { seed, cpu } = medianBy(rounds, (each) => each.seed.rps)
   figures.ingress_accept_rps = seed.rps
@@ -83,7 +101,13 @@ try {
   // What shedding costs the ingress per request, next to what accepting costs (accept_cpu_us_ingress): on
   // cores shared with the client, the rejection rate stops at the client's ceiling, the cost does not.
   figures.reject_cpu_us_ingress = Math.round(((rejectCpu.ingress ?? Number.NaN) * 1e6) / (reject.rps * seconds))
-  notes.push(`rounds (accepted / naive / raw publish / rejected req/s): ${rounds.map((each) => `${each.seed.rps} / ${each.naive} / ${each.raw} / ${each.reject.rps}`).join('; ')}`)
+  figures.client_ceiling_accept_rps = medianBy(rounds, (each) => each.ceilingAccept).ceilingAccept
+  figures.client_ceiling_reject_rps = medianBy(rounds, (each) => each.ceilingReject).ceilingReject
+  notes.push(
+    `rounds (accepted / naive / raw publish / rejected / client ceiling 200 / client ceiling 503, req/s): ${rounds
+      .map((each) => `${each.seed.rps} / ${each.naive} / ${each.raw} / ${each.reject.rps} / ${each.ceilingAccept} / ${each.ceilingReject}`)
+      .join('; ')}`,
+  )
   const jobs = await runLoad({
     url: `${accept.ingress.baseUrl}/v1/jobs`,
     method: 'POST',
@@ -117,19 +141,16 @@ try {
   })
   figures.publish_floor_p99_ms = publishFloor.p99Ms
   await accept.purge()
-  await withCannedServer(`${accept.ingress.baseUrl}/?user_id=1`, async (url) => {
-    figures.client_ceiling_accept_rps = (await runLoad({ url, connections, durationSeconds: seconds, expectStatus: 200 })).rps
-    // The same paced load against a server with nothing to do: the latency this machine adds by itself.
-    figures.latency_floor_p99_ms = (await runPacedLoad({ url, rate: half.answeredRps, durationSeconds: seconds, connections, expectStatus: 200 })).p99Ms
-  })
+  // The same paced load against a server with nothing to do: the latency this machine adds by itself.
+  figures.latency_floor_p99_ms = (
+    await runPacedLoad({ url: `${cannedAccept.baseUrl}/?user_id=1`, rate: half.answeredRps, durationSeconds: seconds, connections, expectStatus: 200 })
+  ).p99Ms
+  await cannedAccept.stop()
   await accept.purge()
 
   await accept.close()
 
-  console.error('bench: the client ceiling for rejections, and memory under overload (queue full)')
-  await withCannedServer(`${full.ingress.baseUrl}/?user_id=1`, async (url) => {
-    figures.client_ceiling_reject_rps = (await runLoad({ url, connections, durationSeconds: seconds, expectStatus: 503 })).rps
-  })
+  console.error('bench: memory under overload (queue full)')
   const overload = runLoad({ url: `${full.ingress.baseUrl}/?user_id=1`, connections: 200, durationSeconds: overloadSeconds, expectStatus: 503 })
   const rss = await sampleRss(full.ingress.pid, overload, 2000, rssMb)
   await overload
@@ -224,20 +245,6 @@ console.log('\n| target | met |\n|---|---|')
 for (const { name, met, reachable } of targets) console.log(`| ${name} | ${met ? 'yes' : reachable ? 'no' : 'no: beyond what the client, the shared cores or the store alone allow on this machine'} |`)
 for (const note of notes) console.log(`\n${note}`)
 console.log(`\nwritten to .data/bench/latest.json`)
-
-/**
- * Runs `use` against a server replaying `url`'s current answer and doing nothing else (the client's
- * ceiling and the machine's latency floor for that response); `use` gets the same path on that server.
- */
-async function withCannedServer(url: string, use: (cannedUrl: string) => Promise<void>): Promise<void> {
-  const canned = await startCannedServer(url)
-  try {
-    const { pathname, search } = new URL(url)
-    await use(`${canned.baseUrl}${pathname}${search}`)
-  } finally {
-    await canned.stop()
-  }
-}
 
 /** The element whose `key` is the median (the upper one of an even count). */
 function medianBy<T>(items: T[], key: (item: T) => number): T {
