@@ -10,8 +10,8 @@ import { eventually } from '../test/support/eventually.ts'
 import { startManagedProcess } from '../test/support/managed-process.ts'
 import { queueEnv, type Env } from '../test/support/queue-env.ts'
 import { repoRoot } from '../test/support/repo-paths.ts'
-import { cpuDuring } from './cpu-usage.ts'
 import { startApp, type AppProcess } from '../test/support/sluice-processes.ts'
+import { cpuDuring } from './cpu-usage.ts'
 
 const run = promisify(execFile)
 
