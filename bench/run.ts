@@ -157,6 +157,10 @@ try {
   figures.ingress_rss_mb_overload = Math.max(...rss)
   // Growth from the first sample after warm-up to the end: flat means bounded.
   figures.ingress_rss_growth_mb = Math.round((rss.at(-1)! - rss[Math.min(2, rss.length - 1)]!) * 10) / 10
+  // RSS climbs for a while as V8 and the allocator settle, then levels off (a 5-minute run: +9 MB in the
+  // first 130 s, then flat). "Not growing" is judged on the second half of the run.
+  const secondHalf = rss.slice(Math.floor(rss.length / 2))
+  figures.ingress_rss_growth_second_half_mb = Math.round((secondHalf.at(-1)! - secondHalf[0]!) * 10) / 10
   await full.close()
 
   console.error(`bench: worker drain of ${drainCount} no-op jobs, ${drainBatch} per pull`)
@@ -231,7 +235,8 @@ const targets = [
   target('p99 <= 5 ms at half the maximum rate', 5 / figures.ingress_p99_ms!, 1, 5 / figures.publish_floor_p99_ms!),
   target('rejections >= 2x accepted', ratios.reject_vs_accept, 2, figures.client_ceiling_reject_rps! / figures.ingress_accept_rps!),
   target('drain >= 0.5x raw consume', ratios.drain_vs_raw_consume, 0.5),
-  target('ingress RSS < 200 MB under overload', 200 / figures.ingress_rss_mb_overload!, 1),
+  // Flat: the second half of the overload adds at most 5 % of the peak.
+  target('ingress RSS < 200 MB and flat under overload', Math.min(200 / figures.ingress_rss_mb_overload!, (0.05 * figures.ingress_rss_mb_overload!) / Math.max(figures.ingress_rss_growth_second_half_mb!, 0.1)), 1),
   target('autoscaler reaction <= poll interval + 1 s', 3000 / figures.autoscale_reaction_ms!, 1),
 ]
 const report = { ...figures, ratios, targets, notes, machine: machineFacts(process.env.NATS_SERVER_BIN) }
