@@ -39,7 +39,7 @@ const cases: readonly BadInput[] = [
   { name: 'job id with dots', method: 'GET', url: '/v1/jobs/a.b', status: 400 },
   { name: 'URL that is not valid percent-encoding', method: 'GET', url: '/v1/jobs/%', status: 400 },
   { name: 'unknown route', method: 'GET', url: '/v2/nothing', status: 404 },
-  { name: 'wrong method on a route', method: 'DELETE', url: '/v1/jobs', status: 404 },
+  { name: 'wrong method on a route', method: 'DELETE', url: '/v1/jobs', status: 405 },
 ]
 
 describe('bad input', () => {

@@ -11,6 +11,7 @@ import { doorShedding } from './door-shedding.ts'
 import { createIngressMetrics } from './ingress-metrics.ts'
 import { JobPublisher } from './job-publisher.ts'
 import { limitJsonDepth } from './json-depth.ts'
+import { methodNotAllowed } from './method-not-allowed.ts'
 import { addSecurityHeaders, SECURITY_HEADERS } from './security-headers.ts'
 import { errorHandlerPlugin } from './plugins/error-handler.ts'
 import { queuePlugin, type QueueServices } from './plugins/queue-plugin.ts'
@@ -161,12 +162,14 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
       allowList: (request) => request.routeOptions.config.scope === 'public',
     })
   }
+  const answerOtherMethods = methodNotAllowed(app)
   if (config.ingress.seedRoute !== 'off') await app.register(seedRoute, { scope: config.ingress.seedRoute === 'protected' ? 'submit' : 'public' })
   await app.register(jobsRoutes)
   await app.register(queueRoute)
   await app.register(deadLettersRoutes)
   await app.register(healthRoutes)
   await app.register(openApiRoute)
+  answerOtherMethods()
 
   return {
     app,

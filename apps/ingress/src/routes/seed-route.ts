@@ -62,6 +62,7 @@ export async function seedRoute(app: FastifyInstance, options: { scope: 'submit'
     if (refused) return reply.code(503).header('retry-after', retryAfter).type('text/plain; charset=utf-8').send(SEED_FULL_TEXT)
     return reply.code(200).type('text/plain; charset=utf-8').send(seedAcceptedText(userId))
   }
-  app.get('/', { schema, config: { scope: options.scope } }, handler)
+  // No HEAD: it must be safe, and a GET here enqueues; HEAD gets the 405 every other method gets.
+  app.get('/', { schema, config: { scope: options.scope }, exposeHeadRoute: false }, handler)
   app.post('/', { schema, config: { scope: options.scope } }, handler)
 }
