@@ -1,3 +1,5 @@
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream'
+import { headers } from '@nats-io/nats-core'
 import type { JobHandler } from '@sluice/worker'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually } from '../support/eventually.ts'
@@ -87,5 +89,56 @@ describe('dead letters', () => {
     const response = await inject('POST', '/v1/dead-letters/nobody/redrive')
     expect(response.statusCode).toBe(404)
     expect(response.headers['content-type']).toMatch(/problem\+json/)
+  })
+})
+
+describe('dead letters written by other clients', () => {
+  let server: NatsServerFixture
+  let ingress: InProcessIngress
+  let dlqPrefix: string
+
+  beforeAll(async () => {
+    server = await startNatsServer()
+    const env = queueEnv(server.url)
+    dlqPrefix = env.QUEUE_DLQ_SUBJECT_PREFIX!
+    ingress = await startIngress(env)
+  })
+  afterAll(async () => {
+    await ingress?.close()
+    await server?.close()
+  })
+
+  // Any NATS client with publish rights can write to the dead-letter subjects, with any headers or none.
+  async function publishDeadLetter(js: JetStreamClient, id: string, fields: Record<string, string> | undefined): Promise<void> {
+    const h = fields === undefined ? undefined : headers()
+    for (const [name, value] of Object.entries(fields ?? {})) h!.set(name, value)
+    await js.publish(`${dlqPrefix}.${id}`, new TextEncoder().encode('{}'), h ? { headers: h } : {})
+  }
+
+  it('dead letters - missing or malformed headers are listed with fallbacks, never a 500', async () => {
+    const js = jetstream(ingress.nats.nc)
+    const deadAt = '2026-01-02T03:04:05.000Z'
+    await publishDeadLetter(js, 'fine', { 'Sluice-Job-Type': 'report', 'Sluice-Queued-At': deadAt, 'Sluice-Error': 'boom', 'Sluice-Attempts': '3', 'Sluice-Dead-At': deadAt })
+    await publishDeadLetter(js, 'words', { 'Sluice-Job-Type': 'report', 'Sluice-Attempts': 'lots', 'Sluice-Dead-At': 'yesterday' })
+    await publishDeadLetter(js, 'huge', { 'Sluice-Attempts': '1e400' })
+    await publishDeadLetter(js, 'negative', { 'Sluice-Attempts': '-2' })
+    await publishDeadLetter(js, 'bare', undefined)
+
+    const response = await ingress.app.inject({ method: 'GET', url: '/v1/dead-letters' })
+    expect(response.statusCode).toBe(200)
+    const items = response.json().items as Record<string, unknown>[]
+    expect(items.map((item) => item.id)).toEqual(['fine', 'words', 'huge', 'negative', 'bare'])
+    expect(items[0]).toMatchObject({ type: 'report', queuedAt: deadAt, error: 'boom', attempts: 3, deadAt })
+    for (const item of items.slice(1)) {
+      expect(item.attempts).toBe(0)
+      // Without a readable time of death, the time the stream stored it.
+      expect(Number.isNaN(Date.parse(item.deadAt as string))).toBe(false)
+    }
+    expect(items[4]).toMatchObject({ type: '', error: '', queuedAt: '' })
+  })
+
+  it('dead letters - a malformed dead letter can still be redriven', async () => {
+    const response = await ingress.app.inject({ method: 'POST', url: '/v1/dead-letters/words/redrive' })
+    expect(response.statusCode).toBe(202)
   })
 })

@@ -1,18 +1,7 @@
 import type { JetStreamManager, StoredMsg } from '@nats-io/jetstream'
-import { deadLetterSubject, JobHeader, type JobStatusStore, type QueueConfig } from '@sluice/core'
+import { deadLetterSubject, type JobStatusStore, type QueueConfig } from '@sluice/core'
 import type { JobPublisher } from '../job-publisher.ts'
-
-/** A dead-lettered job as `GET /v1/dead-letters` lists it. */
-export interface DeadLetter {
-  /** Position in the dead-letter stream; pages continue after it. */
-  readonly seq: number
-  readonly id: string
-  readonly type: string
-  readonly error: string
-  readonly attempts: number
-  readonly queuedAt: string
-  readonly deadAt: string
-}
+import { describeDeadLetter, type DeadLetter } from './dead-letter.ts'
 
 /** Reads and redrives the dead-letter stream. */
 export class DeadLetterStore {
@@ -79,15 +68,6 @@ export class DeadLetterStore {
   }
 
   #describe(stored: StoredMsg): DeadLetter {
-    const h = stored.header
-    return {
-      seq: stored.seq,
-      id: stored.subject.slice(this.#queue.deadLetterSubjectPrefix.length + 1),
-      type: h.get(JobHeader.type),
-      error: h.get(JobHeader.error),
-      attempts: Number(h.get(JobHeader.attempts) || 0),
-      queuedAt: h.get(JobHeader.queuedAt),
-      deadAt: h.get(JobHeader.deadAt) || stored.time.toISOString(),
-    }
+    return describeDeadLetter(stored, this.#queue.deadLetterSubjectPrefix)
   }
 }

@@ -11,11 +11,11 @@ const deadLetterSchema = {
   properties: {
     seq: { type: 'integer' },
     id: { type: 'string' },
-    type: { type: 'string' },
-    error: { type: 'string' },
-    attempts: { type: 'integer' },
-    queuedAt: { type: 'string' },
-    deadAt: { type: 'string' },
+    type: { type: 'string', description: 'Empty when the dead letter does not say (written by another NATS client)' },
+    error: { type: 'string', description: 'Empty when the dead letter does not say' },
+    attempts: { type: 'integer', description: '0 when the dead letter does not say, or says something that is not a count' },
+    queuedAt: { type: 'string', description: 'ISO 8601; empty when the dead letter does not say' },
+    deadAt: { type: 'string', description: 'ISO 8601; when the dead letter does not say, the time it was stored' },
   },
 } as const
 
