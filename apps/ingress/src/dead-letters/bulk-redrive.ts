@@ -27,7 +27,8 @@ export async function bulkRedrive(
       after = letter.seq
       if (options.type !== undefined && letter.type !== options.type) continue
       try {
-        if (await store.redrive(letter.id)) redriven++
+        // Another redrive may take a letter first (`already redriven`), or it may be gone (`not found`).
+        if ((await store.redrive(letter.id)) === 'redriven') redriven++
       } catch (error) {
         if (error instanceof QueueFullError) return { redriven, stoppedBecause: 'queue full' }
         throw error

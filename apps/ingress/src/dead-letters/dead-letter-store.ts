@@ -1,7 +1,17 @@
-import type { JetStreamManager, StoredMsg } from '@nats-io/jetstream'
+import { JetStreamApiError, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream'
 import { deadLetterSubject, type JobStatusStore, type QueueConfig } from '@sluice/core'
 import type { JobPublisher } from '../job-publisher.ts'
 import { describeDeadLetter, type DeadLetter } from './dead-letter.ts'
+
+/**
+ * What one redrive did: `redriven`, this call put the job back and removed its dead letter;
+ * `already redriven`, another call read the same dead letter and removed it first (the job is back once);
+ * `not found`, there is no dead letter for the id (never, or redriven earlier).
+ */
+export type RedriveOutcome = 'redriven' | 'already redriven' | 'not found'
+
+// JetStream's answer to deleting a message that is not stored (any more).
+const NO_MESSAGE_FOUND = 10057
 
 /** Reads and redrives the dead-letter stream. */
 export class DeadLetterStore {
@@ -39,12 +49,13 @@ export class DeadLetterStore {
 
   /**
    * Puts job `id` back in the queue (same id, payload and type; attempts start again) and removes it from
-   * the dead letters. Safe to repeat: the republish is de-duplicated by the dead letter's sequence.
-   * Resolves false when there is no such dead letter; rejects with the queue errors (for example full).
+   * the dead letters. Safe to run at the same time as another redrive of the same job: the republish is
+   * de-duplicated by the dead letter's sequence, so the job is back once, and the call whose delete removed
+   * the dead letter is the one that redrove it. Rejects with the queue errors (for example full).
    */
-  async redrive(id: string): Promise<boolean> {
+  async redrive(id: string): Promise<RedriveOutcome> {
     const stored = await this.#stored(id)
-    if (!stored) return false
+    if (!stored) return 'not found'
     const letter = this.#describe(stored)
     const queuedAt = new Date().toISOString()
     // The state goes first: a worker may finish the job before a later write would land, and `queued`
@@ -59,12 +70,21 @@ export class DeadLetterStore {
         .catch(() => undefined)
       throw error
     }
-    await this.#jsm.streams.deleteMessage(this.#queue.deadLetterStream, stored.seq, false)
-    return true
+    return (await this.#remove(stored.seq)) ? 'redriven' : 'already redriven'
   }
 
   async #stored(id: string): Promise<StoredMsg | null> {
     return this.#jsm.streams.getMessage(this.#queue.deadLetterStream, { last_by_subj: deadLetterSubject(this.#queue, id) })
+  }
+
+  async #remove(seq: number): Promise<boolean> {
+    try {
+      await this.#jsm.streams.deleteMessage(this.#queue.deadLetterStream, seq, false)
+      return true
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === NO_MESSAGE_FOUND) return false
+      throw error
+    }
   }
 
   #describe(stored: StoredMsg): DeadLetter {

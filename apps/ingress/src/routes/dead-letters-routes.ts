@@ -2,7 +2,7 @@ import { JOB_ID_PATTERN, JOB_TYPE_PATTERN, QueueUnavailableError } from '@sluice
 import type { FastifyInstance } from 'fastify'
 import { bulkRedrive } from '../dead-letters/bulk-redrive.ts'
 import { DeadLetterStore } from '../dead-letters/dead-letter-store.ts'
-import { ProblemType, sendProblem } from '../problem.ts'
+import { ProblemType, sendProblem, type ProblemKind } from '../problem.ts'
 
 const problemRef = { $ref: 'Problem#' }
 const deadLetterSchema = {
@@ -18,6 +18,9 @@ const deadLetterSchema = {
     deadAt: { type: 'string', description: 'ISO 8601; when the dead letter does not say, the time it was stored' },
   },
 } as const
+
+// A redrive that read the dead letter while another one was putting the same job back.
+const alreadyRedriven: ProblemKind = { type: 'urn:sluice:problem:already-redriven', status: 409, title: 'Already Redriven' }
 
 /** Dead letters: list them, and put them back in the queue once the cause is fixed. */
 export async function deadLettersRoutes(app: FastifyInstance): Promise<void> {
@@ -66,14 +69,21 @@ export async function deadLettersRoutes(app: FastifyInstance): Promise<void> {
     {
       schema: {
         summary: 'Put one dead-lettered job back in the queue',
+        description:
+          '202: this request put the job back (`Location` is its state). 404: there is no dead letter for the id ' +
+          '(none was filed, or it was redriven earlier). 409 (`urn:sluice:problem:already-redriven`): another ' +
+          'request redrove the same job at the same time; it is back in the queue once.',
         tags: ['dead letters'],
         params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: JOB_ID_PATTERN.source } } },
-        response: { 202: { type: 'object', properties: { id: { type: 'string' }, redriven: { type: 'boolean' } } }, 404: problemRef, 503: problemRef },
+        response: { 202: { type: 'object', properties: { id: { type: 'string' }, redriven: { type: 'boolean' } } }, 404: problemRef, 409: problemRef, 503: problemRef },
       },
     },
     async (request, reply) => {
-      if (!(await store.redrive(request.params.id))) return sendProblem(reply, ProblemType.notFound, `no dead letter for job ${request.params.id}`)
-      return reply.code(202).header('location', `/v1/jobs/${request.params.id}`).send({ id: request.params.id, redriven: true })
+      const { id } = request.params
+      const outcome = await store.redrive(id)
+      if (outcome === 'not found') return sendProblem(reply, ProblemType.notFound, `no dead letter for job ${id}`)
+      if (outcome === 'already redriven') return sendProblem(reply, alreadyRedriven, `job ${id} was redriven by another request at the same time; it is back in the queue`)
+      return reply.code(202).header('location', `/v1/jobs/${id}`).send({ id, redriven: true })
     },
   )
 
