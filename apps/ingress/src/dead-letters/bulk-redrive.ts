@@ -2,40 +2,80 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { QueueFullError } from '@sluice/core'
 import type { DeadLetterStore } from './dead-letter-store.ts'
 
-/** What a bulk redrive did. */
+/** Why a caller stops a bulk redrive early; pass it as the reason of `abort()` on the redrive's signal. */
+export type BulkRedriveInterruption = 'client gone' | 'ingress draining'
+
+/** Why a bulk redrive ended. */
+export type BulkRedriveStop = 'limit' | 'no more dead letters' | 'queue full' | 'queue unavailable' | BulkRedriveInterruption
+
+/** What a bulk redrive did, also when it stopped early. */
 export interface BulkRedriveResult {
+  /** Jobs this redrive put back in the queue (`ids.length`). */
   readonly redriven: number
-  /** Why it stopped before `limit`: the dead letters ran out, or the queue filled up. */
-  readonly stoppedBecause: 'limit' | 'no more dead letters' | 'queue full'
+  /** Their ids, in the order they were put back. Dead letters another redrive took first are not in it. */
+  readonly ids: readonly string[]
+  readonly stoppedBecause: BulkRedriveStop
+  /** What failed, when `stoppedBecause` is `queue unavailable`. */
+  readonly error?: string
+  /** The failure itself, for the log (not for the answer). */
+  readonly cause?: unknown
 }
 
+/** What to redrive, and how fast. */
+export interface BulkRedriveOptions {
+  /** Most jobs to put back. */
+  readonly limit: number
+  /** Only dead letters of this job type. @default every type */
+  readonly type?: string | undefined
+  /** Pace, in jobs per second (INGRESS_REDRIVE_RATE_PER_SECOND). */
+  readonly ratePerSecond: number
+  /** Aborting stops the redrive before its next job (a job being moved is finished first); its reason is reported. */
+  readonly signal?: AbortSignal
+}
+
+// Dead letters read per listing request.
+const PAGE_SIZE = 100
+
 /**
- * Redrives up to `limit` dead letters, oldest first (optionally of one type), at most `ratePerSecond`
- * a second so a recovery does not flood the workers, and stops when the queue is full.
+ * Redrives up to `limit` dead letters, oldest first, at most `ratePerSecond` a second so a recovery does
+ * not flood the workers. Never rejects: it stops when the queue is full, when the queue cannot be reached,
+ * or when `signal` aborts, and resolves with what it did up to then, so a caller can always tell which
+ * jobs are back.
  */
-export async function bulkRedrive(
-  store: DeadLetterStore,
-  options: { readonly limit: number; readonly type?: string | undefined; readonly ratePerSecond: number; readonly signal?: AbortSignal },
-): Promise<BulkRedriveResult> {
+export async function bulkRedrive(store: DeadLetterStore, options: BulkRedriveOptions): Promise<BulkRedriveResult> {
+  const { signal } = options
   const gapMs = 1000 / options.ratePerSecond
-  let redriven = 0
+  const ids: string[] = []
+  const stop = (stoppedBecause: BulkRedriveStop): BulkRedriveResult => ({ redriven: ids.length, ids, stoppedBecause })
   let after = 0
-  while (redriven < options.limit) {
-    const page = await store.list(after, 100)
-    if (page.length === 0) return { redriven, stoppedBecause: 'no more dead letters' }
-    for (const letter of page) {
-      after = letter.seq
-      if (options.type !== undefined && letter.type !== options.type) continue
-      try {
+  try {
+    while (ids.length < options.limit) {
+      if (signal?.aborted) return stop(interruption(signal))
+      const page = await store.list(after, PAGE_SIZE)
+      if (page.length === 0) return stop('no more dead letters')
+      for (const letter of page) {
+        after = letter.seq
+        if (options.type !== undefined && letter.type !== options.type) continue
+        if (signal?.aborted) return stop(interruption(signal))
         // Another redrive may take a letter first (`already redriven`), or it may be gone (`not found`).
-        if ((await store.redrive(letter.id)) === 'redriven') redriven++
-      } catch (error) {
-        if (error instanceof QueueFullError) return { redriven, stoppedBecause: 'queue full' }
-        throw error
+        if ((await store.redrive(letter.id)) !== 'redriven') continue
+        ids.push(letter.id)
+        if (ids.length >= options.limit) break
+        await pause(gapMs, signal)
       }
-      if (redriven >= options.limit) break
-      await sleep(gapMs, undefined, options.signal ? { signal: options.signal } : undefined)
     }
+    return stop('limit')
+  } catch (error) {
+    if (error instanceof QueueFullError) return stop('queue full')
+    return { ...stop('queue unavailable'), error: error instanceof Error ? error.message : String(error), cause: error }
   }
-  return { redriven, stoppedBecause: 'limit' }
+}
+
+function interruption(signal: AbortSignal): BulkRedriveInterruption {
+  return signal.reason === 'ingress draining' ? 'ingress draining' : 'client gone'
+}
+
+// Ends early, without throwing, when the signal aborts.
+async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  await sleep(ms, undefined, signal ? { signal } : undefined).catch(() => undefined)
 }

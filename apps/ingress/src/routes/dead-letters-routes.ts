@@ -1,6 +1,6 @@
 import { JOB_ID_PATTERN, JOB_TYPE_PATTERN, QueueUnavailableError } from '@sluice/core'
 import type { FastifyInstance } from 'fastify'
-import { bulkRedrive } from '../dead-letters/bulk-redrive.ts'
+import { bulkRedrive, type BulkRedriveInterruption } from '../dead-letters/bulk-redrive.ts'
 import { DeadLetterStore } from '../dead-letters/dead-letter-store.ts'
 import { ProblemType, sendProblem, type ProblemKind } from '../problem.ts'
 
@@ -26,6 +26,13 @@ const alreadyRedriven: ProblemKind = { type: 'urn:sluice:problem:already-redrive
 export async function deadLettersRoutes(app: FastifyInstance): Promise<void> {
   const { queue } = app
   const store = new DeadLetterStore(queue.jsm, queue.config.queue, queue.publisher, queue.statusStore)
+  // Bulk redrives in progress: a drain stops them, so their answers (and the exit) come within INGRESS_DRAIN_MS.
+  const bulkRedrives = new Set<AbortController>()
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+    for (const controller of bulkRedrives) controller.abort('ingress draining' satisfies BulkRedriveInterruption)
+  })
   // Managing dead letters is for operators: the `admin` scope when API keys are on.
   app.addHook('onRoute', (route) => {
     route.config = { ...route.config, scope: 'admin' }
@@ -92,6 +99,10 @@ export async function deadLettersRoutes(app: FastifyInstance): Promise<void> {
     {
       schema: {
         summary: `Redrive many dead letters, oldest first, at most INGRESS_REDRIVE_RATE_PER_SECOND (${queue.config.ingress.redriveRatePerSecond}/s)`,
+        description:
+          'Always answers 200 with what it did, also when it stopped early: `ids` are the jobs it put back, and ' +
+          '`stoppedBecause` says why it ended (`queue unavailable` comes with `error`). It stops when its client ' +
+          'disconnects and when the ingress drains; dead letters another redrive takes first are skipped.',
         tags: ['dead letters'],
         body: {
           type: 'object',
@@ -101,10 +112,46 @@ export async function deadLettersRoutes(app: FastifyInstance): Promise<void> {
             type: { type: 'string', pattern: JOB_TYPE_PATTERN.source, description: 'Only dead letters of this job type' },
           },
         },
-        response: { 200: { type: 'object', properties: { redriven: { type: 'integer' }, stoppedBecause: { type: 'string' } } }, 400: problemRef, 503: problemRef },
+        response: {
+          200: {
+            type: 'object',
+            required: ['redriven', 'ids', 'stoppedBecause'],
+            properties: {
+              redriven: { type: 'integer', description: 'Jobs this request put back in the queue' },
+              ids: { type: 'array', items: { type: 'string' }, description: 'Their ids, in order' },
+              stoppedBecause: { type: 'string', enum: ['limit', 'no more dead letters', 'queue full', 'queue unavailable', 'client gone', 'ingress draining'] },
+              error: { type: 'string', description: 'What failed, when stoppedBecause is `queue unavailable`' },
+            },
+          },
+          400: problemRef,
+          503: problemRef,
+        },
       },
     },
-    async (request) =>
-      bulkRedrive(store, { limit: request.body?.limit ?? 100, type: request.body?.type, ratePerSecond: queue.config.ingress.redriveRatePerSecond }),
+    async (request, reply) => {
+      const controller = new AbortController()
+      if (closing) controller.abort('ingress draining' satisfies BulkRedriveInterruption)
+      // The answer is not finished when the connection closes: the client went away, so stop moving jobs.
+      const onClose = () => {
+        if (!reply.raw.writableEnded) controller.abort('client gone' satisfies BulkRedriveInterruption)
+      }
+      reply.raw.once('close', onClose)
+      bulkRedrives.add(controller)
+      try {
+        const { cause, ...result } = await bulkRedrive(store, {
+          limit: request.body?.limit ?? 100,
+          type: request.body?.type,
+          ratePerSecond: queue.config.ingress.redriveRatePerSecond,
+          signal: controller.signal,
+        })
+        if (result.stoppedBecause !== 'limit' && result.stoppedBecause !== 'no more dead letters') {
+          request.log.warn({ err: cause, redriven: result.redriven, ids: result.ids, stoppedBecause: result.stoppedBecause }, 'bulk redrive stopped early')
+        }
+        return result
+      } finally {
+        bulkRedrives.delete(controller)
+        reply.raw.off('close', onClose)
+      }
+    },
   )
 }
