@@ -17,6 +17,8 @@ export interface JobRunnerDependencies {
   readonly deadLetters: DeadLetterPublisher
   readonly metrics: WorkerMetrics
   readonly logger: Logger
+  /** Connections lost so far (see NatsHandle.disconnects). */
+  readonly disconnects: () => number
 }
 
 /**
@@ -32,14 +34,33 @@ export interface RunningJob {
   startedAtMs: number
   /** When the server last heard that this job is alive (delivery or `working()`). */
   lastHeartbeatMs: number
+  /** Connections lost before this delivery: a loss after it may have cost heartbeats. */
+  readonly disconnectsAtDelivery: number
+  /** Set once it went most of ack_wait unheard: the server may have handed the job to another worker. */
+  overdue: boolean
   /** Records the `running` state; the sweep calls it once the job has run RUNNING_STATE_AFTER_MS. */
   recordRunning: (() => void) | undefined
 }
 
-/** A fresh RunningJob for a delivered message. */
-export function runningJob(msg: JsMsg): RunningJob {
-  return { msg, abort: new AbortController(), settled: false, startedAtMs: 0, lastHeartbeatMs: Date.now(), recordRunning: undefined }
+/** A fresh RunningJob for a message delivered just now. */
+export function runningJob(msg: JsMsg, disconnects: number): RunningJob {
+  return {
+    msg,
+    abort: new AbortController(),
+    settled: false,
+    startedAtMs: 0,
+    lastHeartbeatMs: Date.now(),
+    disconnectsAtDelivery: disconnects,
+    overdue: false,
+    recordRunning: undefined,
+  }
 }
+
+/**
+ * Unheard for this share of ack_wait, a job counts as overdue. Heartbeats go out every half ack_wait, so
+ * only a stalled process or a lost connection gets here; the rest is margin for the server's clock.
+ */
+export const OVERDUE_SHARE_OF_ACK_WAIT = 0.8
 
 const decoder = new TextDecoder()
 
@@ -65,6 +86,13 @@ export class JobRunner {
     const job = readJob(msg.subject, queue.subjectPrefix, msg.headers, msg.data)
     const attempt = msg.info.deliveryCount
     const context = new LazyJobContext(job, attempt, running.abort, this.#deps.logger)
+    if (attempt > 1 && (await this.#succeededBefore(job, context))) {
+      if (!settle(running)) return 'abandoned'
+      msg.ack()
+      context.logger.info('an earlier attempt of this job succeeded (its acknowledgement was lost); not run again')
+      metrics.countOutcome(this.#typeLabel(job), 'already_done')
+      return 'already_done'
+    }
     const handler = handlers.get(job.type)
     if (!handler) return this.#deadLetter(running, job, attempt, `no handler for job type "${job.type}"`, context)
     let payload: unknown
@@ -81,7 +109,7 @@ export class JobRunner {
     let runningRecorded: Promise<void> | undefined
     running.recordRunning = () => {
       const status: JobStatus = { id: job.id, type: job.type, state: 'running', attempts: attempt, queuedAt: job.queuedAt, startedAt, updatedAt: isoTime(Date.now()) }
-      runningRecorded = this.#record(status, context)
+      runningRecorded = this.#record(running, status, context)
     }
     const handlerStarted = performance.now()
     let failure: { error: unknown } | undefined
@@ -102,7 +130,7 @@ export class JobRunner {
     }
     if (running.settled) return 'abandoned'
     const finishedAt = isoTime(Date.now())
-    await this.#record({ id: job.id, type: job.type, state: 'succeeded', attempts: attempt, queuedAt: job.queuedAt, startedAt, finishedAt, updatedAt: finishedAt }, context)
+    await this.#record(running, { id: job.id, type: job.type, state: 'succeeded', attempts: attempt, queuedAt: job.queuedAt, startedAt, finishedAt, updatedAt: finishedAt }, context)
     if (!settle(running)) return 'abandoned'
     msg.ack()
     metrics.countOutcome(job.type, 'succeeded')
@@ -114,6 +142,7 @@ export class JobRunner {
     const now = Date.now()
     context.logger.warn({ error, retryInMs: delayMs }, 'job failed; will retry')
     await this.#record(
+      running,
       { ...baseStatus(job, attempt), state: 'failed', error, updatedAt: isoTime(now), nextAttemptAt: new Date(now + delayMs).toISOString() },
       context,
     )
@@ -134,7 +163,7 @@ export class JobRunner {
     }
     context.logger.error({ error, attempts: attempt }, 'job dead-lettered')
     const now = isoTime(Date.now())
-    await this.#record({ ...baseStatus(job, attempt), state: 'dead', error, finishedAt: now, updatedAt: now }, context)
+    await this.#record(running, { ...baseStatus(job, attempt), state: 'dead', error, finishedAt: now, updatedAt: now }, context)
     if (!settle(running)) return 'abandoned'
     running.msg.term(error.slice(0, 200))
     this.#deps.metrics.countOutcome(this.#typeLabel(job), 'dead')
@@ -149,11 +178,37 @@ export class JobRunner {
   }
 
   // States are a convenience for clients; a failed write must never fail or block the job itself.
-  async #record(status: JobStatus, context: JobContext): Promise<void> {
+  // The common case, a first delivery succeeding while the server still counts it as ours, is one plain
+  // write. Every other write checks that it moves the recorded state forward: a late copy of the job must
+  // not turn another worker's `succeeded` back into `running` or `failed`.
+  async #record(running: RunningJob, status: JobStatus, context: JobContext): Promise<void> {
     try {
-      await this.#deps.statusStore.put(status)
+      if (status.state === 'succeeded' && !this.#mayHaveCopy(running)) return await this.#deps.statusStore.put(status)
+      if (!(await this.#deps.statusStore.advance(status))) {
+        context.logger.warn({ state: status.state }, 'job state not recorded: a later copy of this job already recorded a newer one')
+      }
     } catch (error) {
       context.logger.warn({ err: error, state: status.state }, 'job state not recorded')
+    }
+  }
+
+  // Whether another worker may hold a copy of this job now: a redelivery, a delivery that went most of
+  // ack_wait unheard, or one that lived through a lost connection (its heartbeats then never arrived).
+  #mayHaveCopy(running: RunningJob): boolean {
+    if (running.msg.info.deliveryCount > 1 || running.overdue) return true
+    if (Date.now() - running.lastHeartbeatMs >= this.#deps.queue.ackWaitMs * OVERDUE_SHARE_OF_ACK_WAIT) return true
+    return this.#deps.disconnects() !== running.disconnectsAtDelivery
+  }
+
+  // A redelivery whose submission already succeeded: the worker that ran it was lost between recording
+  // the outcome and acknowledging it. Only redeliveries pay for this read.
+  async #succeededBefore(job: Job, context: JobContext): Promise<boolean> {
+    try {
+      const recorded = await this.#deps.statusStore.get(job.id)
+      return recorded?.state === 'succeeded' && recorded.queuedAt === job.queuedAt
+    } catch (error) {
+      context.logger.warn({ err: error }, 'could not read the job state; running the job')
+      return false
     }
   }
 

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { jetstream, jetstreamManager, type ConsumerMessages } from '@nats-io/jetstream'
+import { jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream'
 import { applyWorkerConsumer, JobHeader, JobStatusStore, PipelinedPublisher, startOpsServer, type NatsHandle, type OpsServer, type WorkerConfig } from '@sluice/core'
 import type { Logger } from 'pino'
-import { BoundedSlots } from './bounded-slots.ts'
 import { DeadLetterPublisher } from './dead-letters.ts'
 import type { HandlerRegistry } from './handlers/job-handler.ts'
-import { JobRunner, RUNNING_STATE_AFTER_MS, runningJob, settle, type RunningJob } from './job-runner.ts'
+import { JobPuller } from './job-puller.ts'
+import { JobRunner, OVERDUE_SHARE_OF_ACK_WAIT, RUNNING_STATE_AFTER_MS, runningJob, settle, type RunningJob } from './job-runner.ts'
 import { MaxDeliveriesReaper } from './max-deliveries-reaper.ts'
 import { StrandedJobSweep } from './stranded-job-sweep.ts'
 import { createWorkerMetrics, type WorkerMetrics } from './worker-metrics.ts'
@@ -13,24 +13,13 @@ import { createWorkerMetrics, type WorkerMetrics } from './worker-metrics.ts'
 /** How often running jobs are checked for heartbeats and their `running` state. */
 const SWEEP_INTERVAL_MS = 50
 /**
- * Lifetime of one pull request. The client heartbeats at half of it and re-pulls after two missed beats, so
- * a pull lost with a stream or consumer leader (a NATS node restart, an election) is replaced within
- * about this long. The client default (30 s) left workers idle for half a minute after an election.
+ * Lifetime of one pull request. The server heartbeats an open pull at half of it, and a pull lost with a
+ * stream or consumer leader (a NATS node restart, an election) is replaced within about this long. The
+ * client default (30 s) left workers idle for half a minute after an election.
  */
 const PULL_EXPIRES_MS = 5000
 /** Longest wait for the server to confirm a state write or a dead letter. */
 const PUBLISH_TIMEOUT_MS = 5000
-
-/**
- * Pull again once this many of the requested messages are still to come. The client's default (75 % of
- * the request) sent a pull request, a socket write of its own, for every quarter of the concurrency: at
- * WORKER_CONCURRENCY=64, a pull per 16 jobs, half the worker's writes. Re-pulling at a quarter keeps the
- * same bound on what is requested (never more than the concurrency) with a third as many pulls; the jobs
- * already delivered and waiting for a slot cover the pull's round trip.
- */
-function pullThreshold(concurrency: number): number {
-  return Math.max(1, Math.floor(concurrency / 4))
-}
 
 /** What a worker needs from the outside. */
 export interface WorkerDependencies {
@@ -41,19 +30,16 @@ export interface WorkerDependencies {
 }
 
 /**
- * Pulls jobs from the durable consumer and runs at most WORKER_CONCURRENCY at once. Only as many
- * messages as there are slots are requested from the server, and the next request goes out only once the
- * loop has started the jobs before it, so a busy worker holds at most twice its concurrency (running, and
- * pulled waiting for a slot) and does not sit on jobs another worker could run. `close()` drains: stop
- * pulling, let jobs finish within WORKER_DRAIN_MS, hand the rest back for immediate redelivery.
+ * Pulls jobs from the durable consumer and runs at most WORKER_CONCURRENCY at once. Jobs are pulled only
+ * for free slots (see JobPuller), so a worker holds no more than its concurrency and never sits on a job
+ * another worker could run. `close()` drains: stop pulling, let jobs finish within WORKER_DRAIN_MS, hand
+ * the rest back for immediate redelivery.
  */
 export class Worker {
   readonly metrics: WorkerMetrics
   readonly #deps: WorkerDependencies
-  readonly #slots: BoundedSlots
   readonly #running = new Set<RunningJob>()
-  #messages: ConsumerMessages | undefined
-  #loop: Promise<void> | undefined
+  #puller: JobPuller | undefined
   #reaper: MaxDeliveriesReaper | undefined
   #strandedJobs: StrandedJobSweep | undefined
   #ops: OpsServer | undefined
@@ -64,7 +50,6 @@ export class Worker {
 
   private constructor(deps: WorkerDependencies) {
     this.#deps = deps
-    this.#slots = new BoundedSlots(deps.config.worker.concurrency)
     this.metrics = createWorkerMetrics(() => this.#running.size)
   }
 
@@ -87,7 +72,7 @@ export class Worker {
 
   /** Ready = pulling jobs over a live connection. */
   isReady(): boolean {
-    return this.#messages !== undefined && !this.#stopping && this.#deps.nats.isConnected()
+    return this.#puller !== undefined && !this.#stopping && this.#deps.nats.isConnected()
   }
 
   async #start(): Promise<void> {
@@ -101,58 +86,38 @@ export class Worker {
     this.#publisher = new PipelinedPublisher(nats.nc, PUBLISH_TIMEOUT_MS)
     const statusStore = await JobStatusStore.open(js, queue.statusBucket, this.#publisher)
     const deadLetters = new DeadLetterPublisher(this.#publisher, queue)
-    const runner = new JobRunner({ queue, handlers, statusStore, deadLetters, metrics: this.metrics, logger })
+    const runner = new JobRunner({ queue, handlers, statusStore, deadLetters, metrics: this.metrics, logger, disconnects: nats.disconnects })
     this.#reaper = new MaxDeliveriesReaper(nats.nc, { jsm, queue, deadLetters, statusStore, logger })
     this.#strandedJobs = new StrandedJobSweep({ jsm, queue, deadLetters, statusStore, logger }, { intervalMs: config.worker.maxDeliveredSweepMs })
     const consumer = await js.consumers.get(queue.stream, queue.consumer)
-    this.#messages = await consumer.consume({
-      max_messages: config.worker.concurrency,
-      threshold_messages: pullThreshold(config.worker.concurrency),
-      expires: PULL_EXPIRES_MS,
-    })
-    void this.#watchPulls(this.#messages)
-    this.#loop = this.#pull(this.#messages, runner)
+    this.#puller = new JobPuller(consumer, { concurrency: config.worker.concurrency, expiresMs: PULL_EXPIRES_MS, logger }, (msg) => this.#run(msg, runner))
+    this.#puller.start()
     this.#sweeper = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS)
     this.#sweeper.unref()
     this.#strandedJobs.start()
     logger.info({ concurrency: config.worker.concurrency, opsPort: this.opsPort, handlers: [...handlers.keys()] }, 'worker started')
   }
 
-  async #pull(messages: ConsumerMessages, runner: JobRunner): Promise<void> {
-    for await (const msg of messages) {
-      // Most messages find a free slot; taking it synchronously spares each job a promise and a tick.
-      if (!this.#slots.tryAcquire()) await this.#slots.acquire()
-      if (this.#stopping) {
-        // Pulled but not started when the drain began: give it straight back.
-        this.#slots.release()
-        msg.nak()
-        continue
-      }
-      const running = runningJob(msg)
-      this.#running.add(running)
-      void runner.run(running).finally(() => {
-        this.#running.delete(running)
-        this.#slots.release()
-      })
-    }
-  }
-
-  // Pull trouble is invisible otherwise: the worker looks ready while it receives nothing.
-  async #watchPulls(messages: ConsumerMessages): Promise<void> {
-    for await (const status of messages.status()) {
-      if (status.type === 'heartbeats_missed' || status.type === 'consumer_not_found' || status.type === 'stream_not_found' || status.type === 'no_responders') {
-        this.#deps.logger.warn({ status }, 'pulling jobs is interrupted; the client is re-pulling')
-      }
+  async #run(msg: JsMsg, runner: JobRunner): Promise<void> {
+    const running = runningJob(msg, this.#deps.nats.disconnects())
+    this.#running.add(running)
+    try {
+      await runner.run(running)
+    } finally {
+      this.#running.delete(running)
     }
   }
 
   // One interval for every running job, instead of timers per job: long jobs heartbeat (`working()`) every
   // half ack_wait, so ack_wait only catches workers that are really gone; and their `running` state is
-  // recorded once they have run a little while.
+  // recorded once they have run a little while. A job found unheard for most of ack_wait (the process
+  // stalled) is marked overdue first: the server may have handed it to another worker meanwhile.
   #sweep(): void {
     const now = Date.now()
-    const heartbeatMs = this.#deps.config.queue.ackWaitMs / 2
+    const { ackWaitMs } = this.#deps.config.queue
+    const heartbeatMs = ackWaitMs / 2
     for (const running of this.#running) {
+      if (now - running.lastHeartbeatMs >= ackWaitMs * OVERDUE_SHARE_OF_ACK_WAIT) running.overdue = true
       if (running.settled) continue
       if (running.recordRunning && running.startedAtMs > 0 && now - running.startedAtMs >= RUNNING_STATE_AFTER_MS) {
         const record = running.recordRunning
@@ -179,12 +144,12 @@ export class Worker {
     // Stopped now, awaited before the publisher it files with is closed. It never rejects.
     const strandedJobsClosed = this.#strandedJobs?.close()
     try {
-      await this.#messages?.close()
-      await this.#loop
+      await this.#puller?.stop()
     } catch (error) {
-      logger.warn({ err: error }, 'stopping the consumer failed')
+      logger.warn({ err: error }, 'stopping the pulls failed')
     }
-    const drained = await Promise.race([this.#slots.idle().then(() => true), sleep(config.worker.drainMs, false, { ref: false })])
+    const idle = this.#puller?.idle() ?? Promise.resolve()
+    const drained = await Promise.race([idle.then(() => true), sleep(config.worker.drainMs, false, { ref: false })])
     if (!drained) {
       for (const running of this.#running) {
         running.abort.abort()

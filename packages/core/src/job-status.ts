@@ -1,5 +1,6 @@
 import type { JetStreamClient } from '@nats-io/jetstream'
-import { Kvm, type KV } from '@nats-io/kv'
+import { Kvm, type KV, type KvEntry } from '@nats-io/kv'
+import { supersedes } from './job-state-order.ts'
 import type { PipelinedPublisher } from './pipelined-publisher.ts'
 
 /**
@@ -56,9 +57,7 @@ export class JobStatusStore {
 
   /** The last recorded state, or undefined when none is kept (unknown id, not started yet, or expired). */
   async get(id: string): Promise<JobStatus | undefined> {
-    const entry = await this.#kv.get(id)
-    if (!entry || entry.operation !== 'PUT' || entry.value.length === 0) return undefined
-    return JSON.parse(decoder.decode(entry.value)) as JobStatus
+    return parseStatus(await this.#kv.get(id))
   }
 
   /** Records a state. Job ids are valid keys as they are (see JOB_ID_PATTERN). */
@@ -68,5 +67,41 @@ export class JobStatusStore {
     const value = Buffer.from(JSON.stringify(status))
     if (this.#publisher) await this.#publisher.publish(`$KV.${this.#bucket}.${status.id}`, value)
     else await this.#kv.put(status.id, value)
+  }
+
+  /**
+   * Records `status` only if it moves the job's recorded state forward (see `supersedes`), as one
+   * compare-and-set on the key's revision. Resolves false, writing nothing, when the recorded state is
+   * newer. Costs a read more than `put`, so writers use it where a late copy of a job may be writing.
+   */
+  async advance(status: JobStatus): Promise<boolean> {
+    const value = Buffer.from(JSON.stringify(status))
+    for (let attempt = 1; ; attempt++) {
+      const entry = await this.#kv.get(status.id)
+      const current = parseStatus(entry)
+      if (current && !supersedes(status, current)) return false
+      try {
+        if (entry) await this.#kv.update(status.id, value, entry.revision)
+        else await this.#kv.create(status.id, value)
+        return true
+      } catch (error) {
+        // Another writer got in between the read and the write: decide again on what it wrote.
+        if (attempt === ADVANCE_ATTEMPTS) throw error
+      }
+    }
+  }
+}
+
+/** Compare-and-set rounds before `advance` gives up (each lost round means another writer progressed). */
+const ADVANCE_ATTEMPTS = 5
+
+// Other clients can write the bucket too: what is not a state of ours counts as no state.
+function parseStatus(entry: KvEntry | null): JobStatus | undefined {
+  if (!entry || entry.operation !== 'PUT' || entry.value.length === 0) return undefined
+  try {
+    const status = JSON.parse(decoder.decode(entry.value)) as Partial<JobStatus> | null
+    return typeof status?.state === 'string' && typeof status.attempts === 'number' && typeof status.queuedAt === 'string' ? (status as JobStatus) : undefined
+  } catch {
+    return undefined
   }
 }

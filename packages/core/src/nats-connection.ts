@@ -18,6 +18,11 @@ export interface NatsHandle {
   readonly nc: NatsConnection
   /** True while the client has a live connection; publishes are refused at once when false. */
   isConnected(): boolean
+  /**
+   * Connections lost so far. Heartbeats sent while disconnected never reach the server, so a job that
+   * started before a loss may have been handed to another worker meanwhile.
+   */
+  disconnects(): number
   /** Drains subscriptions and closes; safe to call more than once. */
   close(): Promise<void>
 }
@@ -72,11 +77,13 @@ async function connectionOptions(config: NatsConfig, name: string): Promise<Conn
 
 function watch(nc: NatsConnection, logger: Logger): NatsHandle {
   let connected = true
+  let disconnects = 0
   void (async () => {
     for await (const status of nc.status()) {
       switch (status.type) {
         case 'disconnect':
           connected = false
+          disconnects++
           logger.warn({ server: status.server }, 'nats disconnected')
           break
         case 'reconnect':
@@ -97,6 +104,7 @@ function watch(nc: NatsConnection, logger: Logger): NatsHandle {
   return {
     nc,
     isConnected: () => connected && !nc.isClosed() && !nc.isDraining(),
+    disconnects: () => disconnects,
     close() {
       closing ??= (async () => {
         connected = false

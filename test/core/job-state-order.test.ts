@@ -1,0 +1,36 @@
+import { supersedes, type JobState, type JobStatus } from '@sluice/core'
+import { describe, expect, it } from 'vitest'
+
+const T1 = '2026-01-01T00:00:00.000Z'
+const T2 = '2026-01-01T00:00:05.000Z'
+
+function status(state: JobState, attempts: number, queuedAt = T1): JobStatus {
+  return { id: 'job', type: 'user', state, attempts, queuedAt, updatedAt: queuedAt }
+}
+
+describe('job state order', () => {
+  it.each([
+    // One attempt runs forward.
+    ['running after queued', status('running', 1), status('queued', 0), true],
+    ['succeeded after running', status('succeeded', 1), status('running', 1), true],
+    ['failed after running', status('failed', 1), status('running', 1), true],
+    // The next attempt follows a failure.
+    ['running of attempt 2 after attempt 1 failed', status('running', 2), status('failed', 1), true],
+    // A late copy of attempt 1 must not overwrite attempt 2.
+    ['running of attempt 1 after attempt 2 runs', status('running', 1), status('running', 2), false],
+    ['failed of attempt 1 after attempt 2 failed', status('failed', 1), status('failed', 2), false],
+    // Within an attempt its start never follows its end.
+    ['running after failed, same attempt', status('running', 1), status('failed', 1), false],
+    // Success and dead-lettering end a submission, whatever a copy writes later.
+    ['running after succeeded', status('running', 2), status('succeeded', 1), false],
+    ['failed after succeeded', status('failed', 3), status('succeeded', 2), false],
+    ['succeeded after succeeded', status('succeeded', 1), status('succeeded', 2), false],
+    ['running after dead', status('running', 4), status('dead', 3), false],
+    // A new submission of the id (a redrive, or a resubmission after the duplicate window) starts over...
+    ['running of a redriven job after its dead state', status('running', 1, T2), status('dead', 3, T1), true],
+    // ... and a copy of the old submission cannot touch it.
+    ['old submission after a new one', status('succeeded', 3, T1), status('queued', 0, T2), false],
+  ])('job state order - %s', (_name, next, current, expected) => {
+    expect(supersedes(next, current)).toBe(expected)
+  })
+})
