@@ -1,6 +1,6 @@
 import { jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
-import { applyQueueStreams, applyWorkerConsumer, createLogger, TopologyConflictError } from '@sluice/core'
+import { applyQueueStreams, applyWorkerConsumer, createLogger, DEAD_LETTER_HEADER_ALLOWANCE_BYTES, TopologyConflictError } from '@sluice/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
 import { ingressConfigFor, queueEnv, workerConfigFor } from '../support/queue-env.ts'
@@ -42,6 +42,8 @@ describe('topology', () => {
     expect(consumer.config).toMatchObject({ ack_policy: 'explicit', max_ack_pending: 7, ack_wait: 4_000_000_000, max_deliver: 3 })
     const deadLetters = await jsm.streams.info(queue.deadLetterStream)
     expect(deadLetters.config).toMatchObject({ retention: RetentionPolicy.Limits, discard: 'old', max_msgs: queue.deadLetterMaxMessages })
+    // Whatever the queue took still fits once dead-lettering adds its headers.
+    expect(deadLetters.config.max_msg_size).toBe(stream.config.max_msg_size + DEAD_LETTER_HEADER_ALLOWANCE_BYTES)
     const bucket = await jsm.streams.info(`KV_${queue.statusBucket}`)
     expect(bucket.config.max_age).toBe(queue.statusTtlMs * 1_000_000)
   })

@@ -37,6 +37,8 @@ export { applyQueueStreams, applyWorkerConsumer, statusStreamName } from './topo
 export { ensureConsumer } from './topology/ensure-consumer.ts'
 export { ensureStream, findStream, isNotFound } from './topology/ensure-stream.ts'
 export {
+  DEAD_LETTER_ERROR_MAX_BYTES,
+  DEAD_LETTER_HEADER_ALLOWANCE_BYTES,
   deadLetterStreamConfig,
   deadLetterSubject,
   HEADER_ALLOWANCE_BYTES,

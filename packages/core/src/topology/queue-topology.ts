@@ -17,6 +17,19 @@ import type { QueueConfig } from '../config/load-config.ts'
  */
 export const HEADER_ALLOWANCE_BYTES = 8 * 1024
 
+/** Most bytes (UTF-8) of error text a dead letter carries in its `Sluice-Error` header. */
+export const DEAD_LETTER_ERROR_MAX_BYTES = 1024
+
+/**
+ * Room the dead-letter stream keeps in `max_msg_size` on top of the jobs stream's. A job from another NATS
+ * client can fill the queue's limit to the byte with a body and no headers of ours; dead-lettering keeps the
+ * body and adds headers: the error (at most DEAD_LETTER_ERROR_MAX_BYTES), the attempts, the time, and a
+ * de-duplication id of at most 128 characters of the job id plus its sequence, about 1.3 KiB with names
+ * and framing at most. The type and queue time are copied from the job's own headers, which the queue's
+ * limit already counted. Without this room such a job could never leave the queue.
+ */
+export const DEAD_LETTER_HEADER_ALLOWANCE_BYTES = 4 * 1024
+
 /** The subject a job is published on. One subject per job lets `GET /v1/jobs/<id>` find a queued job. */
 export function jobSubject(queue: QueueConfig, id: string): string {
   return `${queue.subjectPrefix}.${id}`
@@ -62,7 +75,7 @@ export function deadLetterStreamConfig(queue: QueueConfig): Partial<StreamConfig
     max_msgs: queue.deadLetterMaxMessages,
     max_bytes: queue.deadLetterMaxBytes,
     max_age: nanos(queue.deadLetterMaxAgeMs),
-    max_msg_size: queue.jobMaxBytes + HEADER_ALLOWANCE_BYTES,
+    max_msg_size: queue.jobMaxBytes + HEADER_ALLOWANCE_BYTES + DEAD_LETTER_HEADER_ALLOWANCE_BYTES,
     discard: DiscardPolicy.Old,
     duplicate_window: nanos(Math.min(queue.duplicateWindowMs, queue.deadLetterMaxAgeMs)),
     allow_direct: true,
