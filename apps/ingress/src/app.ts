@@ -1,7 +1,6 @@
 import { createServer } from 'node:http'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import rateLimit from '@fastify/rate-limit'
-import swagger from '@fastify/swagger'
 import { JobStatusStore, type IngressConfig, type NatsHandle } from '@sluice/core'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
@@ -15,7 +14,9 @@ import { methodNotAllowed } from './method-not-allowed.ts'
 import { addSecurityHeaders, SECURITY_HEADERS } from './security-headers.ts'
 import { errorHandlerPlugin } from './plugins/error-handler.ts'
 import { queuePlugin, type QueueServices } from './plugins/queue-plugin.ts'
-import { ProblemType, problemSchema, sendProblem } from './problem.ts'
+import { registerOpenApiDocument } from './openapi-document.ts'
+import { refuseMalformedQueries } from './query-encoding.ts'
+import { ProblemType, sendProblem } from './problem.ts'
 import { QueueInfoReader } from './queue-info.ts'
 import { requestIdFor } from './request-id.ts'
 import { deadLettersRoutes } from './routes/dead-letters-routes.ts'
@@ -134,21 +135,11 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
     done()
   })
   app.addHook('onClose', async () => publisher.close())
-  app.addSchema(problemSchema)
-  await app.register(swagger, {
-    // Name shared schemas by their $id (for example `Problem`) in the document.
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
-    openapi: {
-      info: {
-        title: 'Sluice ingress',
-        version: '0.1.0',
-        description: 'Accepts jobs at once into a bounded queue; answers 503 with Retry-After when it is full.',
-      },
-    },
-  })
+  await registerOpenApiDocument(app, { apiKeys: config.ingress.auth === 'api-key', rateLimit: config.ingress.rateLimitPerSecond > 0 })
   await app.register(queuePlugin, { services })
   await app.register(errorHandlerPlugin, { retryAfterSeconds: config.ingress.retryAfterSeconds })
   addSecurityHeaders(app)
+  refuseMalformedQueries(app)
   limitJsonDepth(app, config.queue.jobMaxDepth)
   if (config.ingress.auth === 'api-key') await app.register(apiKeyAuthPlugin, { keysFile: config.ingress.apiKeysFile! })
   if (config.ingress.rateLimitPerSecond > 0) {

@@ -22,8 +22,12 @@ export function jsonDepth(text: string): number {
 
 /** Replaces the JSON body parser with one that refuses bodies nested deeper than `maxDepth` (400). */
 export function limitJsonDepth(app: FastifyInstance, maxDepth: number): void {
-  // Fastify's own parser stays in charge of the parsing (and of refusing __proto__ tricks).
-  const parse = app.getDefaultJsonParser('error', 'error')
+  // Fastify's own parser stays in charge of the parsing. Keys named `__proto__` and `constructor` are
+  // kept as the plain data they are: `JSON.parse` makes them own properties, which change no prototype,
+  // and a payload is only ever serialised again, never merged into another object. Refusing them made
+  // such a payload a 400 "not valid JSON", which it is; at the top level of a body the schema refuses
+  // them by name, as unknown fields.
+  const parse = app.getDefaultJsonParser('ignore', 'ignore')
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (jsonDepth(body as string) > maxDepth) {

@@ -1,7 +1,9 @@
 import type { FastifyReply } from 'fastify'
 
 /** Media type of RFC 9457 problem details. */
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8'
+export const PROBLEM_MEDIA_TYPE = 'application/problem+json'
+/** The `content-type` of problem answers. */
+export const PROBLEM_CONTENT_TYPE = `${PROBLEM_MEDIA_TYPE}; charset=utf-8`
 
 /** An RFC 9457 problem details body. */
 export interface Problem {

@@ -1,5 +1,5 @@
 import { QueueFullError, QueueOverloadedError, QueueUnavailableError, TooManyInflightError } from '@sluice/core'
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifySchemaValidationError } from 'fastify'
 import fp from 'fastify-plugin'
 import { ProblemType, sendProblem, type ProblemKind } from '../problem.ts'
 
@@ -13,9 +13,9 @@ export const errorHandlerPlugin = fp<{ retryAfterSeconds: number }>(
       if (retryableKind(error)) return answerRefusal(reply, error, retryAfterSeconds)
       if (error.validation) {
         app.queue.metrics.rejected.inc({ reason: 'invalid' })
-        return sendProblem(reply, ProblemType.invalidRequest, `${error.validationContext ?? 'request'} ${error.message.replace(/^\S+ /, '')}`, {
-          errors: error.validation.map((issue) => ({ path: issue.instancePath, message: issue.message })),
-        })
+        const errors = error.validation.map((issue) => ({ path: issue.instancePath, message: issueMessage(issue) }))
+        const where = `${error.validationContext ?? 'request'}${errors[0]?.path ?? ''}`
+        return sendProblem(reply, ProblemType.invalidRequest, `${where} ${errors[0]?.message ?? error.message.replace(/^\S+ /, '')}`, { errors })
       }
       const client = clientErrorKind(error)
       if (client) {
@@ -50,6 +50,12 @@ export function retryableKind(error: unknown): ProblemKind | undefined {
   if (error instanceof TooManyInflightError) return ProblemType.busy
   if (error instanceof QueueUnavailableError) return ProblemType.unavailable
   return undefined
+}
+
+// Validation messages name what is wrong; an unknown field is named too (`__proto__` among them).
+function issueMessage(issue: FastifySchemaValidationError): string | undefined {
+  const unknown = issue.keyword === 'additionalProperties' ? (issue.params as { additionalProperty?: unknown }).additionalProperty : undefined
+  return typeof unknown === 'string' ? `must NOT have the unknown field '${unknown}'` : issue.message
 }
 
 function clientErrorKind(error: FastifyError): ProblemKind | undefined {

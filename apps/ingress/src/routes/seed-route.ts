@@ -2,6 +2,7 @@ import { QueueFullError } from '@sluice/core'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { acceptJob } from '../accept-job.ts'
 import { answerRefusal } from '../plugins/error-handler.ts'
+import { PROBLEM_MEDIA_TYPE } from '../problem.ts'
 
 /** The job type the seed route enqueues. */
 export const SEED_JOB_TYPE = 'user'
@@ -18,8 +19,14 @@ export function seedAcceptedText(userId: string): string {
 }
 
 interface SeedQuery {
-  user_id?: string
+  user_id: string
 }
+
+/**
+ * What a `user_id` may hold: no control characters (C0, DEL, C1) and no line or paragraph separators
+ * (U+2028, U+2029), which would let an id forge lines in logs and in clients that split on them.
+ */
+export const USER_ID_PATTERN = '^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$'
 
 /**
  * The seed's contract, kept byte for byte: `GET|POST /?user_id=<id>` answers `text/plain`. Its two known
@@ -36,33 +43,44 @@ export async function seedRoute(app: FastifyInstance, options: { scope: 'submit'
     tags: ['seed'],
     querystring: {
       type: 'object',
+      required: ['user_id'],
       properties: {
         user_id: {
           type: 'string',
+          minLength: 1,
           maxLength: USER_ID_MAX_LENGTH,
-          // Printable text only: no control characters to forge log lines or headers.
-          pattern: '^[^\\u0000-\\u001f\\u007f]*$',
-          description: 'The user to process',
+          pattern: USER_ID_PATTERN,
+          description: 'The user to process: printable text, no control characters',
         },
       },
     },
     response: {
-      200: { type: 'string', description: '`queuing user process: <id>`' },
-      400: { description: "`missing 'user_id' in query params`, or a problem+json body for an invalid id" },
-      503: { description: '`our internal queue is full, try it later` with Retry-After, or a problem+json body' },
+      200: { description: '`queuing user process: <id>`', content: { 'text/plain': { schema: { type: 'string' } } } },
+      400: {
+        description: "`missing 'user_id' in query params` (text/plain) when it is missing or empty, or problem details for an invalid id",
+        content: { 'text/plain': { schema: { type: 'string' } }, [PROBLEM_MEDIA_TYPE]: { schema: { $ref: 'Problem#' } } },
+      },
+      429: { $ref: 'Problem#' },
+      503: {
+        description: '`our internal queue is full, try it later` (text/plain) with Retry-After, or problem details when the queue cannot be reached',
+        content: { 'text/plain': { schema: { type: 'string' } }, [PROBLEM_MEDIA_TYPE]: { schema: { $ref: 'Problem#' } } },
+      },
     },
   }
   const retryAfterSeconds = app.queue.config.ingress.retryAfterSeconds
   const retryAfter = String(retryAfterSeconds)
+  // The seed's own 400 for a missing or empty id comes before the schema's (problem+json) one.
+  const missingId = async (request: FastifyRequest<{ Querystring: SeedQuery }>, reply: FastifyReply) => {
+    if (!request.query.user_id) return reply.code(400).type('text/plain; charset=utf-8').send(MISSING)
+  }
   const handler = async (request: FastifyRequest<{ Querystring: SeedQuery }>, reply: FastifyReply) => {
     const userId = request.query.user_id
-    if (!userId) return reply.code(400).type('text/plain; charset=utf-8').send(MISSING)
     const { refused } = await acceptJob(app.queue, 'seed', { type: SEED_JOB_TYPE, payload: { user_id: userId } })
     if (refused && !(refused instanceof QueueFullError)) return answerRefusal(reply, refused, retryAfterSeconds)
     if (refused) return reply.code(503).header('retry-after', retryAfter).type('text/plain; charset=utf-8').send(SEED_FULL_TEXT)
     return reply.code(200).type('text/plain; charset=utf-8').send(seedAcceptedText(userId))
   }
   // No HEAD: it must be safe, and a GET here enqueues; HEAD gets the 405 every other method gets.
-  app.get('/', { schema, config: { scope: options.scope }, exposeHeadRoute: false }, handler)
-  app.post('/', { schema, config: { scope: options.scope } }, handler)
+  app.get('/', { schema, config: { scope: options.scope }, exposeHeadRoute: false, preValidation: missingId }, handler)
+  app.post('/', { schema, config: { scope: options.scope }, preValidation: missingId }, handler)
 }
