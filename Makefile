@@ -7,6 +7,7 @@ include tools/versions.env
 include tools/controlplane.mk
 include tools/chart.mk
 include tools/reliability.mk
+include tools/schemathesis.mk
 
 TOOLS := $(CURDIR)/.tools
 TOOLS_BIN := $(TOOLS)/bin
@@ -47,7 +48,7 @@ $(TOOLS_BIN)/.nats-server-$(NATS_SERVER_VERSION):
 typecheck: deps ## TypeScript strict check of every workspace
 	tsc -p tsconfig.json --noEmit
 
-unit: setup controlplane-tools helm-tool ## Run the vitest suites
+unit: setup controlplane-tools helm-tool schemathesis-tool ## Run the vitest suites
 	vitest run
 
 test: setup typecheck unit ## Everything CI runs: typecheck and all test suites

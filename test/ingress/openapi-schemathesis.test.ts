@@ -1,0 +1,57 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
+import { queueEnv, type Env } from '../support/queue-env.ts'
+import { runSchemathesis, schemathesisSkipReason } from '../support/schemathesis.ts'
+import { startApp, type AppProcess } from '../support/sluice-processes.ts'
+
+// A fixed seed and a bounded number of examples per operation, so a run is repeatable and short (about
+// 10-20 s each on two busy cores); the kill bound is far above that. `--generation-database none` keeps
+// examples found by earlier runs from changing what this one tries.
+const SEED = '13'
+const MAX_EXAMPLES = '40'
+const RUN_TIMEOUT_MS = 150_000
+const ARGS = ['--checks', 'all', '--seed', SEED, '--max-examples', MAX_EXAMPLES, '--generation-database', 'none', '--workers', '1', '--request-timeout', '10', '--no-color']
+
+const KEY = 'schemathesis-key-0000000001'
+
+const skipReason = schemathesisSkipReason()
+
+// Schemathesis (a tool nobody here wrote) reads /openapi.json and sends every operation valid and invalid
+// input, undeclared methods, missing parameters and odd content types; `--checks all` compares each answer
+// (status, content type, headers, body) with the document. Any finding fails the suite with its report.
+// The ingress runs as its own process on a real nats-server, without workers: the contract is the HTTP one.
+describe.skipIf(skipReason !== undefined)(`openapi schemathesis${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+  let nats: NatsServerFixture
+  const ingresses: AppProcess[] = []
+
+  beforeAll(async () => {
+    nats = await startNatsServer()
+  })
+  afterAll(async () => {
+    for (const ingress of ingresses) await ingress.stop()
+    await nats?.close()
+  })
+
+  async function check(env: Env, extraArgs: readonly string[] = []): Promise<void> {
+    const ingress = await startApp('ingress', queueEnv(nats.url, env), 'warn')
+    ingresses.push(ingress)
+    const result = await runSchemathesis(`${ingress.baseUrl}/openapi.json`, [...ARGS, ...extraArgs], RUN_TIMEOUT_MS)
+    console.info(`schemathesis (${Object.keys(env).length ? JSON.stringify(env) : 'defaults'}): ${result.seconds.toFixed(1)} s, ${result.ok ? 'no findings' : 'FINDINGS'}`)
+    expect(result.ok, result.output.slice(-20_000)).toBe(true)
+    // The ingress must still be there: no answer killed it.
+    expect(ingress.exit(), ingress.logTail(20)).toBeUndefined()
+  }
+
+  it('openapi schemathesis - the default configuration answers as its document says', { timeout: RUN_TIMEOUT_MS + 30_000 }, async () => {
+    await check({})
+  })
+
+  it('openapi schemathesis - with API keys on, too (401 without a key, as documented)', { timeout: RUN_TIMEOUT_MS + 30_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-keys-'))
+    writeFileSync(join(dir, 'keys'), `${KEY} submit,read,admin\n`)
+    await check({ INGRESS_AUTH: 'api-key', INGRESS_API_KEYS_FILE: join(dir, 'keys') }, ['--header', `Authorization: Bearer ${KEY}`])
+  })
+})
