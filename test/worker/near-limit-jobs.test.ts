@@ -1,5 +1,5 @@
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
-import { applyWorkerConsumer, connectNats, createLogger, JobStatusStore, PipelinedPublisher, type NatsHandle } from '@sluice/core'
+import { applyQueueStreams, applyWorkerConsumer, connectNats, createLogger, JobStatusStore, PipelinedPublisher, type NatsHandle } from '@sluice/core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { DeadLetterPublisher } from '../../apps/worker/src/dead-letters.ts'
 import type { MaxDeliveredJobDependencies } from '../../apps/worker/src/max-delivered-job.ts'
@@ -102,6 +102,39 @@ describe('near-limit jobs', () => {
     cleanups.push(() => sweep.close())
     // Noted, then both filed.
     expect([await sweep.sweep(), await sweep.sweep()]).toEqual([0, 2])
+    expect(await messagesIn(ingress.jsm, env.QUEUE_STREAM!)).toBe(0)
+    expect(await messagesIn(ingress.jsm, env.QUEUE_DLQ_STREAM!)).toBe(2)
+  })
+
+  it('near-limit jobs - a message the sweep cannot file does not hold up the stranded jobs after it', async () => {
+    const env = queueEnv(server.url, STRANDING)
+    const ingress = await ingressFor(env)
+    const config = workerConfigFor(env)
+    const logger = createLogger('worker', config.log)
+    await applyWorkerConsumer(ingress.nats.nc, config.queue, logger)
+    await publishNearLimit(ingress, env, 'poison')
+    const after = await ingress.app.inject({ method: 'POST', url: '/v1/jobs', headers: { ...json, 'idempotency-key': 'after-poison' }, payload: { type: 'noop', payload: {} } })
+    expect(after.statusCode).toBe(202)
+    const consumer = await jetstream(ingress.nats.nc).consumers.get(config.queue.stream, config.queue.consumer)
+    for (const id of ['poison', 'after-poison']) expect((await consumer.next({ expires: 5000 }))?.subject).toBe(`${config.queue.subjectPrefix}.${id}`)
+    await eventually('the server to give up on both', async () => {
+      const info = await ingress.jsm.consumers.info(config.queue.stream, config.queue.consumer)
+      return info.delivered.stream_seq === 2 && info.num_ack_pending === 0 ? true : undefined
+    })
+    // A dead-letter stream that cannot take the first one (here: sized like the queue, as it once was).
+    const jobsLimit = (await ingress.jsm.streams.info(env.QUEUE_STREAM!)).config.max_msg_size
+    const dlq = await ingress.jsm.streams.info(env.QUEUE_DLQ_STREAM!)
+    await ingress.jsm.streams.update(env.QUEUE_DLQ_STREAM!, { ...dlq.config, max_msg_size: jobsLimit })
+
+    const sweep = new StrandedJobSweep(await sweepDependencies(env), { intervalMs: 1000 })
+    cleanups.push(() => sweep.close())
+    expect([await sweep.sweep(), await sweep.sweep()]).toEqual([0, 1])
+    expect((await ingress.jsm.streams.getMessage(env.QUEUE_DLQ_STREAM!, { last_by_subj: `${env.QUEUE_DLQ_SUBJECT_PREFIX}.after-poison` }))?.seq).toBeGreaterThan(0)
+    expect(await messagesIn(ingress.jsm, env.QUEUE_STREAM!)).toBe(1)
+
+    // Once the stream has its room back (the ingress applies it at start-up), the next sweep files it.
+    await applyQueueStreams(ingress.nats.nc, config.queue, logger)
+    expect(await sweep.sweep()).toBe(1)
     expect(await messagesIn(ingress.jsm, env.QUEUE_STREAM!)).toBe(0)
     expect(await messagesIn(ingress.jsm, env.QUEUE_DLQ_STREAM!)).toBe(2)
   })

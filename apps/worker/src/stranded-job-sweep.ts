@@ -73,7 +73,8 @@ export class StrandedJobSweep {
 
   /**
    * One sweep: reads the consumer, then the stored messages from the oldest up to the settled line (at most
-   * the per-sweep cap), and files those the previous sweep found there too. Resolves how many it filed.
+   * the per-sweep cap), and files those the previous sweep found there too. A message it fails to file is
+   * logged and passed over. Resolves how many it filed; rejects only when it cannot read the queue.
    */
   async sweep(): Promise<number> {
     const { jsm, queue } = this.#deps
@@ -97,9 +98,10 @@ export class StrandedJobSweep {
         try {
           if (await fileMaxDeliveredJob(this.#deps, stored, deliveries)) filed++
         } catch (error) {
-          // Still a confirmed suspect: the next sweep files it without waiting another round.
+          // Still a confirmed suspect: the next sweep tries it again without waiting another round. One
+          // message that cannot be filed must not hold up the stranded jobs stored after it.
           suspects.set(stored.seq, stored.subject)
-          throw error
+          this.#deps.logger.error({ err: error, seq: stored.seq, subject: stored.subject }, 'could not dead-letter a stranded job; it stays in the queue until a later sweep can')
         }
       }
     } finally {
