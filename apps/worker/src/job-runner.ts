@@ -1,10 +1,10 @@
-import type { JsMsg } from '@nats-io/jetstream'
 import { readJob, type Job, type JobStatus, type JobStatusStore, type QueueConfig } from '@sluice/core'
 import type { Logger } from 'pino'
 import type { DeadLetterPublisher } from './dead-letters.ts'
 import { errorText } from './dead-letters.ts'
 import type { HandlerRegistry, JobContext } from './handlers/job-handler.ts'
 import { isoTime } from './iso-time.ts'
+import type { JobAttempt } from './job-attempt.ts'
 import { LazyJobContext } from './job-context.ts'
 import { retryDelayMs } from './retry-policy.ts'
 import type { JobOutcome, WorkerMetrics } from './worker-metrics.ts'
@@ -21,56 +21,13 @@ export interface JobRunnerDependencies {
   readonly disconnects: () => number
 }
 
-/**
- * A job being run, shared with the worker: its sweep heartbeats long jobs and records their `running`
- * state, and a drain can hand the job back.
- */
-export interface RunningJob {
-  readonly msg: JsMsg
-  readonly abort: AbortController
-  /** Set once the message was acked, nak'ed or terminated: nothing else may answer it. */
-  settled: boolean
-  /** When the handler started (ms since epoch); 0 before. */
-  startedAtMs: number
-  /** When the server last heard that this job is alive (delivery or `working()`). */
-  lastHeartbeatMs: number
-  /** Connections lost before this delivery: a loss after it may have cost heartbeats. */
-  readonly disconnectsAtDelivery: number
-  /** Set once it went most of ack_wait unheard: the server may have handed the job to another worker. */
-  overdue: boolean
-  /** Records the `running` state; the sweep calls it once the job has run RUNNING_STATE_AFTER_MS. */
-  recordRunning: (() => void) | undefined
-}
-
-/** A fresh RunningJob for a message delivered just now. */
-export function runningJob(msg: JsMsg, disconnects: number): RunningJob {
-  return {
-    msg,
-    abort: new AbortController(),
-    settled: false,
-    startedAtMs: 0,
-    lastHeartbeatMs: Date.now(),
-    disconnectsAtDelivery: disconnects,
-    overdue: false,
-    recordRunning: undefined,
-  }
-}
-
-/**
- * Unheard for this share of ack_wait, a job counts as overdue. Heartbeats go out every half ack_wait, so
- * only a stalled process or a lost connection gets here; the rest is margin for the server's clock.
- */
-export const OVERDUE_SHARE_OF_ACK_WAIT = 0.8
-
 const decoder = new TextDecoder()
 
-/** A job that ends sooner is never shown as `running` (it goes from `queued` to its outcome). */
-export const RUNNING_STATE_AFTER_MS = 100
-
 /**
- * Runs one delivered message to an outcome: ack on success; `nak(delay)` while attempts remain; on the last
- * attempt (or for an unknown type or a payload that is not JSON) dead-letter first, then `term()`, so
- * the job is in exactly one stream at every moment that matters.
+ * Runs one attempt of a job to its outcome: ack on success; retry after a delay while attempts remain; on
+ * the last attempt (or for an unknown type or a payload that is not JSON) dead-letter first, then
+ * terminate, so the job is in exactly one stream at every moment that matters. The attempt answers the
+ * message; the runner decides which answer and records the job's state before giving it.
  */
 export class JobRunner {
   readonly #deps: JobRunnerDependencies
@@ -80,15 +37,14 @@ export class JobRunner {
   }
 
   /** Runs the job and answers its message; never throws. */
-  async run(running: RunningJob): Promise<JobOutcome | 'abandoned'> {
+  async run(running: JobAttempt): Promise<JobOutcome | 'abandoned'> {
     const { queue, handlers, metrics } = this.#deps
     const { msg } = running
     const job = readJob(msg.subject, queue.subjectPrefix, msg.headers, msg.data)
-    const attempt = msg.info.deliveryCount
+    const attempt = running.number
     const context = new LazyJobContext(job, attempt, running.abort, this.#deps.logger)
     if (attempt > 1 && (await this.#succeededBefore(job, context))) {
-      if (!settle(running)) return 'abandoned'
-      msg.ack()
+      if (!running.ack()) return 'abandoned'
       context.logger.info('an earlier attempt of this job succeeded (its acknowledgement was lost); not run again')
       metrics.countOutcome(this.#typeLabel(job), 'already_done')
       return 'already_done'
@@ -102,15 +58,12 @@ export class JobRunner {
       return this.#deadLetter(running, job, attempt, 'payload is not valid JSON', context)
     }
 
-    running.startedAtMs = Date.now()
-    const startedAt = isoTime(running.startedAtMs)
-    // `running` is recorded (by the worker's sweep) only once a job has run for RUNNING_STATE_AFTER_MS:
-    // for the many short jobs nobody could observe it, and skipping it halves the state writes per job.
     let runningRecorded: Promise<void> | undefined
-    running.recordRunning = () => {
+    running.started(() => {
       const status: JobStatus = { id: job.id, type: job.type, state: 'running', attempts: attempt, queuedAt: job.queuedAt, startedAt, updatedAt: isoTime(Date.now()) }
       runningRecorded = this.#record(running, status, context)
-    }
+    })
+    const startedAt = isoTime(running.startedAtMs)
     const handlerStarted = performance.now()
     let failure: { error: unknown } | undefined
     try {
@@ -119,7 +72,7 @@ export class JobRunner {
       failure = { error }
     } finally {
       metrics.observeDuration(job.type, (performance.now() - handlerStarted) / 1000)
-      running.recordRunning = undefined
+      running.handlerDone()
       // A later state must not be overtaken by this earlier one.
       if (runningRecorded) await runningRecorded
     }
@@ -128,16 +81,15 @@ export class JobRunner {
       if (attempt >= queue.maxDeliver) return this.#deadLetter(running, job, attempt, errorText(failure.error), context)
       return this.#retry(running, job, attempt, errorText(failure.error), context)
     }
-    if (running.settled) return 'abandoned'
+    if (running.outcome) return 'abandoned'
     const finishedAt = isoTime(Date.now())
     await this.#record(running, { id: job.id, type: job.type, state: 'succeeded', attempts: attempt, queuedAt: job.queuedAt, startedAt, finishedAt, updatedAt: finishedAt }, context)
-    if (!settle(running)) return 'abandoned'
-    msg.ack()
+    if (!running.ack()) return 'abandoned'
     metrics.countOutcome(job.type, 'succeeded')
     return 'succeeded'
   }
 
-  async #retry(running: RunningJob, job: Job, attempt: number, error: string, context: JobContext): Promise<JobOutcome | 'abandoned'> {
+  async #retry(running: JobAttempt, job: Job, attempt: number, error: string, context: JobContext): Promise<JobOutcome | 'abandoned'> {
     const delayMs = retryDelayMs(this.#deps.queue.retryBackoffMs, attempt)
     const now = Date.now()
     context.logger.warn({ error, retryInMs: delayMs }, 'job failed; will retry')
@@ -146,33 +98,30 @@ export class JobRunner {
       { ...baseStatus(job, attempt), state: 'failed', error, updatedAt: isoTime(now), nextAttemptAt: new Date(now + delayMs).toISOString() },
       context,
     )
-    if (!settle(running)) return 'abandoned'
-    running.msg.nak(delayMs)
+    if (!running.retryAfter(delayMs)) return 'abandoned'
     this.#deps.metrics.countOutcome(this.#typeLabel(job), 'retried')
     return 'retried'
   }
 
-  async #deadLetter(running: RunningJob, job: Job, attempt: number, error: string, context: JobContext): Promise<JobOutcome | 'abandoned'> {
+  async #deadLetter(running: JobAttempt, job: Job, attempt: number, error: string, context: JobContext): Promise<JobOutcome | 'abandoned'> {
     try {
       await this.#deps.deadLetters.publish(job, running.msg.info.streamSequence, error, attempt)
     } catch (publishError) {
       // Keep the job where it is rather than lose it; the redelivery (or the max-deliveries reaper) tries again.
       context.logger.error({ err: publishError }, 'dead-lettering failed; job stays queued')
-      if (settle(running)) running.msg.nak(retryDelayMs(this.#deps.queue.retryBackoffMs, attempt))
+      running.retryAfter(retryDelayMs(this.#deps.queue.retryBackoffMs, attempt))
       return 'retried'
     }
     context.logger.error({ error, attempts: attempt }, 'job dead-lettered')
     const now = isoTime(Date.now())
     await this.#record(running, { ...baseStatus(job, attempt), state: 'dead', error, finishedAt: now, updatedAt: now }, context)
-    if (!settle(running)) return 'abandoned'
-    running.msg.term(error.slice(0, 200))
+    if (!running.terminate(error)) return 'abandoned'
     this.#deps.metrics.countOutcome(this.#typeLabel(job), 'dead')
     return 'dead'
   }
 
-  #giveBack(running: RunningJob, job: Job): JobOutcome | 'abandoned' {
-    if (!settle(running)) return 'abandoned'
-    running.msg.nak()
+  #giveBack(running: JobAttempt, job: Job): JobOutcome | 'abandoned' {
+    if (!running.giveBack()) return 'abandoned'
     this.#deps.metrics.countOutcome(job.type, 'returned')
     return 'returned'
   }
@@ -181,23 +130,15 @@ export class JobRunner {
   // The common case, a first delivery succeeding while the server still counts it as ours, is one plain
   // write. Every other write checks that it moves the recorded state forward: a late copy of the job must
   // not turn another worker's `succeeded` back into `running` or `failed`.
-  async #record(running: RunningJob, status: JobStatus, context: JobContext): Promise<void> {
+  async #record(running: JobAttempt, status: JobStatus, context: JobContext): Promise<void> {
     try {
-      if (status.state === 'succeeded' && !this.#mayHaveCopy(running)) return await this.#deps.statusStore.put(status)
+      if (status.state === 'succeeded' && !running.mayHaveCopy(this.#deps.disconnects())) return await this.#deps.statusStore.put(status)
       if (!(await this.#deps.statusStore.advance(status))) {
         context.logger.warn({ state: status.state }, 'job state not recorded: a later copy of this job already recorded a newer one')
       }
     } catch (error) {
       context.logger.warn({ err: error, state: status.state }, 'job state not recorded')
     }
-  }
-
-  // Whether another worker may hold a copy of this job now: a redelivery, a delivery that went most of
-  // ack_wait unheard, or one that lived through a lost connection (its heartbeats then never arrived).
-  #mayHaveCopy(running: RunningJob): boolean {
-    if (running.msg.info.deliveryCount > 1 || running.overdue) return true
-    if (Date.now() - running.lastHeartbeatMs >= this.#deps.queue.ackWaitMs * OVERDUE_SHARE_OF_ACK_WAIT) return true
-    return this.#deps.disconnects() !== running.disconnectsAtDelivery
   }
 
   // A redelivery whose submission already succeeded: the worker that ran it was lost between recording
@@ -216,13 +157,6 @@ export class JobRunner {
   #typeLabel(job: Job): string {
     return this.#deps.handlers.has(job.type) ? job.type : 'unknown'
   }
-}
-
-/** Marks the message answered; false when something else (a drain) answered it first. */
-export function settle(running: RunningJob): boolean {
-  if (running.settled) return false
-  running.settled = true
-  return true
 }
 
 function baseStatus(job: Job, attempt: number): Pick<JobStatus, 'id' | 'type' | 'attempts' | 'queuedAt'> {

@@ -5,7 +5,8 @@ import type { Logger } from 'pino'
 import { DeadLetterPublisher } from './dead-letters.ts'
 import type { HandlerRegistry } from './handlers/job-handler.ts'
 import { JobPuller } from './job-puller.ts'
-import { JobRunner, OVERDUE_SHARE_OF_ACK_WAIT, RUNNING_STATE_AFTER_MS, runningJob, settle, type RunningJob } from './job-runner.ts'
+import { JobAttempt } from './job-attempt.ts'
+import { JobRunner } from './job-runner.ts'
 import { MaxDeliveriesReaper } from './max-deliveries-reaper.ts'
 import { StrandedJobSweep } from './stranded-job-sweep.ts'
 import { createWorkerMetrics, type WorkerMetrics } from './worker-metrics.ts'
@@ -38,7 +39,7 @@ export interface WorkerDependencies {
 export class Worker {
   readonly metrics: WorkerMetrics
   readonly #deps: WorkerDependencies
-  readonly #running = new Set<RunningJob>()
+  readonly #running = new Set<JobAttempt>()
   #puller: JobPuller | undefined
   #reaper: MaxDeliveriesReaper | undefined
   #strandedJobs: StrandedJobSweep | undefined
@@ -99,7 +100,7 @@ export class Worker {
   }
 
   async #run(msg: JsMsg, runner: JobRunner): Promise<void> {
-    const running = runningJob(msg, this.#deps.nats.disconnects())
+    const running = new JobAttempt(msg, this.#deps.config.queue.ackWaitMs, this.#deps.nats.disconnects())
     this.#running.add(running)
     try {
       await runner.run(running)
@@ -108,27 +109,10 @@ export class Worker {
     }
   }
 
-  // One interval for every running job, instead of timers per job: long jobs heartbeat (`working()`) every
-  // half ack_wait, so ack_wait only catches workers that are really gone; and their `running` state is
-  // recorded once they have run a little while. A job found unheard for most of ack_wait (the process
-  // stalled) is marked overdue first: the server may have handed it to another worker meanwhile.
+  // One interval for every running job, instead of timers per job (see JobAttempt.tick).
   #sweep(): void {
     const now = Date.now()
-    const { ackWaitMs } = this.#deps.config.queue
-    const heartbeatMs = ackWaitMs / 2
-    for (const running of this.#running) {
-      if (now - running.lastHeartbeatMs >= ackWaitMs * OVERDUE_SHARE_OF_ACK_WAIT) running.overdue = true
-      if (running.settled) continue
-      if (running.recordRunning && running.startedAtMs > 0 && now - running.startedAtMs >= RUNNING_STATE_AFTER_MS) {
-        const record = running.recordRunning
-        running.recordRunning = undefined
-        record()
-      }
-      if (now - running.lastHeartbeatMs >= heartbeatMs) {
-        running.msg.working()
-        running.lastHeartbeatMs = now
-      }
-    }
+    for (const running of this.#running) running.tick(now)
   }
 
   /** Drains and stops; idempotent (every call gets the same promise). Does not close the NATS connection. */
@@ -153,8 +137,7 @@ export class Worker {
     if (!drained) {
       for (const running of this.#running) {
         running.abort.abort()
-        if (settle(running)) {
-          running.msg.nak()
+        if (running.giveBack()) {
           this.metrics.countOutcome(running.msg.headers?.get(JobHeader.type) ?? 'unknown', 'returned')
         }
       }

@@ -1,0 +1,131 @@
+import type { JsMsg } from '@nats-io/jetstream'
+
+/** A job that ends sooner is never shown as `running` (it goes from `queued` to its outcome). */
+export const RUNNING_STATE_AFTER_MS = 100
+
+/**
+ * Unheard for this share of ack_wait, an attempt counts as overdue. Heartbeats go out every half ack_wait,
+ * so only a stalled process gets there; the rest is margin for the server's clock.
+ */
+const OVERDUE_SHARE_OF_ACK_WAIT = 0.8
+
+/** The outcome an attempt ended with; each is the answer to its message. */
+export type AttemptOutcome = 'acked' | 'retried' | 'terminated' | 'given back'
+
+/**
+ * One delivery of a job, from receipt to its outcome, and the only code that answers its message. Exactly
+ * one outcome wins: the runner finishing the job and a drain handing it back may race, and whichever comes
+ * second is told so (`false`) instead of answering the message twice. Between delivery and outcome it
+ * keeps the job alive on the server (`tick`) and knows whether another worker may hold a copy.
+ */
+export class JobAttempt {
+  readonly msg: JsMsg
+  /** Aborted when a drain gives the job back; handlers listen to it. */
+  readonly abort = new AbortController()
+  readonly #ackWaitMs: number
+  readonly #disconnectsAtDelivery: number
+  #outcome: AttemptOutcome | undefined
+  #lastHeartbeatMs: number
+  #overdue = false
+  #startedAtMs = 0
+  #recordRunning: (() => void) | undefined
+
+  /**
+   * @param msg the message, delivered just now
+   * @param ackWaitMs the consumer's ack_wait
+   * @param disconnects connections lost so far (see NatsHandle.disconnects)
+   */
+  constructor(msg: JsMsg, ackWaitMs: number, disconnects: number) {
+    this.msg = msg
+    this.#ackWaitMs = ackWaitMs
+    this.#disconnectsAtDelivery = disconnects
+    this.#lastHeartbeatMs = Date.now()
+  }
+
+  /** The delivery count: 1 for the first attempt. */
+  get number(): number {
+    return this.msg.info.deliveryCount
+  }
+
+  /** How it ended, once it did. */
+  get outcome(): AttemptOutcome | undefined {
+    return this.#outcome
+  }
+
+  /** When the handler started (ms since epoch); 0 before. */
+  get startedAtMs(): number {
+    return this.#startedAtMs
+  }
+
+  /**
+   * Marks the handler as started; `recordRunning` is called (once, by `tick`) if it is still running
+   * RUNNING_STATE_AFTER_MS later: for the many short jobs nobody could see that state, and skipping it
+   * halves the state writes per job.
+   */
+  started(recordRunning: () => void): void {
+    this.#startedAtMs = Date.now()
+    this.#recordRunning = recordRunning
+  }
+
+  /** The handler returned: a `running` state not recorded yet never will be. */
+  handlerDone(): void {
+    this.#recordRunning = undefined
+  }
+
+  /**
+   * Called often (by the worker's sweep, for every attempt): heartbeats (`working()`) every half ack_wait,
+   * so ack_wait only catches workers that are really gone, and records `running` when it is due. An attempt
+   * found unheard for most of ack_wait (the process stalled) is marked overdue before its heartbeat.
+   */
+  tick(now: number): void {
+    if (now - this.#lastHeartbeatMs >= this.#ackWaitMs * OVERDUE_SHARE_OF_ACK_WAIT) this.#overdue = true
+    if (this.#outcome) return
+    if (this.#recordRunning && now - this.#startedAtMs >= RUNNING_STATE_AFTER_MS) {
+      const record = this.#recordRunning
+      this.#recordRunning = undefined
+      record()
+    }
+    if (now - this.#lastHeartbeatMs >= this.#ackWaitMs / 2) {
+      this.msg.working()
+      this.#lastHeartbeatMs = now
+    }
+  }
+
+  /**
+   * Whether another worker may hold a copy of this job now: a redelivery, an attempt that went most of
+   * ack_wait unheard, or one that lived through a lost connection (its heartbeats never arrived).
+   */
+  mayHaveCopy(disconnectsNow: number): boolean {
+    if (this.number > 1 || this.#overdue) return true
+    if (Date.now() - this.#lastHeartbeatMs >= this.#ackWaitMs * OVERDUE_SHARE_OF_ACK_WAIT) return true
+    return disconnectsNow !== this.#disconnectsAtDelivery
+  }
+
+  /** Done: the job leaves the queue. False when the attempt had already ended. */
+  ack(): boolean {
+    return this.#end('acked', () => this.msg.ack())
+  }
+
+  /** Failed: deliver it again after `delayMs`. False when the attempt had already ended. */
+  retryAfter(delayMs: number): boolean {
+    return this.#end('retried', () => this.msg.nak(delayMs))
+  }
+
+  /** Never deliver it again (it was dead-lettered). False when the attempt had already ended. */
+  terminate(reason: string): boolean {
+    return this.#end('terminated', () => this.msg.term(reason.slice(0, 200)))
+  }
+
+  /** Not finished here: deliver it again at once, to any worker. False when the attempt had already ended. */
+  giveBack(): boolean {
+    return this.#end('given back', () => this.msg.nak())
+  }
+
+  #end(outcome: AttemptOutcome, answer: () => void): boolean {
+    if (this.#outcome) return false
+    this.#outcome = outcome
+    this.#recordRunning = undefined
+    answer()
+    return true
+  }
+}
