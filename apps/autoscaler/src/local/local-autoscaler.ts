@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import { BacklogReadError, type BacklogSource } from '../backlog/backlog-source.ts'
+import { BacklogReadError, BacklogReadFailure, type BacklogSource } from '../backlog/backlog-source.ts'
 import { ReplicaDecider } from '../decision/replica-decider.ts'
 import type { ScalingPolicy } from '../decision/scaling-policy.ts'
 import type { AutoscalerMetrics } from '../metrics/autoscaler-metrics.ts'
@@ -57,8 +57,12 @@ export function startLocalAutoscaler(options: LocalAutoscalerOptions): LocalAuto
     } catch (error) {
       const reason = error instanceof BacklogReadError ? error.reason : 'InternalError'
       metrics.reconcileError(LOCAL_SCALER, reason)
-      // Log a reason once, not every poll: a missing consumer at start-up is normal for a moment.
-      if (lastFailure !== reason) logger.warn({ reason, err: error }, 'cannot read the backlog; keeping the workers as they are')
+      // Log a reason once, not every poll. A missing consumer is expected on a first start, until the first
+      // worker creates it: one plain line, not a warning with a stack.
+      if (lastFailure !== reason) {
+        if (reason === BacklogReadFailure.ConsumerNotFound) logger.info({ reason }, `${(error as Error).message}; waiting for the first worker to create it`)
+        else logger.warn({ reason, err: error }, 'cannot read the backlog; keeping the workers as they are')
+      }
       lastFailure = reason
       ready = false
     }
