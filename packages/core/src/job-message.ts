@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { headers, type MsgHdrs } from '@nats-io/nats-core'
 
 /** Header names carried by job and dead-letter messages. The job id itself is JetStream's `Nats-Msg-Id`. */
@@ -43,13 +44,35 @@ export function jobHeaders(id: string, type: string, queuedAt: string, dedupeId:
   return h
 }
 
-/** Reads the job from a message: the id from the subject (`<prefix>.<id>`), the rest from headers and body. */
+/** Reads the job from a message: the id from the subject (see {@link jobIdFromSubject}), the rest from headers and body. */
 export function readJob(subject: string, subjectPrefix: string, h: MsgHdrs | undefined, data: Uint8Array): Job {
-  const id = subject.slice(subjectPrefix.length + 1)
+  const id = jobIdFromSubject(subject, subjectPrefix)
   return {
     id,
     type: h?.get(JobHeader.type) ?? '',
     queuedAt: h?.get(JobHeader.queuedAt) ?? '',
     payload: data,
   }
+}
+
+// Room for the readable part of a mapped id: with `-` and the digest it stays within JOB_ID_PATTERN's 128.
+const MAPPED_READABLE_MAX = 100
+
+/**
+ * The job id a subject (`<prefix>.<id>`) carries. The ingress publishes only ids that match
+ * {@link JOB_ID_PATTERN}, but any NATS client allowed to publish under the prefix may use a rest that
+ * does not (`jobs.a.b`, `jobs.é`): the state bucket's clients refuse such keys, and the API could not
+ * look the job up. Such a rest maps to a valid id, the same one wherever the job is read (worker,
+ * dead letters, redrive): its characters outside the pattern become `_` (the first 100 are kept), then
+ * `-` and 22 characters of the rest's SHA-256 in base64url, so that two rests never share an id. `a.b`
+ * becomes `a_b-<digest>`, which differs from the valid id `a_b`.
+ */
+export function jobIdFromSubject(subject: string, subjectPrefix: string): string {
+  const rest = subject.slice(subjectPrefix.length + 1)
+  if (JOB_ID_PATTERN.test(rest)) return rest
+  const readable = Array.from(rest.slice(0, MAPPED_READABLE_MAX * 2), (char) => (/^[A-Za-z0-9_-]$/.test(char) ? char : '_'))
+    .slice(0, MAPPED_READABLE_MAX)
+    .join('')
+  const digest = createHash('sha256').update(rest).digest('base64url').slice(0, 22)
+  return `${readable}-${digest}`
 }
