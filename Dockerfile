@@ -2,10 +2,13 @@
 # One image, three apps: `node apps/<ingress|worker|autoscaler>/src/main.ts` (Node 24 runs TypeScript by
 # stripping types, so there is no build step). The chart sets the entry point per Deployment.
 # Build: `make images` (tag sluice:dev). NODE_VERSION comes from tools/versions.env.
+# NODE_IMAGE is the base of both stages: the public Node image by default; `make cluster-up` builds without a
+# registry from a local Debian + Node base (tools/cluster/images.sh). Any base with node, npm and a uid 1000 fits.
 ARG NODE_VERSION=24
+ARG NODE_IMAGE=node:${NODE_VERSION}-alpine
 
 # Production dependencies only, from the lock file; workspace packages resolve through npm's symlinks.
-FROM node:${NODE_VERSION}-alpine AS deps
+FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages/core/package.json packages/core/
@@ -15,7 +18,7 @@ COPY apps/autoscaler/package.json apps/autoscaler/
 # No install scripts: nothing we run needs a native build, and scripts are code we did not read.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
-FROM node:${NODE_VERSION}-alpine
+FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
 WORKDIR /app
 # Root-owned and read-only to the app user: the pods run with a read-only root filesystem anyway.
