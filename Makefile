@@ -6,6 +6,7 @@ SHELL := /bin/bash
 include tools/versions.env
 include tools/controlplane.mk
 include tools/chart.mk
+include tools/cluster.mk
 include tools/reliability.mk
 include tools/schemathesis.mk
 

@@ -27,3 +27,18 @@ $(CONTROLPLANE_HELPERS) &: $(CONTROLPLANE_MODULE) $(wildcard test/controlplane/c
 
 controlplane: controlplane-tools deps ## Run a local control plane (kubeconfig in .data/controlplane/kubeconfig; Ctrl-C stops it)
 	node test/controlplane/run.ts
+
+# The rest of a node for `make cluster-up` (tools/cluster.mk): kube-scheduler, kubelet, kube-proxy, kubectl,
+# from the same module and pins. Warm after controlplane-tools, it still compiles the kubelet (minutes).
+CONTROLPLANE_NODE_STAMP := $(CONTROLPLANE_BIN)/.node-$(KUBERNETES_VERSION)
+
+.PHONY: node-tools
+
+node-tools: $(CONTROLPLANE_NODE_STAMP) ## Build pinned kube-scheduler, kubelet, kube-proxy, kubectl into .tools/bin
+
+$(CONTROLPLANE_NODE_STAMP): $(CONTROLPLANE_MODULE)
+	@mkdir -p $(CONTROLPLANE_BIN)
+	@echo "building kube-scheduler, kubelet, kube-proxy and kubectl $(KUBERNETES_VERSION) (cold: many minutes)"
+	KUBERNETES_VERSION=$(KUBERNETES_VERSION) ETCD_VERSION=$(ETCD_VERSION) \
+	  nice -n 10 bash test/controlplane/build.sh node $(CONTROLPLANE_BIN)
+	@rm -f $(CONTROLPLANE_BIN)/.node-* && touch $@

@@ -4,6 +4,8 @@
 #
 #   build.sh kube OUT_DIR      check go.mod against tools/versions.env, then build etcd, kube-apiserver and
 #                              kube-controller-manager into OUT_DIR (cold: compiles most of Kubernetes)
+#   build.sh node OUT_DIR      build kube-scheduler, kubelet, kube-proxy and kubectl into OUT_DIR: with the
+#                              above, a whole node for `make cluster-up` (tools/cluster.mk)
 #   build.sh helpers OUT_DIR   build our sluice-certgen and sluice-orphan-guard into OUT_DIR (seconds)
 #   build.sh check             only the check (fails naming the mismatch)
 #   build.sh pin               rewrite go.mod/go.sum for the versions in tools/versions.env (needs the module proxy)
@@ -62,12 +64,9 @@ check() {
   fi
 }
 
-build_kube() {
-  local out="$1"
-  mkdir -p "$out"
-  check
-  # Without these stamps the binaries report v0.0.0-master, which breaks clients that read the server
-  # version (Helm's kubeVersion, compatibility-version defaults).
+# Without these stamps the binaries report v0.0.0-master, which breaks clients that read the server
+# version (Helm's kubeVersion, compatibility-version defaults).
+kube_ldflags() {
   local pkgs=(k8s.io/component-base/version k8s.io/client-go/pkg/version) ldflags='-s -w' p
   local minor="${KUBERNETES_VERSION#v1.}"
   minor="${minor%%.*}"
@@ -75,10 +74,26 @@ build_kube() {
     ldflags+=" -X $p.gitVersion=$KUBERNETES_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
     ldflags+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
   done
-  local gobuild=(go build -trimpath -ldflags="$ldflags")
+  printf '%s' "$ldflags"
+}
+
+build_kube() {
+  local out="$1"
+  mkdir -p "$out"
+  check
+  local gobuild=(go build -trimpath -ldflags="$(kube_ldflags)")
   "${gobuild[@]}" -o "$out/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
   "${gobuild[@]}" -o "$out/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager
   "${gobuild[@]}" -o "$out/etcd" go.etcd.io/etcd/server/v3
+}
+
+build_node() {
+  local out="$1" cmd
+  mkdir -p "$out"
+  check
+  for cmd in kube-scheduler kubelet kube-proxy kubectl; do
+    go build -trimpath -ldflags="$(kube_ldflags)" -o "$out/$cmd" "k8s.io/kubernetes/cmd/$cmd"
+  done
 }
 
 build_helpers() {
@@ -92,6 +107,7 @@ case "${1:-}" in
   pin) pin ;;
   check) check ;;
   kube) build_kube "${2:?usage: build.sh kube OUT_DIR}" ;;
+  node) build_node "${2:?usage: build.sh node OUT_DIR}" ;;
   helpers) build_helpers "${2:?usage: build.sh helpers OUT_DIR}" ;;
-  *) echo "usage: build.sh pin | check | kube OUT_DIR | helpers OUT_DIR" >&2; exit 2 ;;
+  *) echo "usage: build.sh pin | check | kube OUT_DIR | node OUT_DIR | helpers OUT_DIR" >&2; exit 2 ;;
 esac
