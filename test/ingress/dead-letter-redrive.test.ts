@@ -82,6 +82,10 @@ describe('dead-letter redrive', () => {
     expect(answers.find((answer) => answer.statusCode === 202)!.json()).toEqual({ id: 'overlap', redriven: true })
     expect(await messagesIn(jsm, env.QUEUE_STREAM!)).toBe(1)
     expect(await messagesIn(jsm, env.QUEUE_DLQ_STREAM!)).toBe(0)
+    // The state recorded is that of the job in the queue, so the worker's later states supersede it.
+    const queued = await jsm.streams.getMessage(env.QUEUE_STREAM!, { last_by_subj: `${env.QUEUE_SUBJECT_PREFIX}.overlap` })
+    const state = (await ingress.app.inject({ method: 'GET', url: '/v1/jobs/overlap' })).json()
+    expect(state).toMatchObject({ state: 'queued', queuedAt: queued!.header.get('Sluice-Queued-At') })
   })
 
   it('dead-letter redrive - two overlapping bulk redrives put every job back once and each reports the ids it moved', async () => {

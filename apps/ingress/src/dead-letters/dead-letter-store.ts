@@ -58,17 +58,12 @@ export class DeadLetterStore {
     if (!stored) return 'not found'
     const letter = this.#describe(stored)
     const queuedAt = new Date().toISOString()
-    // The state goes first: a worker may finish the job before a later write would land, and `queued`
-    // must not overwrite its outcome.
-    await this.#statusStore.put({ id, type: letter.type, state: 'queued', attempts: 0, queuedAt, updatedAt: queuedAt }).catch(() => undefined)
-    try {
-      await this.#publisher.publish({ id, type: letter.type, queuedAt, payload: stored.data, dedupeId: `${id}-redrive-${stored.seq}` })
-    } catch (error) {
-      const now = new Date().toISOString()
-      await this.#statusStore
-        .put({ id, type: letter.type, state: 'dead', attempts: letter.attempts, queuedAt: letter.queuedAt, error: letter.error, finishedAt: letter.deadAt, updatedAt: now })
-        .catch(() => undefined)
-      throw error
+    const ack = await this.#publisher.publish({ id, type: letter.type, queuedAt, payload: stored.data, dedupeId: `${id}-redrive-${stored.seq}` })
+    // Only the redrive whose publish stored the job records it, with the queue time the job carries: a
+    // later time from an overlapping redrive would outrank every state the worker records for it. Written
+    // as an advance, since a worker may already have moved the job on (running, or even done).
+    if (!ack.duplicate) {
+      await this.#statusStore.advance({ id, type: letter.type, state: 'queued', attempts: 0, queuedAt, updatedAt: queuedAt }).catch(() => undefined)
     }
     return (await this.#remove(stored.seq)) ? 'redriven' : 'already redriven'
   }
