@@ -51,8 +51,11 @@ describe('dead letters', () => {
   }
 
   it('dead letters - failed jobs are listed with their error, a page at a time', async () => {
-    for (const id of ['dl-1', 'dl-2', 'dl-3']) await submit(id)
-    for (const id of ['dl-1', 'dl-2', 'dl-3']) await until(id, 'dead')
+    // One after the other: the order they die in is the order they are listed in.
+    for (const id of ['dl-1', 'dl-2', 'dl-3']) {
+      await submit(id)
+      await until(id, 'dead')
+    }
     const first = (await inject('GET', '/v1/dead-letters?limit=2')).json()
     expect(first.items.map((item: { id: string }) => item.id)).toEqual(['dl-1', 'dl-2'])
     expect(first.items[0]).toMatchObject({ type: 'report', error: 'report service is down', attempts: 2 })
