@@ -111,8 +111,24 @@ describe('dead-letter redrive', () => {
     await fileDeadLetters(ingress, env, all)
     const answer = await redriveMany(ingress, { limit: 100 })
     expect(answer.statusCode).toBe(200)
-    expect(answer.json()).toEqual({ redriven: 3, ids: all.slice(0, 3), stoppedBecause: 'queue full' })
+    expect(answer.json()).toEqual({ redriven: 3, ids: all.slice(0, 3), skipped: [], stoppedBecause: 'queue full' })
     expect(await messagesIn(jsm, env.QUEUE_DLQ_STREAM!)).toBe(2)
+  })
+
+  it('dead-letter redrive - a dead letter too large for the queue is refused with 422 and passed over by a bulk redrive', async () => {
+    const { ingress, env, jsm } = await ingressFor()
+    // Another client filled a job to the queue's limit; it was dead-lettered with its body whole.
+    const limit = (await jsm.streams.info(env.QUEUE_STREAM!)).config.max_msg_size
+    await jetstream(ingress.nats.nc).publish(`${env.QUEUE_DLQ_SUBJECT_PREFIX}.huge`, new Uint8Array(limit - 20).fill(0x78))
+    await fileDeadLetters(ingress, env, ['after-huge'])
+
+    const one = await redriveOne(ingress, 'huge')
+    expect(one.statusCode).toBe(422)
+    expect(one.json()).toMatchObject({ type: 'urn:sluice:problem:dead-letter-too-large' })
+    const bulk = await redriveMany(ingress, { limit: 100 })
+    expect(bulk.json()).toMatchObject({ redriven: 1, ids: ['after-huge'], skipped: [{ id: 'huge' }], stoppedBecause: 'no more dead letters' })
+    expect(await messagesIn(jsm, env.QUEUE_STREAM!)).toBe(1)
+    expect(await messagesIn(jsm, env.QUEUE_DLQ_STREAM!)).toBe(1)
   })
 
   it('dead-letter redrive - a bulk redrive stops when its client goes away', async () => {

@@ -82,7 +82,7 @@ describe('dead letters', () => {
     expect((await inject('POST', '/v1/dead-letters/dl-2/redrive')).statusCode).toBe(404)
 
     const bulk = await inject('POST', '/v1/dead-letters/redrive', { limit: 10 })
-    expect(bulk.json()).toEqual({ redriven: 2, ids: ['dl-3', 'dl-1'], stoppedBecause: 'no more dead letters' })
+    expect(bulk.json()).toEqual({ redriven: 2, ids: ['dl-3', 'dl-1'], skipped: [], stoppedBecause: 'no more dead letters' })
     await until('dl-1', 'succeeded')
     await until('dl-3', 'succeeded')
     expect((await inject('GET', '/v1/dead-letters')).json().items).toEqual([])

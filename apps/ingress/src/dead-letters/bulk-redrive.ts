@@ -14,11 +14,19 @@ export interface BulkRedriveResult {
   readonly redriven: number
   /** Their ids, in the order they were put back. Dead letters another redrive took first are not in it. */
   readonly ids: readonly string[]
+  /** Dead letters it passed over because they cannot go back in the queue, and why. */
+  readonly skipped: readonly SkippedDeadLetter[]
   readonly stoppedBecause: BulkRedriveStop
   /** What failed, when `stoppedBecause` is `queue unavailable`. */
   readonly error?: string
   /** The failure itself, for the log (not for the answer). */
   readonly cause?: unknown
+}
+
+/** A dead letter a bulk redrive passed over. */
+export interface SkippedDeadLetter {
+  readonly id: string
+  readonly reason: string
 }
 
 /** What to redrive, and how fast. */
@@ -46,7 +54,8 @@ export async function bulkRedrive(store: DeadLetterStore, options: BulkRedriveOp
   const { signal } = options
   const gapMs = 1000 / options.ratePerSecond
   const ids: string[] = []
-  const stop = (stoppedBecause: BulkRedriveStop): BulkRedriveResult => ({ redriven: ids.length, ids, stoppedBecause })
+  const skipped: SkippedDeadLetter[] = []
+  const stop = (stoppedBecause: BulkRedriveStop): BulkRedriveResult => ({ redriven: ids.length, ids, skipped, stoppedBecause })
   let after = 0
   try {
     while (ids.length < options.limit) {
@@ -57,8 +66,11 @@ export async function bulkRedrive(store: DeadLetterStore, options: BulkRedriveOp
         after = letter.seq
         if (options.type !== undefined && letter.type !== options.type) continue
         if (signal?.aborted) return stop(interruption(signal))
+        const outcome = await store.redrive(letter.id)
+        // One that cannot go back must not stop the others behind it (and every later bulk redrive).
+        if (outcome === 'too large') skipped.push({ id: letter.id, reason: 'body larger than JOB_MAX_BYTES' })
         // Another redrive may take a letter first (`already redriven`), or it may be gone (`not found`).
-        if ((await store.redrive(letter.id)) !== 'redriven') continue
+        if (outcome !== 'redriven') continue
         ids.push(letter.id)
         if (ids.length >= options.limit) break
         await pause(gapMs, signal)

@@ -6,9 +6,10 @@ import { describeDeadLetter, type DeadLetter } from './dead-letter.ts'
 /**
  * What one redrive did: `redriven`, this call put the job back and removed its dead letter;
  * `already redriven`, another call read the same dead letter and removed it first (the job is back once);
- * `not found`, there is no dead letter for the id (never, or redriven earlier).
+ * `not found`, there is no dead letter for the id (never, or redriven earlier); `too large`, its body is
+ * larger than JOB_MAX_BYTES (another NATS client wrote the job), so it stays a dead letter.
  */
-export type RedriveOutcome = 'redriven' | 'already redriven' | 'not found'
+export type RedriveOutcome = 'redriven' | 'already redriven' | 'not found' | 'too large'
 
 // JetStream's answer to deleting a message that is not stored (any more).
 const NO_MESSAGE_FOUND = 10057
@@ -56,6 +57,9 @@ export class DeadLetterStore {
   async redrive(id: string): Promise<RedriveOutcome> {
     const stored = await this.#stored(id)
     if (!stored) return 'not found'
+    // A job goes back only as one the ingress would take: with our headers added, a bigger body may not
+    // fit the queue's max_msg_size, and the queue's refusal would read as an outage.
+    if (stored.data.length > this.#queue.jobMaxBytes) return 'too large'
     const letter = this.#describe(stored)
     const queuedAt = new Date().toISOString()
     const ack = await this.#publisher.publish({ id, type: letter.type, queuedAt, payload: stored.data, dedupeId: `${id}-redrive-${stored.seq}` })

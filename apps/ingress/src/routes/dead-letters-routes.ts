@@ -21,6 +21,8 @@ const deadLetterSchema = {
 
 // A redrive that read the dead letter while another one was putting the same job back.
 const alreadyRedriven: ProblemKind = { type: 'urn:sluice:problem:already-redriven', status: 409, title: 'Already Redriven' }
+// A dead letter whose body the queue would not take back (another NATS client wrote the job).
+const tooLarge: ProblemKind = { type: 'urn:sluice:problem:dead-letter-too-large', status: 422, title: 'Dead Letter Too Large' }
 
 /** Dead letters: list them, and put them back in the queue once the cause is fixed. */
 export async function deadLettersRoutes(app: FastifyInstance): Promise<void> {
@@ -79,10 +81,11 @@ export async function deadLettersRoutes(app: FastifyInstance): Promise<void> {
         description:
           '202: this request put the job back (`Location` is its state). 404: there is no dead letter for the id ' +
           '(none was filed, or it was redriven earlier). 409 (`urn:sluice:problem:already-redriven`): another ' +
-          'request redrove the same job at the same time; it is back in the queue once.',
+          'request redrove the same job at the same time; it is back in the queue once. 422 ' +
+          '(`urn:sluice:problem:dead-letter-too-large`): its body is larger than JOB_MAX_BYTES, so it stays a dead letter.',
         tags: ['dead letters'],
         params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: JOB_ID_PATTERN.source } } },
-        response: { 202: { type: 'object', properties: { id: { type: 'string' }, redriven: { type: 'boolean' } } }, 404: problemRef, 409: problemRef, 503: problemRef },
+        response: { 202: { type: 'object', properties: { id: { type: 'string' }, redriven: { type: 'boolean' } } }, 404: problemRef, 409: problemRef, 422: problemRef, 503: problemRef },
       },
     },
     async (request, reply) => {
@@ -90,6 +93,7 @@ export async function deadLettersRoutes(app: FastifyInstance): Promise<void> {
       const outcome = await store.redrive(id)
       if (outcome === 'not found') return sendProblem(reply, ProblemType.notFound, `no dead letter for job ${id}`)
       if (outcome === 'already redriven') return sendProblem(reply, alreadyRedriven, `job ${id} was redriven by another request at the same time; it is back in the queue`)
+      if (outcome === 'too large') return sendProblem(reply, tooLarge, `the body of job ${id} is larger than JOB_MAX_BYTES (${queue.config.queue.jobMaxBytes} bytes); it stays a dead letter`)
       return reply.code(202).header('location', `/v1/jobs/${id}`).send({ id, redriven: true })
     },
   )
@@ -102,7 +106,8 @@ export async function deadLettersRoutes(app: FastifyInstance): Promise<void> {
         description:
           'Always answers 200 with what it did, also when it stopped early: `ids` are the jobs it put back, and ' +
           '`stoppedBecause` says why it ended (`queue unavailable` comes with `error`). It stops when its client ' +
-          'disconnects and when the ingress drains; dead letters another redrive takes first are skipped.',
+          'disconnects and when the ingress drains. Dead letters another redrive takes first are left to it; ones ' +
+          'that cannot go back in the queue are passed over and listed in `skipped`.',
         tags: ['dead letters'],
         body: {
           type: 'object',
@@ -115,10 +120,15 @@ export async function deadLettersRoutes(app: FastifyInstance): Promise<void> {
         response: {
           200: {
             type: 'object',
-            required: ['redriven', 'ids', 'stoppedBecause'],
+            required: ['redriven', 'ids', 'skipped', 'stoppedBecause'],
             properties: {
               redriven: { type: 'integer', description: 'Jobs this request put back in the queue' },
               ids: { type: 'array', items: { type: 'string' }, description: 'Their ids, in order' },
+              skipped: {
+                type: 'array',
+                description: 'Dead letters passed over because they cannot go back in the queue (a body larger than JOB_MAX_BYTES)',
+                items: { type: 'object', required: ['id', 'reason'], properties: { id: { type: 'string' }, reason: { type: 'string' } } },
+              },
               stoppedBecause: { type: 'string', enum: ['limit', 'no more dead letters', 'queue full', 'queue unavailable', 'client gone', 'ingress draining'] },
               error: { type: 'string', description: 'What failed, when stoppedBecause is `queue unavailable`' },
             },
