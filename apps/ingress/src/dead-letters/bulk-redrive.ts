@@ -2,11 +2,14 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { QueueFullError } from '@sluice/core'
 import type { DeadLetterStore } from './dead-letter-store.ts'
 
-/** Why a caller stops a bulk redrive early; pass it as the reason of `abort()` on the redrive's signal. */
-export type BulkRedriveInterruption = 'client gone' | 'ingress draining'
+/** Every reason a bulk redrive ends for, as its answer names them. */
+export const BULK_REDRIVE_STOPS = ['limit', 'no more dead letters', 'queue full', 'queue unavailable', 'client gone', 'ingress draining'] as const
 
 /** Why a bulk redrive ended. */
-export type BulkRedriveStop = 'limit' | 'no more dead letters' | 'queue full' | 'queue unavailable' | BulkRedriveInterruption
+export type BulkRedriveStop = (typeof BULK_REDRIVE_STOPS)[number]
+
+/** Why a caller stops a bulk redrive early; pass it as the reason of `abort()` on the redrive's signal. */
+export type BulkRedriveInterruption = Extract<BulkRedriveStop, 'client gone' | 'ingress draining'>
 
 /** What a bulk redrive did, also when it stopped early. */
 export interface BulkRedriveResult {

@@ -1,6 +1,6 @@
 import { JOB_ID_PATTERN, JOB_TYPE_PATTERN, QueueUnavailableError } from '@sluice/core'
 import type { FastifyInstance } from 'fastify'
-import { bulkRedrive, type BulkRedriveInterruption } from '../dead-letters/bulk-redrive.ts'
+import { BULK_REDRIVE_STOPS, bulkRedrive, type BulkRedriveInterruption } from '../dead-letters/bulk-redrive.ts'
 import { DeadLetterStore } from '../dead-letters/dead-letter-store.ts'
 import { ProblemType, sendProblem, type ProblemKind } from '../problem.ts'
 
@@ -129,7 +129,7 @@ export async function deadLettersRoutes(app: FastifyInstance): Promise<void> {
                 description: 'Dead letters passed over because they cannot go back in the queue (a body larger than JOB_MAX_BYTES)',
                 items: { type: 'object', required: ['id', 'reason'], properties: { id: { type: 'string' }, reason: { type: 'string' } } },
               },
-              stoppedBecause: { type: 'string', enum: ['limit', 'no more dead letters', 'queue full', 'queue unavailable', 'client gone', 'ingress draining'] },
+              stoppedBecause: { type: 'string', enum: [...BULK_REDRIVE_STOPS] },
               error: { type: 'string', description: 'What failed, when stoppedBecause is `queue unavailable`' },
             },
           },
