@@ -16,7 +16,7 @@ describe('config', () => {
     const config = loadIngressConfig({})
     expect(config.queue).toMatchObject({ stream: 'JOBS', subjectPrefix: 'jobs', maxMessages: 10_000, replicas: 1, duplicateWindowMs: 120_000, consumer: 'workers', deadLetterStream: 'JOBS_DLQ' })
     expect(config.ingress).toMatchObject({ port: 8080, publishTimeoutMs: 2000 })
-    expect(loadWorkerConfig({}).worker).toMatchObject({ concurrency: 4, drainMs: 25_000, jobDurationMs: 10_000, maxDeliveredSweepMs: 60_000 })
+    expect(loadWorkerConfig({}).worker).toMatchObject({ concurrency: 4, drainMs: 25_000, jobDurationMs: 10_000 })
   })
 
   it('config - parses every kind of value', () => {

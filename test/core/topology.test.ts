@@ -1,6 +1,6 @@
 import { jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
-import { applyQueueStreams, applyWorkerConsumer, createLogger, DEAD_LETTER_HEADER_ALLOWANCE_BYTES, TopologyConflictError } from '@sluice/core'
+import { applyQueueStreams, applyWorkerConsumer, createLogger, DEAD_LETTER_HEADER_ALLOWANCE_BYTES, TopologyConflictError, workerConsumerConfig } from '@sluice/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
 import { ingressConfigFor, queueEnv, workerConfigFor } from '../support/queue-env.ts'
@@ -39,7 +39,8 @@ describe('topology', () => {
     })
     expect(stream.config.max_msg_size).toBeGreaterThan(queue.jobMaxBytes)
     const consumer = await jsm.consumers.info(queue.stream, queue.consumer)
-    expect(consumer.config).toMatchObject({ ack_policy: 'explicit', max_ack_pending: 7, ack_wait: 4_000_000_000, max_deliver: 3 })
+    // Attempts are counted by the workers (QUEUE_MAX_DELIVER); the server never stops delivering a job.
+    expect(consumer.config).toMatchObject({ ack_policy: 'explicit', max_ack_pending: 7, ack_wait: 4_000_000_000, max_deliver: -1 })
     const deadLetters = await jsm.streams.info(queue.deadLetterStream)
     expect(deadLetters.config).toMatchObject({ retention: RetentionPolicy.Limits, discard: 'old', max_msgs: queue.deadLetterMaxMessages })
     // Whatever the queue took still fits once dead-lettering adds its headers.
@@ -71,9 +72,19 @@ describe('topology', () => {
     expect(info.state.messages).toBe(1)
 
     await applyWorkerConsumer(nc, workerConfigFor(env).queue, logger)
-    await applyWorkerConsumer(nc, workerConfigFor({ ...env, QUEUE_MAX_ACK_PENDING: '9', QUEUE_MAX_DELIVER: '9' }).queue, logger)
+    await applyWorkerConsumer(nc, workerConfigFor({ ...env, QUEUE_MAX_ACK_PENDING: '9', QUEUE_ACK_WAIT_MS: '9000' }).queue, logger)
     const consumer = await jsm.consumers.info(env.QUEUE_STREAM!, env.QUEUE_CONSUMER!)
-    expect(consumer.config).toMatchObject({ max_ack_pending: 9, max_deliver: 9 })
+    expect(consumer.config).toMatchObject({ max_ack_pending: 9, ack_wait: 9_000_000_000 })
+  })
+
+  it('topology - a consumer an older version left with a server-side max_deliver is made unlimited', async () => {
+    const env = queueEnv(server.url)
+    const jsm = await jetstreamManager(nc)
+    const config = workerConfigFor(env)
+    await applyQueueStreams(nc, ingressConfigFor(env).queue, logger)
+    await jsm.consumers.add(config.queue.stream, { ...workerConsumerConfig(config.queue), max_deliver: 5 })
+    await applyWorkerConsumer(nc, config.queue, logger)
+    expect((await jsm.consumers.info(config.queue.stream, config.queue.consumer)).config.max_deliver).toBe(-1)
   })
 
   it('topology - a conflicting immutable setting fails start-up naming it', async () => {

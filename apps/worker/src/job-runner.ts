@@ -49,6 +49,11 @@ export class JobRunner {
       metrics.countOutcome(this.#typeLabel(job), 'already_done')
       return 'already_done'
     }
+    if (attempt > queue.maxDeliver) {
+      // The attempt before this one was the last, and its worker was lost before it could give an outcome.
+      const error = `no outcome after ${attempt - 1} deliveries (worker lost or stuck past ack_wait)`
+      return this.#deadLetter(running, job, attempt - 1, error, context)
+    }
     const handler = handlers.get(job.type)
     if (!handler) return this.#deadLetter(running, job, attempt, `no handler for job type "${job.type}"`, context)
     let payload: unknown
@@ -107,7 +112,7 @@ export class JobRunner {
     try {
       await this.#deps.deadLetters.publish(job, running.msg.info.streamSequence, error, attempt)
     } catch (publishError) {
-      // Keep the job where it is rather than lose it; the redelivery (or the max-deliveries reaper) tries again.
+      // Keep the job where it is rather than lose it; its redelivery tries again.
       context.logger.error({ err: publishError }, 'dead-lettering failed; job stays queued')
       running.retryAfter(retryDelayMs(this.#deps.queue.retryBackoffMs, attempt))
       return 'retried'

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream'
+import { jetstream, type JsMsg } from '@nats-io/jetstream'
 import { applyWorkerConsumer, JobHeader, JobStatusStore, PipelinedPublisher, startOpsServer, type NatsHandle, type OpsServer, type WorkerConfig } from '@sluice/core'
 import type { Logger } from 'pino'
 import { DeadLetterPublisher } from './dead-letters.ts'
@@ -7,8 +7,6 @@ import type { HandlerRegistry } from './handlers/job-handler.ts'
 import { JobPuller } from './job-puller.ts'
 import { JobAttempt } from './job-attempt.ts'
 import { JobRunner } from './job-runner.ts'
-import { MaxDeliveriesReaper } from './max-deliveries-reaper.ts'
-import { StrandedJobSweep } from './stranded-job-sweep.ts'
 import { createWorkerMetrics, type WorkerMetrics } from './worker-metrics.ts'
 
 /** How often running jobs are checked for heartbeats and their `running` state. */
@@ -41,8 +39,6 @@ export class Worker {
   readonly #deps: WorkerDependencies
   readonly #running = new Set<JobAttempt>()
   #puller: JobPuller | undefined
-  #reaper: MaxDeliveriesReaper | undefined
-  #strandedJobs: StrandedJobSweep | undefined
   #ops: OpsServer | undefined
   #sweeper: NodeJS.Timeout | undefined
   #publisher: PipelinedPublisher | undefined
@@ -82,20 +78,16 @@ export class Worker {
     this.#ops = await startOpsServer({ host: config.worker.host, port: config.worker.port, registry: this.metrics.registry, isReady: () => this.isReady() })
     await applyWorkerConsumer(nats.nc, queue, logger)
     const js = jetstream(nats.nc)
-    const jsm = await jetstreamManager(nats.nc, { checkAPI: false })
     // State writes and dead letters share one pipelined publisher: one socket write per loop turn.
     this.#publisher = new PipelinedPublisher(nats.nc, PUBLISH_TIMEOUT_MS)
     const statusStore = await JobStatusStore.open(js, queue.statusBucket, this.#publisher)
     const deadLetters = new DeadLetterPublisher(this.#publisher, queue)
     const runner = new JobRunner({ queue, handlers, statusStore, deadLetters, metrics: this.metrics, logger, disconnects: nats.disconnects })
-    this.#reaper = new MaxDeliveriesReaper(nats.nc, { jsm, queue, deadLetters, statusStore, logger })
-    this.#strandedJobs = new StrandedJobSweep({ jsm, queue, deadLetters, statusStore, logger }, { intervalMs: config.worker.maxDeliveredSweepMs })
     const consumer = await js.consumers.get(queue.stream, queue.consumer)
     this.#puller = new JobPuller(consumer, { concurrency: config.worker.concurrency, expiresMs: PULL_EXPIRES_MS, logger }, (msg) => this.#run(msg, runner))
     this.#puller.start()
     this.#sweeper = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS)
     this.#sweeper.unref()
-    this.#strandedJobs.start()
     logger.info({ concurrency: config.worker.concurrency, opsPort: this.opsPort, handlers: [...handlers.keys()] }, 'worker started')
   }
 
@@ -125,8 +117,6 @@ export class Worker {
     const { config, logger } = this.#deps
     this.#stopping = true
     logger.info({ inProgress: this.#running.size, drainMs: config.worker.drainMs }, 'worker draining')
-    // Stopped now, awaited before the publisher it files with is closed. It never rejects.
-    const strandedJobsClosed = this.#strandedJobs?.close()
     try {
       await this.#puller?.stop()
     } catch (error) {
@@ -144,13 +134,7 @@ export class Worker {
       logger.warn({ returned: this.#running.size }, 'drain timed out; jobs in progress handed back for redelivery')
     }
     clearInterval(this.#sweeper)
-    await strandedJobsClosed
     this.#publisher?.close()
-    try {
-      this.#reaper?.close()
-    } catch (error) {
-      logger.warn({ err: error }, 'stopping the reaper failed')
-    }
     try {
       await this.#ops?.close()
     } catch (error) {

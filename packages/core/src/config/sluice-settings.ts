@@ -70,7 +70,6 @@ export const workerSettings = {
   host: text('WORKER_HOST', { default: '0.0.0.0', unit: 'address', doc: 'Address of the worker\'s health and metrics port.' }),
   port: integer('WORKER_PORT', { default: 8081, min: 0, max: 65_535, unit: 'port', doc: 'Worker health and metrics port (0 picks a free one).' }),
   jobDurationMs: integer('JOB_DURATION_MS', { default: 10_000, min: 0, unit: 'ms', doc: 'How long the seed\'s `user` job works.' }),
-  maxDeliveredSweepMs: integer('WORKER_MAX_DELIVERED_SWEEP_MS', { default: 60_000, min: 1000, max: 3_600_000, unit: 'ms', doc: 'How often each worker looks for jobs left in the queue after their last delivery (the server\'s advisory for them was missed) and moves them to the dead letters; one is moved once two sweeps in a row find it.' }),
 } satisfies SettingGroup
 
 /**

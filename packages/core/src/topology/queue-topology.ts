@@ -86,6 +86,11 @@ export function deadLetterStreamConfig(queue: QueueConfig): Partial<StreamConfig
  * The workers' durable pull consumer. Retry delays are not the consumer's `backoff`: the server would then
  * use its first step as `ack_wait`, and a long job's heartbeat cadence would depend on the retry policy.
  * Workers `nak(delay)` with QUEUE_RETRY_BACKOFF_MS instead, and `ack_wait` stays what it says.
+ *
+ * `max_deliver` is unlimited: the worker counts attempts (QUEUE_MAX_DELIVER). A job whose last attempt
+ * fails is dead-lettered by that worker; one whose last attempt ended without an outcome (its worker was
+ * lost) is delivered once more and dead-lettered, unrun, by the worker that gets it. With a server-side
+ * limit, such a job would stay stored and undelivered in the WorkQueue stream, holding a place in the queue.
  */
 export function workerConsumerConfig(queue: QueueConfig): Partial<ConsumerConfig> & { durable_name: string } {
   return {
@@ -95,7 +100,7 @@ export function workerConsumerConfig(queue: QueueConfig): Partial<ConsumerConfig
     replay_policy: ReplayPolicy.Instant,
     filter_subject: `${queue.subjectPrefix}.>`,
     ack_wait: nanos(queue.ackWaitMs),
-    max_deliver: queue.maxDeliver,
+    max_deliver: -1,
     max_ack_pending: queue.maxAckPending,
   }
 }
