@@ -62,6 +62,18 @@ describe('openapi document', () => {
     expect(Object.keys(document.paths['/v1/dead-letters/{id}/redrive']!.post!.responses)).toContain('400')
   })
 
+  it('openapi document - every POST documents 413, and 415 unless it takes any content type (the seed)', async () => {
+    for (const { label, operation } of operations()) {
+      if (!label.startsWith('POST ')) continue
+      expect(Object.keys(operation.responses), label).toContain('413')
+      if (label === 'POST /') expect(Object.keys(operation.responses), label).not.toContain('415')
+      else expect(Object.keys(operation.responses), label).toContain('415')
+    }
+    const xml = { 'content-type': 'application/xml' }
+    expect((await ingress.app.inject({ method: 'POST', url: '/v1/dead-letters/redrive', headers: xml, payload: '<x/>' })).statusCode).toBe(415)
+    expect((await ingress.app.inject({ method: 'POST', url: '/?user_id=xml', headers: xml, payload: '<x/>' })).statusCode).toBe(200)
+  })
+
   it('openapi document - answers carry the media types the document gives them', async () => {
     const problem = await ingress.app.inject({ method: 'GET', url: '/v1/jobs/a.b' })
     expect(problem.statusCode).toBe(400)

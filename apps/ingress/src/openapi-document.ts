@@ -10,6 +10,13 @@ export interface OpenApiDocumentOptions {
   readonly rateLimit: boolean
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route reads a body of any content type (or ignores it), so it never answers 415. */
+    anyContentType?: boolean
+  }
+}
+
 // The two ways auth-plugin.ts takes a key.
 const API_KEY_SECURITY_SCHEMES = {
   bearer: { type: 'http', scheme: 'bearer', description: '`Authorization: Bearer <key>`' },
@@ -58,7 +65,8 @@ const describeStatus = (status: string | number) => PROBLEM_DESCRIPTIONS[status]
  * `/openapi.json` matches the answers and no route can forget one (issue 13 found several missing):
  * - an answer a route declares as `{ $ref: 'Problem#' }` is documented as `application/problem+json`,
  *   the media type `sendProblem` sends;
- * - a route that validates its input may answer 400, and one that reads a body 413 (JOB_MAX_BYTES);
+ * - a route that validates its input may answer 400; one that reads a body 413 (JOB_MAX_BYTES), and 415
+ *   unless it takes any content type;
  * - with API keys on, a route that needs one may answer 401 and 403, and says which schemes it takes;
  *   with a rate limit on, it may answer 429.
  * Routes hidden from the document are left as they are.
@@ -75,7 +83,10 @@ function documentAnswers(app: FastifyInstance, options: OpenApiDocumentOptions):
       response[status] ??= problem(describeStatus(status))
     }
     if (schema.params || schema.querystring || schema.headers || schema.body) add(400)
-    if (takesBody(route)) add(413)
+    if (takesBody(route)) {
+      add(413)
+      if (route.config?.anyContentType !== true) add(415)
+    }
     const needsKey = route.config?.scope !== 'public'
     const extra: Partial<FastifySchema> & { security?: unknown } = {}
     if (options.apiKeys && needsKey) {

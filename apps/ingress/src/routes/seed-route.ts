@@ -81,6 +81,7 @@ export async function seedRoute(app: FastifyInstance, options: { scope: 'submit'
     return reply.code(200).type('text/plain; charset=utf-8').send(seedAcceptedText(userId))
   }
   // No HEAD: it must be safe, and a GET here enqueues; HEAD gets the 405 every other method gets.
-  app.get('/', { schema, config: { scope: options.scope }, exposeHeadRoute: false, preValidation: missingId }, handler)
-  app.post('/', { schema, config: { scope: options.scope }, preValidation: missingId }, handler)
+  const config = { scope: options.scope, anyContentType: true }
+  app.get('/', { schema, config: { ...config }, exposeHeadRoute: false, preValidation: missingId }, handler)
+  app.post('/', { schema, config: { ...config }, preValidation: missingId }, handler)
 }
