@@ -47,7 +47,8 @@ export async function registerOpenApiDocument(app: FastifyInstance, options: Ope
 const PROBLEM_REF = 'Problem#'
 const problem = (description: string) => ({ description, content: { [PROBLEM_MEDIA_TYPE]: { schema: { $ref: PROBLEM_REF } } } })
 
-// What each problem status means on any route (README "Errors"); a route's own description comes first.
+// What each problem status means on any route (README "Errors"). An answer a route spells out itself (the
+// seed's text or problem) is kept as it is.
 const PROBLEM_DESCRIPTIONS: Readonly<Record<string, string>> = {
   400: 'The request is not valid; the problem details name what is wrong',
   401: 'No API key, or one that is not valid',
@@ -62,7 +63,7 @@ const describeStatus = (status: string | number) => PROBLEM_DESCRIPTIONS[status]
 
 /**
  * Completes each route's documented answers from what the ingress does to every route, so that
- * `/openapi.json` matches the answers and no route can forget one (issue 13 found several missing):
+ * `/openapi.json` matches the answers and no route can forget one:
  * - an answer a route declares as `{ $ref: 'Problem#' }` is documented as `application/problem+json`,
  *   the media type `sendProblem` sends;
  * - a route that validates its input may answer 400; one that reads a body 413 (JOB_MAX_BYTES), and 415
