@@ -33,6 +33,19 @@ user fixes their values in one pass. values.schema.json has already checked type
 {{- if and (not (kindIs "invalid" $c.QUEUE_REPLICAS)) (gt (int64 $c.QUEUE_REPLICAS) (int64 $v.nats.builtin.replicas)) -}}
 {{- $problems = append $problems (printf "config.QUEUE_REPLICAS (%d) exceeds the built-in NATS's nats.builtin.replicas (%d)" (int64 $c.QUEUE_REPLICAS) (int64 $v.nats.builtin.replicas)) -}}
 {{- end -}}
+{{- /* JetStream reserves each stream's max bytes up front and refuses a stream past max_file_store. */ -}}
+{{- $js := $v.nats.builtin.jetstream -}}
+{{- $fileBytes := add (int64 $c.QUEUE_DLQ_MAX_BYTES) (int64 $c.JOB_STATUS_MAX_BYTES) -}}
+{{- if eq $c.QUEUE_STORAGE "memory" -}}
+{{- if gt (int64 $c.QUEUE_MAX_BYTES) (include "sluice.natsSizeBytes" $js.maxMemoryStore | int64) -}}
+{{- $problems = append $problems (printf "config.QUEUE_MAX_BYTES (%d) exceeds nats.builtin.jetstream.maxMemoryStore (%s): JetStream would refuse to create the queue stream" (int64 $c.QUEUE_MAX_BYTES) $js.maxMemoryStore) -}}
+{{- end -}}
+{{- else -}}
+{{- $fileBytes = add $fileBytes (int64 $c.QUEUE_MAX_BYTES) -}}
+{{- end -}}
+{{- if gt $fileBytes (include "sluice.natsSizeBytes" $js.maxFileStore | int64) -}}
+{{- $problems = append $problems (printf "nats.builtin.jetstream.maxFileStore (%s) is below what the file streams reserve (QUEUE_MAX_BYTES + QUEUE_DLQ_MAX_BYTES + JOB_STATUS_MAX_BYTES = %d bytes): JetStream would refuse to create them (insufficient storage resources)" $js.maxFileStore $fileBytes) -}}
+{{- end -}}
 {{- else if not $v.nats.url -}}
 {{- $problems = append $problems "nats.url is required when nats.builtin.enabled=false (e.g. nats://nats.nats.svc:4222)" -}}
 {{- end -}}
@@ -98,4 +111,19 @@ user fixes their values in one pass. values.schema.json has already checked type
 {{- $count := printf "%d %s" (len $problems) (ternary "problem" "problems" (eq (len $problems) 1)) -}}
 {{- fail (printf "\n\nInvalid values for the sluice chart (%s):\n  - %s\n" $count (join "\n  - " $problems)) -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+Bytes of a nats-server size (256MiB, 1GiB, 2G, 512), read as nats-server reads them: a bare letter is
+decimal (1G = 10^9), with B, i or iB binary (1GB = 1GiB = 2^30).
+*/}}
+{{- define "sluice.natsSizeBytes" -}}
+{{- $size := lower (toString .) -}}
+{{- $digits := regexFind "^[0-9]+" $size -}}
+{{- $suffix := trimPrefix $digits $size -}}
+{{- $power := get (dict "k" 1 "m" 2 "g" 3 "t" 4) (substr 0 1 $suffix) | default 0 -}}
+{{- $base := ternary 1000 1024 (eq (len $suffix) 1) -}}
+{{- $bytes := int64 $digits -}}
+{{- range until (int $power) -}}{{- $bytes = mul $bytes $base -}}{{- end -}}
+{{- $bytes -}}
 {{- end -}}
