@@ -16,8 +16,8 @@ function renderAll(): Promise<Map<string, KubeObject[]>> {
 }
 
 describe.skipIf(skipReason)(`chart render${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
-  it('chart render - the ci value sets are the four the issue names', () => {
-    expect(ciValueSets).toEqual(['default-values.yaml', 'external-nats-values.yaml', 'keda-values.yaml', 'nats-cluster-values.yaml'])
+  it('chart render - the ci value sets are the four the issue names and the test cluster\'s (make cluster-up)', () => {
+    expect(ciValueSets).toEqual(['cluster-values.yaml', 'default-values.yaml', 'external-nats-values.yaml', 'keda-values.yaml', 'nats-cluster-values.yaml'])
   })
 
   it.each(ciValueSets)('chart render - helm lint --strict passes for %s', async (set) => {
