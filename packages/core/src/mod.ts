@@ -24,6 +24,8 @@ export {
 } from './errors.ts'
 export { connectNats, NatsAuthenticationError } from './nats-connection.ts'
 export type { NatsHandle } from './nats-connection.ts'
+export { natsCredentialProblems } from './nats-credentials.ts'
+export type { NatsCredentialNames, NatsCredentialPieces, NatsCredentials, NatsTlsMaterial } from './nats-credentials.ts'
 export { createLogger } from './logger.ts'
 export { startOpsServer } from './ops-server.ts'
 export type { OpsServer, OpsServerOptions } from './ops-server.ts'

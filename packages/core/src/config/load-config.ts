@@ -1,3 +1,4 @@
+import { natsCredentialProblems, type NatsCredentialNames } from '../nats-credentials.ts'
 import { assertNoProblems, findUnknownSettings, readSettings, type SettingGroup, type ValuesOf } from './settings.ts'
 import {
   allSettingGroups,
@@ -37,6 +38,16 @@ export type WorkerConfig = AppConfig<'worker', WorkerSettings>
 /** Everything the autoscaler reads at start-up; `queue` names the stream and consumer local mode watches. */
 export type AutoscalerConfig = AppConfig<'autoscaler', AutoscalerSettings>
 
+// The credential rules' problems name the variables a deployer sets.
+const natsCredentialNames: NatsCredentialNames = {
+  user: natsSettings.user.env,
+  password: natsSettings.password.env,
+  token: natsSettings.token.env,
+  creds: natsSettings.credsFile.env,
+  clientCert: natsSettings.tlsCertFile.env,
+  clientKey: natsSettings.tlsKeyFile.env,
+}
+
 const knownNames: ReadonlySet<string> = new Set(
   Object.values(allSettingGroups).flatMap((group) => Object.values(group).map((setting) => setting.env)),
 )
@@ -67,16 +78,8 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
 
 function readNats(env: NodeJS.ProcessEnv, problems: string[]): NatsConfig {
   const nats = readSettings(env, natsSettings, problems)
-  const methods = [nats.user !== undefined || nats.password !== undefined, nats.token !== undefined, nats.credsFile !== undefined]
-  if (methods.filter(Boolean).length > 1) {
-    problems.push('NATS_USER/NATS_PASSWORD, NATS_TOKEN and NATS_CREDS_FILE are alternatives: set only one')
-  }
-  if ((nats.user === undefined) !== (nats.password === undefined)) {
-    problems.push('NATS_USER and NATS_PASSWORD must be set together')
-  }
-  if ((nats.tlsCertFile === undefined) !== (nats.tlsKeyFile === undefined)) {
-    problems.push('NATS_TLS_CERT_FILE and NATS_TLS_KEY_FILE must be set together')
-  }
+  const { user, password, token, credsFile: creds, tlsCertFile: clientCert, tlsKeyFile: clientKey } = nats
+  problems.push(...natsCredentialProblems({ user, password, token, creds, clientCert, clientKey }, natsCredentialNames))
   return nats
 }
 
