@@ -22,8 +22,9 @@ export {
   TooManyInflightError,
   TopologyConflictError,
 } from './errors.ts'
-export { connectNats, NatsAuthenticationError } from './nats-connection.ts'
+export { connectNats, connectNatsOnce, NatsAuthenticationError } from './nats-connection.ts'
 export type { NatsHandle } from './nats-connection.ts'
+export type { NatsConnectionSettings } from './nats-connection-options.ts'
 export { natsCredentialProblems } from './nats-credentials.ts'
 export type { NatsCredentialNames, NatsCredentialPieces, NatsCredentials, NatsTlsMaterial } from './nats-credentials.ts'
 export { createLogger } from './logger.ts'

@@ -1,10 +1,12 @@
 import { readFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { connect } from '@nats-io/transport-node'
-import { AuthorizationError, credsAuthenticator, UserAuthenticationExpiredError, type ConnectionOptions, type NatsConnection } from '@nats-io/nats-core'
+import { AuthorizationError, UserAuthenticationExpiredError, type NatsConnection } from '@nats-io/nats-core'
 import type { Logger } from 'pino'
 import type { NatsConfig } from './config/load-config.ts'
 import { SluiceError } from './errors.ts'
+import { natsConnectionOptions, type NatsConnectionSettings } from './nats-connection-options.ts'
+import type { NatsCredentials } from './nats-credentials.ts'
 
 /** NATS refused our credentials: retrying cannot help, so start-up stops and says so. */
 export class NatsAuthenticationError extends SluiceError {
@@ -33,7 +35,7 @@ export interface NatsHandle {
  * Refused credentials are the exception: they fail at once with NatsAuthenticationError.
  */
 export async function connectNats(config: NatsConfig, name: string, logger: Logger): Promise<NatsHandle> {
-  const options = await connectionOptions(config, name)
+  const options = natsConnectionOptions({ url: config.url, name, connectTimeoutMs: config.connectTimeoutMs, credentials: await credentialsOf(config) })
   let delayMs = 250
   let nc: NatsConnection
   for (;;) {
@@ -52,26 +54,26 @@ export async function connectNats(config: NatsConfig, name: string, logger: Logg
   return watch(nc, logger)
 }
 
-async function connectionOptions(config: NatsConfig, name: string): Promise<ConnectionOptions> {
-  const auth = config.credsFile ? { authenticator: credsAuthenticator(await readFile(config.credsFile)) } : {}
+/**
+ * Connects to NATS with one attempt that fails fast, for a caller with many servers (the operator, one per
+ * QueueScaler): a wrong URL or Secret must fail that one caller's work now, not wait. Once connected, the
+ * client reconnects forever like every other.
+ */
+export async function connectNatsOnce(settings: NatsConnectionSettings, logger: Logger): Promise<NatsConnection> {
+  const nc = await connect(natsConnectionOptions(settings))
+  logger.info({ server: nc.getServer() }, 'nats connected')
+  return nc
+}
+
+// The creds file is read once, at start-up; TLS files are passed as paths, which the client reads again at
+// every reconnect.
+async function credentialsOf(config: NatsConfig): Promise<NatsCredentials> {
+  const { user, password, token, credsFile, tlsCaFile, tlsCertFile, tlsKeyFile } = config
   return {
-    servers: config.url.split(',').map((server) => server.trim()),
-    name,
-    timeout: config.connectTimeoutMs,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 500,
-    // A dead server is noticed within ~pingInterval*maxPingOut; keep it short so /readyz and the 503 path react.
-    pingInterval: 5000,
-    maxPingOut: 2,
-    // The client would otherwise build an Error (with a stack) per request just in case it fails: a
-    // measurable share of CPU at thousands of publishes per second.
-    noAsyncTraces: true,
-    ...(config.user !== undefined ? { user: config.user, pass: config.password } : {}),
-    ...(config.token !== undefined ? { token: config.token } : {}),
-    ...(config.tlsCaFile !== undefined || config.tlsCertFile !== undefined
-      ? { tls: { caFile: config.tlsCaFile, certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } }
-      : {}),
-    ...auth,
+    ...(user !== undefined ? { user, password } : {}),
+    ...(token !== undefined ? { token } : {}),
+    ...(credsFile !== undefined ? { creds: await readFile(credsFile, 'utf8') } : {}),
+    ...(tlsCaFile !== undefined || tlsCertFile !== undefined ? { tls: { caFile: tlsCaFile, certFile: tlsCertFile, keyFile: tlsKeyFile } } : {}),
   }
 }
 

@@ -1,22 +1,7 @@
 import { createHash } from 'node:crypto'
-import { connect } from '@nats-io/transport-node'
-import { credsAuthenticator, type ConnectionOptions, type NatsConnection } from '@nats-io/nats-core'
+import type { NatsConnection } from '@nats-io/nats-core'
+import { connectNatsOnce, type NatsCredentials } from '@sluice/core'
 import type { Logger } from 'pino'
-
-/** Credentials from a QueueScaler's Secret (decoded). */
-export interface NatsCredentials {
-  readonly user?: string
-  readonly password?: string
-  readonly token?: string
-  /** Contents of a .creds file (JWT + NKey seed). */
-  readonly creds?: string
-  /** PEM CA bundle to verify the server's certificate. */
-  readonly caCert?: string
-  /** PEM client certificate for mutual TLS; always with {@link clientKey}. */
-  readonly clientCert?: string
-  /** PEM private key of {@link clientCert}. */
-  readonly clientKey?: string
-}
 
 /** Options of {@link NatsConnections}. */
 export interface NatsConnectionsOptions {
@@ -37,8 +22,8 @@ interface Entry {
 
 /**
  * One NATS connection per distinct (URL, credentials), shared by the QueueScalers that use it and closed
- * when the last one goes. Core's `connectNats` waits forever for the first connection, which suits an app
- * with one server; here a wrong URL in one QueueScaler must fail only that reconcile, and fast.
+ * when the last one goes. Each first connection is core's `connectNatsOnce`: a wrong URL or Secret in one
+ * QueueScaler must fail only that reconcile, and fast, where an app's `connectNats` would wait for its server.
  */
 export class NatsConnections {
   readonly #logger: Logger
@@ -62,7 +47,7 @@ export class NatsConnections {
     if (this.#byUser.get(user) !== fingerprint) this.release(user)
     let entry = this.#entries.get(fingerprint)
     if (!entry) {
-      entry = { fingerprint, users: new Set(), connection: this.#connect(url, credentials) }
+      entry = { fingerprint, users: new Set(), connection: connectNatsOnce({ url, name: 'sluice-autoscaler', connectTimeoutMs: this.#connectTimeoutMs, credentials }, this.#logger) }
       this.#entries.set(fingerprint, entry)
       // A failed first connection is forgotten, so the next reconcile tries again.
       entry.connection.catch(() => {
@@ -108,38 +93,5 @@ export class NatsConnections {
       }))
     })()
     return this.#closing
-  }
-
-  async #connect(url: string, credentials: NatsCredentials): Promise<NatsConnection> {
-    const options: ConnectionOptions = {
-      servers: url.split(',').map((server) => server.trim()),
-      name: 'sluice-autoscaler',
-      timeout: this.#connectTimeoutMs,
-      // After the first success, reconnect forever: a NATS restart should not need a new reconcile.
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 500,
-      pingInterval: 5000,
-      maxPingOut: 2,
-      ...(credentials.user !== undefined ? { user: credentials.user, pass: credentials.password ?? '' } : {}),
-      ...(credentials.token !== undefined ? { token: credentials.token } : {}),
-      ...(credentials.creds !== undefined ? { authenticator: credsAuthenticator(new TextEncoder().encode(credentials.creds)) } : {}),
-      ...tlsOptions(credentials),
-    }
-    const nc = await connect(options)
-    this.#logger.info({ server: nc.getServer() }, 'nats connected')
-    return nc
-  }
-}
-
-// Any TLS material turns TLS on: a CA alone verifies the server, a certificate and key also prove who we are
-// to a server with `verify: true`. Without either, the server's own tls_required (if any) decides.
-function tlsOptions(credentials: NatsCredentials): Pick<ConnectionOptions, 'tls'> {
-  const { caCert, clientCert, clientKey } = credentials
-  if (caCert === undefined && clientCert === undefined) return {}
-  return {
-    tls: {
-      ...(caCert !== undefined ? { ca: caCert } : {}),
-      ...(clientCert !== undefined && clientKey !== undefined ? { cert: clientCert, key: clientKey } : {}),
-    },
   }
 }

@@ -1,19 +1,19 @@
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node'
+import { natsCredentialProblems, type NatsCredentialPieces, type NatsCredentials } from '@sluice/core'
 import { BacklogReadError, BacklogReadFailure } from '../backlog/backlog-source.ts'
-import type { NatsCredentials } from './nats-connections.ts'
 
 /**
  * Keys read from a QueueScaler's Secrets. The TLS ones are the kubernetes.io/tls names, so a Secret that
  * cert-manager writes can be named as it is.
  */
 export const CredentialKey = {
-  User: 'user',
-  Password: 'password',
-  Token: 'token',
-  Creds: 'creds',
-  CaCert: 'ca.crt',
-  ClientCert: 'tls.crt',
-  ClientKey: 'tls.key',
+  user: 'user',
+  password: 'password',
+  token: 'token',
+  creds: 'creds',
+  ca: 'ca.crt',
+  clientCert: 'tls.crt',
+  clientKey: 'tls.key',
 } as const
 
 /** The Secrets a QueueScaler's `spec.nats` names, by name. */
@@ -38,32 +38,28 @@ export class NatsCredentialsReader {
   }
 
   /**
-   * Decoded credentials; none when no Secret is named. A missing Secret or an unusable set of keys is a
-   * `CredentialsUnavailable` read error, so the QueueScaler's status says which Secret and key to fix.
+   * Decoded credentials; none when no Secret is named. A missing Secret or a set of keys that breaks core's
+   * credential rules is a `CredentialsUnavailable` read error, so the QueueScaler's status says which
+   * Secret and key to fix.
    */
   async read(namespace: string, names: NatsSecretNames): Promise<NatsCredentials> {
     const auth = names.credentials === undefined ? {} : await this.#readSecret(namespace, names.credentials)
-    const tlsSecret = names.tls ?? names.credentials
     const tls = names.tls === undefined ? auth : await this.#readSecret(namespace, names.tls)
-    const credentials: NatsCredentials = {
-      ...(auth[CredentialKey.User] !== undefined ? { user: auth[CredentialKey.User], password: auth[CredentialKey.Password] ?? '' } : {}),
-      ...(auth[CredentialKey.Token] !== undefined ? { token: auth[CredentialKey.Token] } : {}),
-      ...(auth[CredentialKey.Creds] !== undefined ? { creds: auth[CredentialKey.Creds] } : {}),
-      ...(tls[CredentialKey.CaCert] !== undefined ? { caCert: tls[CredentialKey.CaCert] } : {}),
-      ...(tls[CredentialKey.ClientCert] !== undefined ? { clientCert: tls[CredentialKey.ClientCert] } : {}),
-      ...(tls[CredentialKey.ClientKey] !== undefined ? { clientKey: tls[CredentialKey.ClientKey] } : {}),
+    const user = auth[CredentialKey.user]
+    const password = auth[CredentialKey.password]
+    const token = auth[CredentialKey.token]
+    const creds = auth[CredentialKey.creds]
+    const ca = tls[CredentialKey.ca]
+    const cert = tls[CredentialKey.clientCert]
+    const key = tls[CredentialKey.clientKey]
+    assertUsable(namespace, names.credentials, { user, password, token, creds })
+    assertUsable(namespace, names.tls ?? names.credentials, { clientCert: cert, clientKey: key })
+    return {
+      ...(user !== undefined ? { user, password } : {}),
+      ...(token !== undefined ? { token } : {}),
+      ...(creds !== undefined ? { creds } : {}),
+      ...(ca !== undefined || cert !== undefined ? { tls: { ca, cert, key } } : {}),
     }
-    const methods = [credentials.user, credentials.token, credentials.creds].filter((method) => method !== undefined).length
-    if (methods > 1) {
-      throw new BacklogReadError(BacklogReadFailure.CredentialsUnavailable, `Secret ${namespace}/${names.credentials} holds more than one of user, token and creds: keep one`)
-    }
-    // Half a key pair would connect without the certificate, and the server's refusal would not say why.
-    if ((credentials.clientCert === undefined) !== (credentials.clientKey === undefined)) {
-      const [present, missing] = credentials.clientCert === undefined ? [CredentialKey.ClientKey, CredentialKey.ClientCert] : [CredentialKey.ClientCert, CredentialKey.ClientKey]
-      throw new BacklogReadError(BacklogReadFailure.CredentialsUnavailable,
-        `Secret ${namespace}/${tlsSecret} holds ${present} without ${missing}: a client certificate needs both`)
-    }
-    return credentials
   }
 
   async #readSecret(namespace: string, name: string): Promise<SecretData> {
@@ -75,5 +71,13 @@ export class NatsCredentialsReader {
       throw new BacklogReadError(BacklogReadFailure.CredentialsUnavailable, `cannot read Secret ${namespace}/${name}${code ? ` (HTTP ${code})` : ''}`, { cause: error })
     }
     return Object.fromEntries(Object.entries(data).map(([key, value]) => [key, Buffer.from(value, 'base64').toString('utf8')]))
+  }
+}
+
+// Each Secret is checked for the pieces read from it, so the problem names the Secret to fix.
+function assertUsable(namespace: string, secret: string | undefined, pieces: NatsCredentialPieces): void {
+  const [problem] = natsCredentialProblems(pieces, CredentialKey)
+  if (problem !== undefined) {
+    throw new BacklogReadError(BacklogReadFailure.CredentialsUnavailable, `Secret ${namespace}/${secret} holds ${problem}`)
   }
 }
