@@ -1,5 +1,5 @@
 import type { JetStreamManager } from '@nats-io/jetstream'
-import { findStream, isNotFound, type QueueConfig } from '@sluice/core'
+import { findStream, QueueNotFoundError, readConsumerBacklog, type QueueConfig } from '@sluice/core'
 
 /** The queue as `GET /v1/queue` reports it. */
 export interface QueueSnapshot {
@@ -54,12 +54,12 @@ export class QueueInfoReader {
     let pending = stream?.state.messages ?? 0
     let inFlight = 0
     try {
-      const consumer = await this.#jsm.consumers.info(this.#queue.stream, this.#queue.consumer)
+      const consumer = await readConsumerBacklog(this.#jsm, this.#queue.stream, this.#queue.consumer)
       pending = consumer.num_pending
       inFlight = consumer.num_ack_pending
     } catch (error) {
       // No consumer yet (no worker has started): everything stored is pending.
-      if (!isNotFound(error)) throw error
+      if (!(error instanceof QueueNotFoundError)) throw error
     }
     const capacity = stream?.config.max_msgs ?? this.#queue.maxMessages
     const depth = stream?.state.messages ?? 0

@@ -1,12 +1,7 @@
-/** One read of a queue's backlog. Fields mirror the server's consumer info, so they keep its snake_case. */
-export interface BacklogReading {
-  /** Messages not yet delivered to the consumer (`num_pending`). */
-  readonly num_pending: number
-  /** Messages delivered and not yet acknowledged (`num_ack_pending`): jobs in flight. */
-  readonly num_ack_pending: number
-  /** `num_pending + num_ack_pending`: the work the replicas have to get through. */
-  readonly backlog: number
-}
+import type { ConsumerBacklog } from '@sluice/core'
+
+/** One read of a queue's backlog: its consumer's, as core's reader reports it. */
+export type BacklogReading = ConsumerBacklog
 
 /** Where a backlog number comes from (KEDA's scaler interface, cut to what the decision engine needs). */
 export interface BacklogSource {

@@ -1,5 +1,6 @@
-import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
+import { QueueNotFoundError, readConsumerBacklog } from '@sluice/core'
 import { BacklogReadError, BacklogReadFailure, type BacklogReading, type BacklogSource } from './backlog-source.ts'
 
 /** Options of {@link jetStreamBacklogSource}. */
@@ -14,9 +15,8 @@ export interface JetStreamBacklogOptions {
 }
 
 /**
- * Reads `num_pending + num_ack_pending` with the JetStream API (`$JS.API.CONSUMER.INFO`) over the client
- * protocol: unlike the monitoring port KEDA polls, this goes through the connection's auth and TLS, and
- * the consumer's leader answers, so a follower's stale numbers never drive a decision.
+ * Reads the backlog with core's consumer reader over the client protocol: unlike the monitoring port KEDA
+ * polls, this goes through the connection's auth and TLS, and the consumer's leader answers.
  */
 export function jetStreamBacklogSource(nc: NatsConnection, options: JetStreamBacklogOptions): BacklogSource {
   const timeout = options.timeoutMs ?? 2000
@@ -31,8 +31,7 @@ export function jetStreamBacklogSource(nc: NatsConnection, options: JetStreamBac
           manager = undefined
           throw error
         })
-        const info = await (await manager).consumers.info(options.stream, options.consumer)
-        return { num_pending: info.num_pending, num_ack_pending: info.num_ack_pending, backlog: info.num_pending + info.num_ack_pending }
+        return await readConsumerBacklog(await manager, options.stream, options.consumer)
       } catch (error) {
         throw asReadError(error, options)
       }
@@ -41,13 +40,10 @@ export function jetStreamBacklogSource(nc: NatsConnection, options: JetStreamBac
 }
 
 function asReadError(error: unknown, options: JetStreamBacklogOptions): BacklogReadError {
-  const where = `consumer ${options.consumer} of stream ${options.stream}`
-  if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) {
-    return new BacklogReadError(BacklogReadFailure.StreamNotFound, `stream ${options.stream} not found`, { cause: error })
-  }
-  if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound) {
-    return new BacklogReadError(BacklogReadFailure.ConsumerNotFound, `${where} not found`, { cause: error })
+  if (error instanceof QueueNotFoundError) {
+    const reason = error.missing === 'stream' ? BacklogReadFailure.StreamNotFound : BacklogReadFailure.ConsumerNotFound
+    return new BacklogReadError(reason, error.message, { cause: error })
   }
   const message = error instanceof Error ? error.message : String(error)
-  return new BacklogReadError(BacklogReadFailure.NatsError, `reading ${where} failed: ${message}`, { cause: error })
+  return new BacklogReadError(BacklogReadFailure.NatsError, `reading consumer ${options.consumer} of stream ${options.stream} failed: ${message}`, { cause: error })
 }
