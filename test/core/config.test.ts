@@ -1,4 +1,4 @@
-import { ConfigError, loadIngressConfig, loadWorkerConfig } from '@sluice/core'
+import { allSettingGroups, ConfigError, loadIngressConfig, loadWorkerConfig, type Setting } from '@sluice/core'
 import { describe, expect, it } from 'vitest'
 
 function problemsOf(load: () => unknown): readonly string[] {
@@ -50,5 +50,41 @@ describe('config', () => {
     expect(problemsOf(() => loadIngressConfig({ QUEUE_SUBJECT_PREFIX: 'same', QUEUE_DLQ_SUBJECT_PREFIX: 'same' }))[0]).toMatch(/must differ/)
     expect(problemsOf(() => loadIngressConfig({ NATS_TOKEN: 't', NATS_USER: 'u', NATS_PASSWORD: 'p' }))[0]).toMatch(/alternatives/)
     expect(problemsOf(() => loadIngressConfig({ NATS_USER: 'u' }))[0]).toMatch(/must be set together/)
+  })
+
+  // The chart's schema is generated from each setting's `schema`: it must say what `parse` accepts.
+  it('config - every setting\'s schema states the bounds and words its parse accepts', () => {
+    const accepts = (setting: Setting<unknown>, raw: string): boolean => {
+      try {
+        setting.parse(raw)
+        return true
+      } catch {
+        return false
+      }
+    }
+    for (const setting of Object.values(allSettingGroups).flatMap((group) => Object.values(group as Record<string, Setting<unknown>>))) {
+      const schema = setting.schema
+      const bounds = 'items' in schema ? schema.items : schema
+      if ('minimum' in bounds && bounds.minimum !== undefined) {
+        expect(accepts(setting, String(bounds.minimum)), `${setting.env} accepts its minimum`).toBe(true)
+        expect(accepts(setting, String(bounds.minimum - 1)), `${setting.env} refuses below its minimum`).toBe(false)
+      } else if ('type' in bounds && bounds.type === 'integer') {
+        expect(accepts(setting, String(Number.MIN_SAFE_INTEGER)), `${setting.env} has no minimum`).toBe(true)
+      }
+      if ('maximum' in bounds && bounds.maximum !== undefined) {
+        expect(accepts(setting, String(bounds.maximum)), `${setting.env} accepts its maximum`).toBe(true)
+        expect(accepts(setting, String(bounds.maximum + 1)), `${setting.env} refuses above its maximum`).toBe(false)
+      } else if ('type' in bounds && bounds.type === 'integer') {
+        expect(accepts(setting, String(Number.MAX_SAFE_INTEGER)), `${setting.env} has no maximum`).toBe(true)
+      }
+      if ('enum' in schema) {
+        for (const word of schema.enum) expect(accepts(setting, word), `${setting.env} accepts ${word}`).toBe(true)
+        expect(accepts(setting, 'none-of-these'), `${setting.env} refuses other words`).toBe(false)
+      }
+      if ('pattern' in schema && schema.pattern !== undefined) {
+        expect(accepts(setting, 'has space'), `${setting.env} refuses what its pattern refuses`).toBe(new RegExp(schema.pattern).test('has space'))
+        expect(accepts(setting, String(setting.default)), `${setting.env} accepts its default`).toBe(true)
+      }
+    }
   })
 })

@@ -12,7 +12,9 @@ export type {
   WorkerSettings,
 } from './config/load-config.ts'
 export { allSettingGroups, settingPrefixes } from './config/sluice-settings.ts'
-export type { Setting, SettingGroup } from './config/settings.ts'
+export type { IntegerSchema, Setting, SettingGroup, SettingSchema } from './config/settings.ts'
+export { configRules, ruleMessage, ruleSettings } from './config/config-rules.ts'
+export type { ConfigRule, OrderRule, RequiresRule } from './config/config-rules.ts'
 export {
   ConfigError,
   QueueFullError,

@@ -1,5 +1,6 @@
 import { natsCredentialProblems, type NatsCredentialNames } from '../nats-credentials.ts'
-import { assertNoProblems, findUnknownSettings, readSettings, type SettingGroup, type ValuesOf } from './settings.ts'
+import { findRuleProblems } from './config-rules.ts'
+import { assertNoProblems, findUnknownSettings, readSettings, type Setting, type SettingGroup, type ValuesOf } from './settings.ts'
 import {
   allSettingGroups,
   autoscalerSettings,
@@ -54,26 +55,12 @@ const knownNames: ReadonlySet<string> = new Set(
 
 /** Parses the ingress configuration once at start-up; throws a `ConfigError` naming every problem. */
 export function loadIngressConfig(env: NodeJS.ProcessEnv = process.env): IngressConfig {
-  return loadAppConfig(env, 'ingress', ingressSettings, (config, problems) => {
-    if (config.ingress.auth === 'api-key' && config.ingress.apiKeysFile === undefined) {
-      problems.push('INGRESS_AUTH=api-key needs INGRESS_API_KEYS_FILE (the keys, one per line)')
-    }
-    if (config.ingress.seedRoute === 'protected' && config.ingress.auth === 'none') {
-      problems.push('INGRESS_SEED_ROUTE=protected needs INGRESS_AUTH=api-key')
-    }
-  })
+  return loadAppConfig(env, 'ingress', ingressSettings)
 }
 
 /** Parses the worker configuration once at start-up; throws a `ConfigError` naming every problem. */
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  return loadAppConfig(env, 'worker', workerSettings, (config, problems) => {
-    if (config.worker.concurrency > config.queue.maxAckPending) {
-      problems.push(
-        `WORKER_CONCURRENCY (${config.worker.concurrency}) exceeds QUEUE_MAX_ACK_PENDING (${config.queue.maxAckPending}): ` +
-          'a worker could never fill its slots',
-      )
-    }
-  })
+  return loadAppConfig(env, 'worker', workerSettings)
 }
 
 function readNats(env: NodeJS.ProcessEnv, problems: string[]): NatsConfig {
@@ -83,52 +70,34 @@ function readNats(env: NodeJS.ProcessEnv, problems: string[]): NatsConfig {
   return nats
 }
 
-function readQueue(env: NodeJS.ProcessEnv, problems: string[]): QueueConfig {
-  const queue = readSettings(env, queueSettings, problems)
-  if (queue.subjectPrefix === queue.deadLetterSubjectPrefix) {
-    problems.push('QUEUE_SUBJECT_PREFIX and QUEUE_DLQ_SUBJECT_PREFIX must differ: the streams cannot share subjects')
-  }
-  if (queue.stream === queue.deadLetterStream) {
-    problems.push('QUEUE_STREAM and QUEUE_DLQ_STREAM must differ')
-  }
-  return queue
-}
-
 /** Parses the autoscaler configuration once at start-up; throws a `ConfigError` naming every problem. */
 export function loadAutoscalerConfig(env: NodeJS.ProcessEnv = process.env): AutoscalerConfig {
-  return loadAppConfig(env, 'autoscaler', autoscalerSettings, (config, problems) => {
-    const { minReplicas, maxReplicas, leaseDurationSeconds, renewDeadlineSeconds, retryPeriodSeconds } = config.autoscaler
-    if (minReplicas > maxReplicas) {
-      problems.push(`AUTOSCALE_MIN_REPLICAS (${minReplicas}) exceeds AUTOSCALE_MAX_REPLICAS (${maxReplicas})`)
-    }
-    // The same ordering client-go insists on: a leader must give up before a follower may take over.
-    if (renewDeadlineSeconds >= leaseDurationSeconds) {
-      problems.push(`AUTOSCALER_RENEW_DEADLINE_SECONDS (${renewDeadlineSeconds}) must be less than AUTOSCALER_LEASE_DURATION_SECONDS (${leaseDurationSeconds})`)
-    }
-    if (retryPeriodSeconds >= renewDeadlineSeconds) {
-      problems.push(`AUTOSCALER_RETRY_PERIOD_SECONDS (${retryPeriodSeconds}) must be less than AUTOSCALER_RENEW_DEADLINE_SECONDS (${renewDeadlineSeconds})`)
-    }
-  })
+  return loadAppConfig(env, 'autoscaler', autoscalerSettings)
 }
 
 /**
- * The shared part of every loader: unknown variables, the groups every app reads and its own group, then
- * the app's cross-setting checks; one ConfigError names every problem found.
+ * The one loader: unknown variables, the groups every app reads and its own group, then the rules across
+ * the settings it read (config-rules.ts); one ConfigError names every problem found.
  */
-function loadAppConfig<K extends string, G extends SettingGroup>(
-  env: NodeJS.ProcessEnv,
-  key: K,
-  group: G,
-  check: (config: AppConfig<K, ValuesOf<G>>, problems: string[]) => void,
-): AppConfig<K, ValuesOf<G>> {
+function loadAppConfig<K extends string, G extends SettingGroup>(env: NodeJS.ProcessEnv, key: K, group: G): AppConfig<K, ValuesOf<G>> {
   const problems = findUnknownSettings(env, settingPrefixes, knownNames)
   const config = {
     nats: readNats(env, problems),
-    queue: readQueue(env, problems),
+    queue: readSettings(env, queueSettings, problems),
     log: readSettings(env, logSettings, problems),
     [key]: readSettings(env, group, problems),
   } as AppConfig<K, ValuesOf<G>>
-  check(config, problems)
+  problems.push(...findRuleProblems(valuesBySetting({ nats: natsSettings, queue: queueSettings, log: logSettings, [key]: group }, config)))
   assertNoProblems(problems)
   return config
+}
+
+/** Each setting the app read, with its value (`undefined` when unset or invalid). */
+function valuesBySetting(groups: Record<string, SettingGroup>, config: object): Map<Setting<unknown>, unknown> {
+  const values = new Map<Setting<unknown>, unknown>()
+  for (const [name, settings] of Object.entries(groups)) {
+    const read = (config as Record<string, Record<string, unknown>>)[name]
+    for (const [field, setting] of Object.entries(settings)) values.set(setting, read?.[field])
+  }
+  return values
 }

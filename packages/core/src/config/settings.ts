@@ -2,7 +2,8 @@ import { ConfigError } from '../errors.ts'
 
 /**
  * A single environment variable: how to parse it, its default and unit, and what it means. The README's
- * configuration table is generated from these, so the documentation cannot drift from the code.
+ * configuration table and the chart's `config` values and schema are generated from these (`make docs`), so
+ * neither can drift from the code.
  */
 export interface Setting<T> {
   /** Environment variable name. */
@@ -15,13 +16,34 @@ export interface Setting<T> {
   readonly doc: string
   /** Hide the value in logs and docs (passwords, tokens). */
   readonly secret?: boolean
+  /** What `parse` accepts, as JSON Schema (the chart's values.schema.json is generated from it). */
+  readonly schema: SettingSchema
   /** Converts the raw string; throws an Error whose message explains what is accepted. */
   parse(raw: string): T
+}
+
+/** JSON Schema of one value: the bounds, pattern or words its setting's `parse` accepts. */
+export type SettingSchema =
+  | IntegerSchema
+  | { readonly type: 'string'; readonly pattern?: string }
+  | { readonly enum: readonly string[] }
+  | { readonly type: 'boolean' }
+  | { readonly type: 'array'; readonly minItems: number; readonly items: IntegerSchema }
+
+/** JSON Schema of a whole number; a bound is absent when the setting has none. */
+export interface IntegerSchema {
+  readonly type: 'integer'
+  readonly minimum?: number
+  readonly maximum?: number
 }
 
 interface Describe {
   doc: string
   unit?: string
+}
+
+function integerSchema(d: { min?: number; max?: number }): IntegerSchema {
+  return { type: 'integer', ...(d.min === undefined ? {} : { minimum: d.min }), ...(d.max === undefined ? {} : { maximum: d.max }) }
 }
 
 /** A whole number within [min, max]. */
@@ -33,6 +55,7 @@ export function integer(env: string, d: Describe & { default: number; min?: numb
     default: d.default,
     unit: d.unit ?? 'count',
     doc: d.doc,
+    schema: integerSchema(d),
     parse(raw) {
       if (!/^-?\d+$/.test(raw.trim())) throw new Error(`must be a whole number, got "${raw}"`)
       const value = Number(raw)
@@ -55,6 +78,7 @@ export function integerList(
     default: d.default,
     unit: d.unit ?? 'list',
     doc: d.doc,
+    schema: { type: 'array', minItems: 1, items: integerSchema(d) },
     parse(raw) {
       const values = raw.split(',').map((part) => item.parse(part.trim()))
       if (values.length === 0) throw new Error('must list at least one value')
@@ -70,6 +94,7 @@ export function text(env: string, d: Describe & { default: string; pattern?: Reg
     default: d.default,
     unit: d.unit ?? 'string',
     doc: d.doc,
+    schema: { type: 'string', ...(d.pattern ? { pattern: d.pattern.source } : {}) },
     parse(raw) {
       if (d.pattern && !d.pattern.test(raw)) throw new Error(`must be ${d.hint ?? `like ${d.pattern}`}, got "${raw}"`)
       return raw
@@ -85,6 +110,7 @@ export function optionalText(env: string, d: Describe & { secret?: boolean }): S
     unit: d.unit ?? 'string',
     doc: d.doc,
     ...(d.secret ? { secret: true } : {}),
+    schema: { type: 'string' },
     parse: (raw) => raw,
   }
 }
@@ -96,6 +122,7 @@ export function oneOf<const T extends string>(env: string, d: Describe & { defau
     default: d.default,
     unit: d.values.join(' \\| '),
     doc: d.doc,
+    schema: { enum: d.values },
     parse(raw) {
       const value = raw.trim() as T
       if (!d.values.includes(value)) throw new Error(`must be one of ${d.values.join(', ')}, got "${raw}"`)
@@ -111,6 +138,7 @@ export function flag(env: string, d: Describe & { default: boolean }): Setting<b
     default: d.default,
     unit: 'boolean',
     doc: d.doc,
+    schema: { type: 'boolean' },
     parse(raw) {
       const value = raw.trim().toLowerCase()
       if (['true', '1', 'yes'].includes(value)) return true
