@@ -60,8 +60,10 @@ dev: setup ## Run nats-server, the ingress and the autoscaler with its workers l
 clean: ## Remove local state (.data) and build output
 	rm -rf .data dist
 
-docs: deps ## Regenerate the README's configuration table from the settings
+docs: deps ## Regenerate from the settings: the README's configuration table, the chart's config values, schema and rules
 	node scripts/config-table.ts
+	node scripts/chart-config.ts
+	node scripts/chart-config-rules.ts
 
 bench: setup ## Benchmark the ingress, worker and baselines; prints a table, writes .data/bench/latest.json
 	node bench/run.ts

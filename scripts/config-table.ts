@@ -4,7 +4,8 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { allSettingGroups, type Setting } from '@sluice/core'
 
-const GROUP_TITLES: Record<keyof typeof allSettingGroups, string> = {
+/** The heading of each setting group, in the README and in the chart's values. */
+export const GROUP_TITLES: Record<keyof typeof allSettingGroups, string> = {
   nats: 'NATS connection (all apps)',
   queue: 'Queue topology (shared by all apps: one ConfigMap)',
   ingress: 'Ingress',

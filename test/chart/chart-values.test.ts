@@ -6,72 +6,36 @@ import { promisify } from 'node:util'
 import { allSettingGroups, type Setting } from '@sluice/core'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
-import { pinnedVersion } from '../support/repo-paths.ts'
+import { configRulesTemplate, CONFIG_RULES_TEMPLATE } from '../../scripts/chart-config-rules.ts'
+import { schemaWithConfig, valuesWithConfig } from '../../scripts/chart-config.ts'
+import { pinnedVersion, repoRoot } from '../support/repo-paths.ts'
 import { chartDir, ciValuesFile, findObject, helmSkipReason, renderChart } from './helm.ts'
 
 const run = promisify(execFile)
 
-// Settings the chart sets itself instead of taking them from `config` (values.yaml says which and why).
-const chartOwned = new Set([
-  'NATS_URL', 'NATS_USER', 'NATS_PASSWORD', 'NATS_TOKEN', 'NATS_CREDS_FILE',
-  'NATS_TLS_CA_FILE', 'NATS_TLS_CERT_FILE', 'NATS_TLS_KEY_FILE', 'INGRESS_API_KEYS_FILE',
-  'HOST', 'PORT', 'WORKER_HOST', 'WORKER_PORT', 'AUTOSCALER_HOST', 'AUTOSCALER_PORT',
-  'AUTOSCALER_MODE', 'AUTOSCALER_NAMESPACE', 'AUTOSCALER_IDENTITY',
-])
 const settings = new Map<string, Setting<unknown>>(
   Object.values(allSettingGroups).flatMap((group) => Object.values(group as Record<string, Setting<unknown>>).map((setting) => [setting.env, setting])),
 )
-// AUTOSCALE_* is the local (make dev) policy; in Kubernetes each QueueScaler carries its own (values: scaling).
-const inKubernetes = (name: string): boolean => !chartOwned.has(name) && !name.startsWith('AUTOSCALE_')
-
-const values = parse(await readFile(join(chartDir, 'values.yaml'), 'utf8')) as { config: Record<string, unknown>; nats: { builtin: { image: { tag: string } } } }
-const schema = JSON.parse(await readFile(join(chartDir, 'values.schema.json'), 'utf8')) as {
-  properties: { config: { properties: Record<string, { minimum?: number; maximum?: number; enum?: string[] }> } }
-}
-const configSchema = schema.properties.config.properties
-
-function accepts(setting: Setting<unknown>, raw: string): boolean {
-  try {
-    setting.parse(raw)
-    return true
-  } catch {
-    return false
-  }
-}
+const valuesText = await readFile(join(chartDir, 'values.yaml'), 'utf8')
+const values = parse(valuesText) as { config: Record<string, unknown>; nats: { builtin: { image: { tag: string } } } }
 
 describe('chart values', () => {
   it('chart values - the default NATS image tag is the nats-server version the tests pin', () => {
     expect(values.nats.builtin.image.tag).toBe(`${pinnedVersion('NATS_SERVER_VERSION').replace(/^v/, '')}-alpine`)
   })
 
-  it('chart values - config offers exactly the settings the apps read in Kubernetes, and no invented ones', () => {
-    const expected = [...settings.keys()].filter(inKubernetes).sort()
-    expect(Object.keys(values.config).sort()).toEqual(expected)
-    expect(Object.keys(configSchema).sort()).toEqual(expected)
+  it('chart values - the config block, its schema and its rules are the ones generated from the settings (run `make docs`)', async () => {
+    expect(valuesText, 'values.yaml: config').toBe(valuesWithConfig(valuesText))
+    const schema = await readFile(join(chartDir, 'values.schema.json'), 'utf8')
+    expect(schema, 'values.schema.json: properties.config').toBe(schemaWithConfig(schema))
+    expect(await readFile(join(repoRoot, CONFIG_RULES_TEMPLATE), 'utf8'), CONFIG_RULES_TEMPLATE).toBe(configRulesTemplate())
   })
 
-  it('chart values - config defaults are the apps\' own defaults', () => {
+  it('chart values - config reads back as the apps\' own defaults, but where the chart says it differs', () => {
     for (const [name, value] of Object.entries(values.config)) {
-      const setting = settings.get(name)
       // QUEUE_REPLICAS is null: it follows the built-in NATS's size (1 or 3) unless set.
       if (name === 'QUEUE_REPLICAS') expect(value).toBeNull()
-      else expect(value, name).toEqual(setting?.default)
-    }
-  })
-
-  it('chart values - the schema\'s bounds and enums are the apps\' own', () => {
-    for (const [name, rule] of Object.entries(configSchema)) {
-      const setting = settings.get(name)
-      if (!setting) throw new Error(`${name} is not a setting`)
-      if (rule.minimum !== undefined) {
-        expect(accepts(setting, String(rule.minimum)), `${name} accepts its schema minimum`).toBe(true)
-        expect(accepts(setting, String(rule.minimum - 1)), `${name} refuses below the schema minimum`).toBe(false)
-      }
-      if (rule.maximum !== undefined) {
-        expect(accepts(setting, String(rule.maximum)), `${name} accepts its schema maximum`).toBe(true)
-        expect(accepts(setting, String(rule.maximum + 1)), `${name} refuses above the schema maximum`).toBe(false)
-      }
-      for (const word of rule.enum ?? []) expect(accepts(setting, word), `${name} accepts ${word}`).toBe(true)
+      else expect(value, name).toEqual(settings.get(name)?.default)
     }
   })
 

@@ -1,11 +1,16 @@
 {{/*
-Cross-field rules the schema cannot express. Every problem is collected, then one `fail` lists them all, so a
-user fixes their values in one pass. values.schema.json has already checked types, enums and bounds.
+Cross-field rules the schema cannot express: the chart's own here, the apps' own (on `config`) generated into
+_config-rules.tpl. Every problem is collected, then one `fail` lists them all, so a user fixes their values in
+one pass. values.schema.json has already checked types, enums and bounds.
 */}}
 {{- define "sluice.validateValues" -}}
 {{- $v := .Values -}}
 {{- $c := $v.config -}}
 {{- $problems := list -}}
+{{- /* The apps' own rules across config settings, generated from theirs (_config-rules.tpl). */ -}}
+{{- range splitList "\n" (include "sluice.configRuleProblems" .) -}}
+{{- if . -}}{{- $problems = append $problems . -}}{{- end -}}
+{{- end -}}
 
 {{- if gt (int64 $v.scaling.minReplicas) (int64 $v.scaling.maxReplicas) -}}
 {{- $problems = append $problems (printf "scaling.minReplicas (%d) must not exceed scaling.maxReplicas (%d)" (int64 $v.scaling.minReplicas) (int64 $v.scaling.maxReplicas)) -}}
@@ -74,9 +79,6 @@ user fixes their values in one pass. values.schema.json has already checked type
 {{- if and (eq $c.INGRESS_AUTH "api-key") (not $v.ingress.apiKeys.existingSecret) -}}
 {{- $problems = append $problems "config.INGRESS_AUTH=api-key needs ingress.apiKeys.existingSecret (a Secret with the keys file)" -}}
 {{- end -}}
-{{- if and (eq $c.INGRESS_SEED_ROUTE "protected") (ne $c.INGRESS_AUTH "api-key") -}}
-{{- $problems = append $problems "config.INGRESS_SEED_ROUTE=protected needs config.INGRESS_AUTH=api-key" -}}
-{{- end -}}
 
 {{- $ingressDrain := div (add (int64 $c.INGRESS_DRAIN_MS) 999) 1000 -}}
 {{- if le (int64 $v.ingress.terminationGracePeriodSeconds) (add (int64 $v.ingress.preStopSleepSeconds) $ingressDrain) -}}
@@ -89,12 +91,6 @@ user fixes their values in one pass. values.schema.json has already checked type
 {{- $autoscalerShutdown := div (add (int64 $c.AUTOSCALER_SHUTDOWN_MS) 999) 1000 -}}
 {{- if le (int64 $v.autoscaler.terminationGracePeriodSeconds) $autoscalerShutdown -}}
 {{- $problems = append $problems (printf "autoscaler.terminationGracePeriodSeconds (%d) must exceed AUTOSCALER_SHUTDOWN_MS (%d s)" (int64 $v.autoscaler.terminationGracePeriodSeconds) $autoscalerShutdown) -}}
-{{- end -}}
-{{- if ge (int64 $c.AUTOSCALER_RENEW_DEADLINE_SECONDS) (int64 $c.AUTOSCALER_LEASE_DURATION_SECONDS) -}}
-{{- $problems = append $problems (printf "config.AUTOSCALER_RENEW_DEADLINE_SECONDS (%d) must be less than config.AUTOSCALER_LEASE_DURATION_SECONDS (%d)" (int64 $c.AUTOSCALER_RENEW_DEADLINE_SECONDS) (int64 $c.AUTOSCALER_LEASE_DURATION_SECONDS)) -}}
-{{- end -}}
-{{- if ge (int64 $c.AUTOSCALER_RETRY_PERIOD_SECONDS) (int64 $c.AUTOSCALER_RENEW_DEADLINE_SECONDS) -}}
-{{- $problems = append $problems (printf "config.AUTOSCALER_RETRY_PERIOD_SECONDS (%d) must be less than config.AUTOSCALER_RENEW_DEADLINE_SECONDS (%d)" (int64 $c.AUTOSCALER_RETRY_PERIOD_SECONDS) (int64 $c.AUTOSCALER_RENEW_DEADLINE_SECONDS)) -}}
 {{- end -}}
 
 {{- if and $v.keda.enabled (not $v.nats.builtin.enabled) (not $v.keda.natsServerMonitoringEndpoint) -}}
