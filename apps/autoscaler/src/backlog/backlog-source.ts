@@ -1,4 +1,4 @@
-import type { ConsumerBacklog } from '@sluice/core'
+import { SluiceError, type ConsumerBacklog } from '@sluice/core'
 
 /** One read of a queue's backlog: its consumer's, as core's reader reports it. */
 export type BacklogReading = ConsumerBacklog
@@ -27,15 +27,13 @@ export type BacklogReadFailure = (typeof BacklogReadFailure)[keyof typeof Backlo
  * The backlog could not be read. The caller must keep the current replicas: scaling on a missing number
  * (KEDA scales to the maximum when the consumer is missing) turns an outage into a stampede.
  */
-export class BacklogReadError extends Error {
-  /** Stable, machine-readable identifier. */
-  readonly code = 'SLUICE_BACKLOG_READ_FAILED'
+export class BacklogReadError extends SluiceError {
+  static readonly code = 'SLUICE_BACKLOG_READ_FAILED'
   /** What went wrong, as a condition reason. */
   readonly reason: BacklogReadFailure
 
   constructor(reason: BacklogReadFailure, message: string, options?: ErrorOptions) {
-    super(message, options)
-    this.name = 'BacklogReadError'
+    super(BacklogReadError.code, message, options)
     this.reason = reason
   }
 }

@@ -1,4 +1,5 @@
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node'
+import { SluiceError } from '@sluice/core'
 import type { Logger } from 'pino'
 import type { BacklogReading } from '../backlog/backlog-source.ts'
 import type { AutoscalerMetrics } from '../metrics/autoscaler-metrics.ts'
@@ -11,15 +12,13 @@ const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
 const READ_TIME_REFRESH_MS = 30_000
 
 /** A reconcile that failed for a known reason; the work queue retries it with backoff. */
-export class ReconcileError extends Error {
-  /** Stable, machine-readable identifier. */
-  readonly code = 'SLUICE_RECONCILE_FAILED'
+export class ReconcileError extends SluiceError {
+  static readonly code = 'SLUICE_RECONCILE_FAILED'
   /** The `Ready` condition's reason, e.g. `ConsumerNotFound`. */
   readonly reason: string
 
   constructor(reason: string, message: string, options?: ErrorOptions) {
-    super(message, options)
-    this.name = 'ReconcileError'
+    super(ReconcileError.code, message, options)
     this.reason = reason
   }
 }

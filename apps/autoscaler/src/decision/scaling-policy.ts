@@ -1,3 +1,5 @@
+import { SluiceError } from '@sluice/core'
+
 /**
  * What a scaler is asked to do: the bounds and targets of one QueueScaler (or of local mode's AUTOSCALE_*
  * settings), in the units the decision engine works in.
@@ -18,15 +20,13 @@ export interface ScalingPolicy {
 }
 
 /** A policy that cannot be applied; `field` names the offending setting. */
-export class InvalidScalingPolicyError extends Error {
-  /** Stable, machine-readable identifier. */
-  readonly code = 'SLUICE_INVALID_SCALING_POLICY'
+export class InvalidScalingPolicyError extends SluiceError {
+  static readonly code = 'SLUICE_INVALID_SCALING_POLICY'
   /** The setting at fault, e.g. `maxReplicas`. */
   readonly field: string
 
   constructor(field: string, message: string) {
-    super(`${field} ${message}`)
-    this.name = 'InvalidScalingPolicyError'
+    super(InvalidScalingPolicyError.code, `${field} ${message}`)
     this.field = field
   }
 }
