@@ -3,7 +3,7 @@
 // bounds cannot drift from what the apps parse. What the chart does differently is listed here, with why.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { allSettingGroups, type Setting, type SettingSchema } from '@sluice/core'
+import { allSettingGroups, exitBounds, type ExitBound, type Setting, type SettingSchema } from '@sluice/core'
 import { GROUP_TITLES } from './config-table.ts'
 
 const SOURCE = 'packages/core/src/config/sluice-settings.ts'
@@ -38,15 +38,38 @@ export const chartConfigSettings: readonly Setting<unknown>[] = Object.values(al
   .flatMap((group) => Object.values(group as Record<string, Setting<unknown>>))
   .filter((setting) => !(setting.env in chartSetSettings) && !isLocalModeOnly(setting))
 
+/**
+ * Where each app's pods state their grace period, and the seconds they spend before SIGTERM (the ingress's
+ * preStop sleep): the grace must exceed those plus the app's exit bound (exit-bounds.ts).
+ */
+export const chartGrace: Readonly<Record<keyof typeof exitBounds, { grace: string; beforeSigterm?: string }>> = {
+  ingress: { grace: 'ingress.terminationGracePeriodSeconds', beforeSigterm: 'ingress.preStopSleepSeconds' },
+  worker: { grace: 'worker.terminationGracePeriodSeconds' },
+  autoscaler: { grace: 'autoscaler.terminationGracePeriodSeconds' },
+}
+
+/** An exit bound in words: `WORKER_DRAIN_MS + 5 s`. */
+export function exitBoundTerms(bound: ExitBound): string {
+  return [...bound.settings.map((setting) => setting.env), ...(bound.marginMs > 0 ? [`${bound.marginMs / 1000} s`] : [])].join(' + ')
+}
+
+/** The grace rule in words, for the comment of each setting in an exit bound. */
+function graceNotes(): Record<string, string> {
+  const notes: Record<string, string> = {}
+  for (const [app, bound] of Object.entries(exitBounds) as [keyof typeof exitBounds, ExitBound][]) {
+    const { grace, beforeSigterm } = chartGrace[app]
+    for (const setting of bound.settings) notes[setting.env] = `${grace} must exceed ${beforeSigterm ? `${beforeSigterm} + ` : ''}${exitBoundTerms(bound)}.`
+  }
+  return notes
+}
+
 /** What the chart needs to say beyond the setting's own doc, about its other values. */
 const chartNotes: Readonly<Record<string, string>> = {
   QUEUE_MAX_ACK_PENDING: 'Keep it at least worker pods × WORKER_CONCURRENCY.',
   INGRESS_AUTH: 'The keys come from ingress.apiKeys.existingSecret.',
   INGRESS_MAX_CONNECTIONS: 'The default bounds bodies to 1024 × 64 KiB = 64 MiB, inside the 128 MB heap of ingress.nodeOptions.',
-  INGRESS_DRAIN_MS: 'ingress.terminationGracePeriodSeconds must exceed ingress.preStopSleepSeconds + this.',
-  WORKER_DRAIN_MS: 'worker.terminationGracePeriodSeconds must exceed this + 5 s.',
   AUTOSCALER_LEASE_NAME: 'Shared by the autoscalers of one namespace.',
-  AUTOSCALER_SHUTDOWN_MS: 'autoscaler.terminationGracePeriodSeconds must exceed this.',
+  ...graceNotes(),
 }
 
 /** Where the chart's value differs from the app's: the value, the schema change and why. */

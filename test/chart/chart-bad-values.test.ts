@@ -35,8 +35,8 @@ const cases: Array<{ file: string; messages: Array<string | RegExp> }> = [
       'nats.url (nats://elsewhere:4222) is for an external NATS',
       'config.QUEUE_REPLICAS (3) exceeds the built-in NATS',
       'nats.auth.type=userPassword needs nats.auth.user and nats.auth.password',
-      'ingress.terminationGracePeriodSeconds (10) must exceed ingress.preStopSleepSeconds (5) + INGRESS_DRAIN_MS (10 s)',
-      'worker.terminationGracePeriodSeconds (40) must exceed WORKER_DRAIN_MS (60 s) + 5 s',
+      'ingress.terminationGracePeriodSeconds (10) must exceed ingress.preStopSleepSeconds + INGRESS_DRAIN_MS = 15 s',
+      'worker.terminationGracePeriodSeconds (40) must exceed WORKER_DRAIN_MS + 5 s = 65 s',
     ],
   },
 ]

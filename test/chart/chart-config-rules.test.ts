@@ -1,6 +1,8 @@
 import {
   ConfigError,
   configRules,
+  exitBoundMs,
+  exitBounds,
   loadAutoscalerConfig,
   loadIngressConfig,
   loadWorkerConfig,
@@ -10,6 +12,7 @@ import {
 } from '@sluice/core'
 import { describe, expect, it } from 'vitest'
 import { notOnConfig } from '../../scripts/chart-config-rules.ts'
+import { chartGrace } from '../../scripts/chart-config.ts'
 import { findObject, helmSkipReason, helmTemplate, renderChart } from './helm.ts'
 
 const skipReason = helmSkipReason()
@@ -81,4 +84,32 @@ describe.skipIf(skipReason)(`chart config rules${skipReason ? ` (skipped: ${skip
     const data = findObject(objects, 'ConfigMap', '-config').data as Record<string, string>
     expect(appProblems(data)).toEqual([])
   })
+
+  // Each app stops within its exit bound (main.ts passes it to stopOnSignals); the chart refuses a grace period
+  // that does not exceed it (after the ingress's preStop pause) and takes one second more.
+  it.each(Object.keys(exitBounds) as (keyof typeof exitBounds)[])(
+    'chart config rules - %s: the grace period must exceed the exit bound the app stops within',
+    async (app) => {
+      // Every setting of the bound away from its default, so a term left out of the chart's sum shows.
+      const values = new Map(exitBounds[app].settings.map((setting) => [setting, setting.default + (setting.unit === 's' ? 3 : 7001)]))
+      const set = [...values].map(([setting, value]) => `config.${setting.env}=${value}`)
+      // The lease's renew deadline must stay below its duration and above the retry period.
+      if (app === 'autoscaler') set.push('config.AUTOSCALER_LEASE_DURATION_SECONDS=60')
+      const env = Object.fromEntries([...values].map(([setting, value]) => [setting.env, String(value)]))
+      const loaders = { ingress: loadIngressConfig, worker: loadWorkerConfig, autoscaler: loadAutoscalerConfig }
+      const boundSeconds = Math.ceil(exitBoundMs(exitBounds[app], loaders[app]({ ...env, AUTOSCALER_LEASE_DURATION_SECONDS: '60' })) / 1000)
+      const { grace, beforeSigterm } = chartGrace[app]
+      const pause = beforeSigterm ? 5 : 0
+      if (beforeSigterm) set.push(`${beforeSigterm}=${pause}`)
+
+      const refused = await helmTemplate({ set: [...set, `${grace}=${pause + boundSeconds}`] })
+      expect(refused.ok).toBe(false)
+      expect(refused.stderr).toContain('(1 problem)')
+      expect(refused.stderr).toContain(`${grace} (${pause + boundSeconds}) must exceed`)
+      expect(refused.stderr).toContain(`= ${pause + boundSeconds} s`)
+      const accepted = await helmTemplate({ set: [...set, `${grace}=${pause + boundSeconds + 1}`] })
+      expect(accepted.stderr).toBe('')
+      expect(accepted.ok).toBe(true)
+    },
+  )
 })

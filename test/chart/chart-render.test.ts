@@ -1,3 +1,4 @@
+import { exitBoundMs, exitBounds, loadAutoscalerConfig, loadIngressConfig, loadWorkerConfig } from '@sluice/core'
 import { describe, expect, it } from 'vitest'
 import { ciValueSets, ciValuesFile, chartDir, findObject, helm, helmSkipReason, kubeVersion, renderChart, type KubeObject } from './helm.ts'
 import { podOwners } from './pod-specs.ts'
@@ -62,16 +63,19 @@ describe.skipIf(skipReason)(`chart render${skipReason ? ` (skipped: ${skipReason
     }
   })
 
-  it('chart render - grace periods exceed each drain bound and the ingress pauses before SIGTERM', async () => {
-    const objects = await renderChart()
-    const data = findObject(objects, 'ConfigMap', '-config').data as Record<string, string>
-    const ingress = podOwners(objects).find(({ object }) => object.metadata.name.endsWith('-ingress') && object.kind === 'Deployment')
-    const worker = podOwners(objects).find(({ object }) => object.metadata.name.endsWith('-worker') && object.kind === 'Deployment')
-    const preStop = ingress?.podSpec.containers[0]?.lifecycle?.preStop?.sleep?.seconds ?? 0
-    expect(preStop).toBeGreaterThan(0)
-    expect(ingress?.podSpec.terminationGracePeriodSeconds).toBeGreaterThan(preStop + Number(data.INGRESS_DRAIN_MS) / 1000)
-    // The worker exits at most 5 s after WORKER_DRAIN_MS (apps/worker/src/main.ts).
-    expect(worker?.podSpec.terminationGracePeriodSeconds).toBeGreaterThan(Number(data.WORKER_DRAIN_MS) / 1000 + 5)
+  it('chart render - each pod\'s grace period exceeds its app\'s exit bound (exit-bounds.ts), the ingress\'s after its preStop pause', async () => {
+    const loaders = { ingress: loadIngressConfig, worker: loadWorkerConfig, autoscaler: loadAutoscalerConfig }
+    for (const [set, objects] of await renderAll()) {
+      const data = findObject(objects, 'ConfigMap', '-config').data as Record<string, string>
+      for (const app of Object.keys(exitBounds) as (keyof typeof exitBounds)[]) {
+        const owner = podOwners(objects).find(({ object }) => object.kind === 'Deployment' && object.metadata.name.endsWith(`-${app}`))
+        if (!owner) continue // no autoscaler with KEDA
+        const preStopMs = (owner.podSpec.containers[0]?.lifecycle?.preStop?.sleep?.seconds ?? 0) * 1000
+        if (app === 'ingress') expect(preStopMs, set).toBeGreaterThan(0)
+        const boundMs = exitBoundMs(exitBounds[app], loaders[app](data))
+        expect((owner.podSpec.terminationGracePeriodSeconds ?? 30) * 1000, `${set}: ${app}`).toBeGreaterThan(preStopMs + boundMs)
+      }
+    }
   })
 
   it('chart render - a scaler owns the worker replicas: QueueScaler by default, ScaledObject with KEDA, never both', async () => {

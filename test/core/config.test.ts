@@ -1,4 +1,4 @@
-import { allSettingGroups, ConfigError, loadIngressConfig, loadWorkerConfig, type Setting } from '@sluice/core'
+import { allSettingGroups, ConfigError, exitBoundMs, exitBounds, loadAutoscalerConfig, loadIngressConfig, loadWorkerConfig, type Setting } from '@sluice/core'
 import { describe, expect, it } from 'vitest'
 
 function problemsOf(load: () => unknown): readonly string[] {
@@ -86,5 +86,11 @@ describe('config', () => {
         expect(accepts(setting, String(setting.default)), `${setting.env} accepts its default`).toBe(true)
       }
     }
+  })
+
+  it('config - each app\'s exit bound adds up its settings in ms and its margin', () => {
+    expect(exitBoundMs(exitBounds.ingress, loadIngressConfig({ INGRESS_DRAIN_MS: '1234' }))).toBe(1234)
+    expect(exitBoundMs(exitBounds.worker, loadWorkerConfig({ WORKER_DRAIN_MS: '1000' }))).toBe(6000)
+    expect(exitBoundMs(exitBounds.autoscaler, loadAutoscalerConfig({ AUTOSCALER_SHUTDOWN_MS: '1000', AUTOSCALER_RENEW_DEADLINE_SECONDS: '3' }))).toBe(6000)
   })
 })

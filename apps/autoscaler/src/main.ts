@@ -1,5 +1,5 @@
 import { KubeConfig } from '@kubernetes/client-node'
-import { connectNats, createLogger, loadAutoscalerConfig, loadConfigOrExit, startOpsServer, startOrExit, stopOnSignals, type NatsHandle } from '@sluice/core'
+import { connectNats, createLogger, exitBoundMs, exitBounds, loadAutoscalerConfig, loadConfigOrExit, startOpsServer, startOrExit, stopOnSignals, type NatsHandle } from '@sluice/core'
 import { operatorIdentity, operatorNamespace, startOperator } from './kubernetes-operator.ts'
 import { startLocalMode } from './local-mode.ts'
 import { createAutoscalerMetrics } from './metrics/autoscaler-metrics.ts'
@@ -41,8 +41,8 @@ const running = await startOrExit(logger, async () => {
   return { ops, stop: () => operator.close() }
 })
 
-// Bounded by AUTOSCALER_SHUTDOWN_MS (reconciles, or local workers draining) plus the Lease release.
-stopOnSignals(logger, settings.shutdownMs + settings.renewDeadlineSeconds * 1000 + 2000, async () => {
+// Bounded by AUTOSCALER_SHUTDOWN_MS (reconciles, or local workers draining) plus the Lease release (exit-bounds.ts).
+stopOnSignals(logger, exitBoundMs(exitBounds.autoscaler, config), async () => {
   try {
     await running.stop()
   } finally {

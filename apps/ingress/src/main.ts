@@ -1,4 +1,4 @@
-import { applyQueueStreams, connectNats, createLogger, loadConfigOrExit, loadIngressConfig, startOrExit, stopOnSignals } from '@sluice/core'
+import { applyQueueStreams, connectNats, createLogger, exitBoundMs, exitBounds, loadConfigOrExit, loadIngressConfig, startOrExit, stopOnSignals } from '@sluice/core'
 import { buildIngress } from './app.ts'
 
 // Wires the process: config, NATS, topology, HTTP listener, and a bounded drain on SIGTERM/SIGINT.
@@ -13,7 +13,7 @@ const { nats, ingress } = await startOrExit(logger, async () => {
 })
 
 // Readiness fails first, then the listener closes and in-flight requests (their publishes included) answer.
-stopOnSignals(logger, config.ingress.drainMs, async () => {
+stopOnSignals(logger, exitBoundMs(exitBounds.ingress, config), async () => {
   ingress.startDraining()
   await ingress.app.close()
   await nats.close()

@@ -1,4 +1,4 @@
-import { connectNats, createLogger, loadConfigOrExit, loadWorkerConfig, startOrExit, stopOnSignals } from '@sluice/core'
+import { connectNats, createLogger, exitBoundMs, exitBounds, loadConfigOrExit, loadWorkerConfig, startOrExit, stopOnSignals } from '@sluice/core'
 import { builtinHandlers } from './handlers/builtin-handlers.ts'
 import { Worker } from './worker.ts'
 
@@ -11,8 +11,8 @@ const { nats, worker } = await startOrExit(logger, async () => {
   return { nats, worker }
 })
 
-// Worker.close() is bounded by WORKER_DRAIN_MS; the extra margin covers flushing NATS.
-stopOnSignals(logger, config.worker.drainMs + 5000, async () => {
+// Worker.close() is bounded by WORKER_DRAIN_MS; the exit bound adds a margin for closing NATS (exit-bounds.ts).
+stopOnSignals(logger, exitBoundMs(exitBounds.worker, config), async () => {
   await worker.close()
   await nats.close()
 })

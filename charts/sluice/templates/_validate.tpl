@@ -1,13 +1,13 @@
 {{/*
-Cross-field rules the schema cannot express: the chart's own here, the apps' own (on `config`) generated into
-_config-rules.tpl. Every problem is collected, then one `fail` lists them all, so a user fixes their values in
+Cross-field rules the schema cannot express: the chart's own here; the apps' own (on `config`) and the grace
+periods their exit bounds ask for, generated into _config-rules.tpl. Every problem is collected, then one `fail` lists them all, so a user fixes their values in
 one pass. values.schema.json has already checked types, enums and bounds.
 */}}
 {{- define "sluice.validateValues" -}}
 {{- $v := .Values -}}
 {{- $c := $v.config -}}
 {{- $problems := list -}}
-{{- /* The apps' own rules across config settings, generated from theirs (_config-rules.tpl). */ -}}
+{{- /* The apps' own rules and exit bounds, generated from theirs (_config-rules.tpl). */ -}}
 {{- range splitList "\n" (include "sluice.configRuleProblems" .) -}}
 {{- if . -}}{{- $problems = append $problems . -}}{{- end -}}
 {{- end -}}
@@ -80,18 +80,6 @@ one pass. values.schema.json has already checked types, enums and bounds.
 {{- $problems = append $problems "config.INGRESS_AUTH=api-key needs ingress.apiKeys.existingSecret (a Secret with the keys file)" -}}
 {{- end -}}
 
-{{- $ingressDrain := div (add (int64 $c.INGRESS_DRAIN_MS) 999) 1000 -}}
-{{- if le (int64 $v.ingress.terminationGracePeriodSeconds) (add (int64 $v.ingress.preStopSleepSeconds) $ingressDrain) -}}
-{{- $problems = append $problems (printf "ingress.terminationGracePeriodSeconds (%d) must exceed ingress.preStopSleepSeconds (%d) + INGRESS_DRAIN_MS (%d s), or the ingress is killed mid-drain" (int64 $v.ingress.terminationGracePeriodSeconds) (int64 $v.ingress.preStopSleepSeconds) $ingressDrain) -}}
-{{- end -}}
-{{- $workerDrain := div (add (int64 $c.WORKER_DRAIN_MS) 999) 1000 -}}
-{{- if le (int64 $v.worker.terminationGracePeriodSeconds) (add $workerDrain 5) -}}
-{{- $problems = append $problems (printf "worker.terminationGracePeriodSeconds (%d) must exceed WORKER_DRAIN_MS (%d s) + 5 s, or workers are killed mid-drain" (int64 $v.worker.terminationGracePeriodSeconds) $workerDrain) -}}
-{{- end -}}
-{{- $autoscalerShutdown := div (add (int64 $c.AUTOSCALER_SHUTDOWN_MS) 999) 1000 -}}
-{{- if le (int64 $v.autoscaler.terminationGracePeriodSeconds) $autoscalerShutdown -}}
-{{- $problems = append $problems (printf "autoscaler.terminationGracePeriodSeconds (%d) must exceed AUTOSCALER_SHUTDOWN_MS (%d s)" (int64 $v.autoscaler.terminationGracePeriodSeconds) $autoscalerShutdown) -}}
-{{- end -}}
 
 {{- if and $v.keda.enabled (not $v.nats.builtin.enabled) (not $v.keda.natsServerMonitoringEndpoint) -}}
 {{- $problems = append $problems "keda.natsServerMonitoringEndpoint is required with an external NATS (host:port of its monitoring port, e.g. nats.nats.svc:8222)" -}}

@@ -15,6 +15,8 @@ export { allSettingGroups, settingPrefixes } from './config/sluice-settings.ts'
 export type { IntegerSchema, Setting, SettingGroup, SettingSchema } from './config/settings.ts'
 export { configRules, ruleMessage, ruleSettings } from './config/config-rules.ts'
 export type { ConfigRule, OrderRule, RequiresRule } from './config/config-rules.ts'
+export { exitBoundMs, exitBounds, msPerUnit } from './config/exit-bounds.ts'
+export type { ExitBound } from './config/exit-bounds.ts'
 export {
   ConfigError,
   QueueFullError,
