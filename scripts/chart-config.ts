@@ -72,18 +72,23 @@ const chartNotes: Readonly<Record<string, string>> = {
   ...graceNotes(),
 }
 
-/** Where the chart's value differs from the app's: the value, the schema change and why. */
-const chartDifferences: Readonly<Record<string, { value: unknown; schema: (own: SettingSchema) => object; why: string }>> = {
+/** Where the chart differs from the app: its own default (if it has one), the schema it takes instead, and why. */
+const chartDifferences: Readonly<Record<string, { default?: null; schema: (own: SettingSchema) => object; why: string }>> = {
   QUEUE_REPLICAS: {
-    value: null,
+    default: null,
     schema: (own) => ({ ...own, type: ['integer', 'null'] }),
     why: 'null (the chart\'s default): as many as the built-in NATS has servers (1 or 3), else 1.',
   },
   QUEUE_RETRY_BACKOFF_MS: {
-    value: undefined,
     schema: (own) => ({ anyOf: [own, { type: 'string', pattern: '^[0-9]+(,[0-9]+)*$' }] }),
     why: 'A YAML list or a comma-separated string.',
   },
+}
+
+/** The value values.yaml gives a setting: the app's default, unless the chart has its own. */
+function chartDefault(setting: Setting<unknown>): unknown {
+  const difference = chartDifferences[setting.env]
+  return difference && 'default' in difference ? difference.default : setting.default
 }
 
 /** Units a reader needs spelled out; the others (count, name, ...) say nothing a key's doc does not. */
@@ -171,9 +176,7 @@ export function configValuesBlock(): string {
     if (offered.length === 0) continue
     lines.push('', `  # ${GROUP_TITLES[group]}`)
     for (const setting of offered) {
-      const difference = chartDifferences[setting.env]
-      const value = difference && difference.value !== undefined ? difference.value : setting.default
-      lines.push(...keyComment(setting).map((line) => `  ${line}`), `  ${setting.env}: ${yamlScalar(value)}`)
+      lines.push(...keyComment(setting).map((line) => `  ${line}`), `  ${setting.env}: ${yamlScalar(chartDefault(setting))}`)
     }
   }
   lines.push(VALUES_END)
@@ -201,7 +204,7 @@ export function configSchema(): object {
     description: 'The apps\' environment (README configuration table): only settings the apps know, with their own bounds.',
     additionalProperties: false,
     // Every key but the nullable ones: null would silently drop a value the templates read.
-    required: chartConfigSettings.filter((setting) => chartDifferences[setting.env]?.value !== null).map((setting) => setting.env),
+    required: chartConfigSettings.filter((setting) => chartDefault(setting) !== null).map((setting) => setting.env),
     properties,
   }
 }
