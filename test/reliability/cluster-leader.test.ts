@@ -40,7 +40,7 @@ describe.skipIf(!binary)(`nats cluster${binary ? '' : ` (skipped: ${NO_BINARY_RE
 
   it('nats cluster - the R3 stream leader SIGKILLed under load: the ingress answers 202 or 503 with Retry-After throughout, and every accepted job runs', async () => {
     cluster = await startNatsCluster()
-    deployment = new SluiceDeployment(
+    deployment = await SluiceDeployment.create(
       queueEnv(cluster.url, { QUEUE_REPLICAS: '3', JOB_DURATION_MS: '50', WORKER_CONCURRENCY: '4', QUEUE_ACK_WAIT_MS: '2000' }),
     )
     const stream = deployment.env.QUEUE_STREAM!

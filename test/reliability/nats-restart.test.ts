@@ -23,7 +23,7 @@ describe.skipIf(!server.controllable)(`nats faults${server.controllable ? '' : `
   })
 
   it('nats faults - SIGKILL with file storage: every job accepted before the kill survives the restart and runs', async () => {
-    deployment = new SluiceDeployment(queueEnv(server.url, { QUEUE_STORAGE: 'file', JOB_DURATION_MS: '10' }))
+    deployment = await SluiceDeployment.create(queueEnv(server.url, { QUEUE_STORAGE: 'file', JOB_DURATION_MS: '10' }))
     await deployment.addIngress()
     // No worker yet: every accepted job sits in the stream when the server dies.
     load = startJobLoad({ targets: deployment.targets, ratePerSecond: 400, maxInFlight: 32, idPrefix: 'stored', maxRequests: 200 })
@@ -44,7 +44,7 @@ describe.skipIf(!server.controllable)(`nats faults${server.controllable ? '' : `
   })
 
   it('nats faults - SIGKILL under load: 202 or 503 with Retry-After throughout, and every accepted job runs after the restart', async () => {
-    deployment = new SluiceDeployment(queueEnv(server.url, { QUEUE_STORAGE: 'file', JOB_DURATION_MS: '20', QUEUE_ACK_WAIT_MS: '2000' }))
+    deployment = await SluiceDeployment.create(queueEnv(server.url, { QUEUE_STORAGE: 'file', JOB_DURATION_MS: '20', QUEUE_ACK_WAIT_MS: '2000' }))
     await deployment.addIngress()
     await deployment.addWorker()
     load = startJobLoad({ targets: deployment.targets, ratePerSecond: 60, maxInFlight: 64, idPrefix: 'outage' })

@@ -28,15 +28,15 @@ describe.skipIf(!server.controllable)(`process kills${server.controllable ? '' :
 
   /** Kills `worker` once it has jobs in progress, so the kill lands mid-job. */
   async function killMidJob(target: SluiceDeployment, worker: AppProcess): Promise<void> {
-    await eventually('the worker to have jobs in progress', () => {
-      target.ledger.poll()
+    await eventually('the worker to have jobs in progress', async () => {
+      await target.ledger.catchUp()
       return target.ledger.inProgressOn(worker) > 0 ? true : undefined
     })
     await target.kill(worker)
   }
 
   it('process kills - workers SIGKILLed mid-job under load: zero accepted jobs lost, duplicates only of jobs a killed worker had started', async () => {
-    deployment = new SluiceDeployment(queueEnv(server.url, QUEUE_SETTINGS))
+    deployment = await SluiceDeployment.create(queueEnv(server.url, QUEUE_SETTINGS))
     await deployment.addIngress()
     const first = await deployment.addWorker()
     const second = await deployment.addWorker()
@@ -67,7 +67,7 @@ describe.skipIf(!server.controllable)(`process kills${server.controllable ? '' :
   })
 
   it('process kills - an ingress SIGKILLed under load: every 2xx job runs, other answers are documented or no answer at all', async () => {
-    deployment = new SluiceDeployment(queueEnv(server.url, QUEUE_SETTINGS))
+    deployment = await SluiceDeployment.create(queueEnv(server.url, QUEUE_SETTINGS))
     const doomed = await deployment.addIngress()
     await deployment.addIngress()
     await deployment.addWorker()

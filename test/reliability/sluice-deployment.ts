@@ -1,21 +1,33 @@
+import { join } from 'node:path'
 import { ProcessedLedger } from '../support/processed-ledger.ts'
 import type { Env } from '../support/queue-env.ts'
+import { RUN_RECORDS_SUBJECT } from '../support/recording-worker.ts'
+import { repoRoot } from '../support/repo-paths.ts'
 import { startApp, type AppProcess } from '../support/sluice-processes.ts'
+
+const RECORDING_WORKER = join(repoRoot, 'test', 'support', 'recording-worker.ts')
 
 /**
  * Ingress and worker processes of one test's queue, started, killed and replaced as the test's faults
- * require. Every worker's log feeds one {@link ProcessedLedger}, killed workers included, so loss and
- * duplicates can be counted across the whole run.
+ * require. Every worker records its runs of `user` jobs for one {@link ProcessedLedger}, killed workers
+ * included, so loss and duplicates can be counted across the whole run.
  */
 export class SluiceDeployment {
   readonly env: Env
-  readonly ledger = new ProcessedLedger()
+  readonly ledger: ProcessedLedger
   readonly #ingresses: AppProcess[] = []
   readonly #workers: AppProcess[] = []
   readonly #everything: AppProcess[] = []
 
-  constructor(env: Env) {
+  private constructor(env: Env, ledger: ProcessedLedger) {
     this.env = env
+    this.ledger = ledger
+  }
+
+  /** A deployment of the queue `env` describes; nothing runs until `addIngress` and `addWorker`. */
+  static async create(env: Env): Promise<SluiceDeployment> {
+    const ledger = await ProcessedLedger.open({ natsUrl: env.NATS_URL!, replicas: Number(env.QUEUE_REPLICAS ?? 1) })
+    return new SluiceDeployment(env, ledger)
   }
 
   /** Live ingresses. */
@@ -44,12 +56,11 @@ export class SluiceDeployment {
     return ingress
   }
 
-  /** Starts a worker at log level info, whose `processing user: <id>, finished` lines the ledger counts. */
+  /** Starts a worker (the stock one, wired by recording-worker.ts) whose runs the ledger counts. */
   async addWorker(extra: Env = {}): Promise<AppProcess> {
-    const worker = await startApp('worker', { ...this.env, ...extra }, 'info')
+    const worker = await startApp('worker', { ...this.env, ...extra, [RUN_RECORDS_SUBJECT]: this.ledger.subject }, 'info', undefined, RECORDING_WORKER)
     this.#everything.push(worker)
     this.#workers.push(worker)
-    this.ledger.watch(worker)
     return worker
   }
 
@@ -70,9 +81,10 @@ export class SluiceDeployment {
     return this.#everything.filter((app) => live.has(app) && app.exit() !== undefined)
   }
 
-  /** Stops everything still running. */
+  /** Stops everything still running, then the ledger. */
   async close(): Promise<void> {
     await Promise.all(this.#everything.map((app) => app.stop()))
+    await this.ledger.close()
   }
 }
 

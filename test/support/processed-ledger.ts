@@ -1,14 +1,16 @@
-import { closeSync, openSync, readSync } from 'node:fs'
-import { StringDecoder } from 'node:string_decoder'
+import { randomBytes } from 'node:crypto'
+import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
+import type { NatsConnection } from '@nats-io/nats-core'
+import { connect } from '@nats-io/transport-node'
 import { eventually } from './eventually.ts'
+import type { RunRecord } from './recording-worker.ts'
 
-/** A worker whose log the ledger reads (an `AppProcess` fits). */
-export interface LoggedWorker {
+/** A worker process the ledger knows by its pid (an `AppProcess` fits). */
+export interface CountedWorker {
   readonly pid: number
-  readonly logPath: string
 }
 
-/** Loss accounting of one run: accepted ids against what the workers finished. */
+/** Loss accounting of one run: accepted ids against the runs the workers recorded. */
 export interface LossReport {
   readonly accepted: number
   /** Accepted ids finished at least once. */
@@ -21,141 +23,171 @@ export interface LossReport {
   readonly unexplainedDuplicates: readonly string[]
   /** Accepted ids a killed worker had started without finishing, finished by another worker. */
   readonly rescued: number
-  /** Lines whose job id (as the worker received it) differs from the id in the payload: must be 0. */
+  /** Runs whose job id (as the worker handed it over) differs from the id in the payload: must be 0. */
   readonly idMismatches: number
 }
 
-// The `user` handler's log lines (pino JSON), with the job id the worker's child logger binds:
-// `"jobId":"<job id>",...,"msg":"processing user: <payload user_id>, started|finished"`.
-const LINE = /"jobId":"([^"]*)".*"msg":"processing user: ([A-Za-z0-9_-]+), (started|finished)"/
-
-interface Tail {
-  readonly worker: LoggedWorker
-  readonly decoder: StringDecoder
-  offset: number
-  partial: string
+/** Options of {@link ProcessedLedger.open}. */
+export interface LedgerOptions {
+  /** NATS URL(s) of the queue's server, comma-separated for a cluster. */
+  readonly natsUrl: string
+  /** Replicas of the record stream (the queue's QUEUE_REPLICAS, so it survives what the queue survives). @default 1 */
+  readonly replicas?: number
 }
 
 /**
- * Counts, from the workers' logs, how often each job id finished and which workers started it. The logs
- * are read incrementally (only new bytes on each `poll()`), so a long soak does not re-read them, and a
- * killed worker's log stays countable after it died.
+ * Counts how often each job finished, and which workers started it, from the run records that workers
+ * started with recording-worker.ts store in a stream of this ledger's own (file storage, so a NATS restart
+ * keeps them). Records are read on demand (`catchUp`), each time by a fresh ordered consumer from the
+ * first record not read yet, so a NATS restart or an election between two reads costs nothing.
  */
 export class ProcessedLedger {
-  readonly #tails: Tail[] = []
+  /** Subject prefix the workers record to: pass it as RUN_RECORDS_SUBJECT. */
+  readonly subject: string
+  readonly #nc: NatsConnection
+  readonly #js: JetStreamClient
+  readonly #jsm: JetStreamManager
+  readonly #stream: string
+  #reading: Promise<void> = Promise.resolve()
   readonly #finished = new Map<string, number>()
   readonly #startedBy = new Map<string, Set<number>>()
-  readonly #killed = new Set<number>()
-  // Per worker: ids it finished, to tell "started and not finished here" (in progress when killed).
+  // Per worker: ids it finished, to tell "started and not finished here" (in progress, or cut short).
   readonly #finishedBy = new Map<number, Set<string>>()
+  readonly #killed = new Set<number>()
+  #lastSeq = 0
   #idMismatches = 0
+  #totalFinished = 0
 
-  /** Starts reading `worker`'s log. */
-  watch(worker: LoggedWorker): void {
-    this.#tails.push({ worker, decoder: new StringDecoder('utf8'), offset: 0, partial: '' })
+  private constructor(nc: NatsConnection, jsm: JetStreamManager, stream: string, subject: string) {
+    this.#nc = nc
+    this.#js = jetstream(nc, { timeout: 5000 })
+    this.#jsm = jsm
+    this.#stream = stream
+    this.subject = subject
+  }
+
+  /** Creates the record stream (a unique name). */
+  static async open({ natsUrl, replicas = 1 }: LedgerOptions): Promise<ProcessedLedger> {
+    // Reconnects for as long as the test runs: the suites restart NATS and kill cluster nodes.
+    const nc = await connect({ servers: natsUrl.split(','), maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 })
+    const tag = randomBytes(4).toString('hex').toUpperCase()
+    const stream = `RUNS_${tag}`
+    const subject = `runs_${tag}`
+    const jsm = await jetstreamManager(nc, { timeout: 5000 })
+    await jsm.streams.add({ name: stream, subjects: [`${subject}.>`], storage: 'file', num_replicas: replicas, duplicate_window: 120_000_000_000 })
+    return new ProcessedLedger(nc, jsm, stream, subject)
   }
 
   /** Records that `worker` was killed: duplicates of jobs it had started are explained by at-least-once. */
-  markKilled(worker: LoggedWorker): void {
+  markKilled(worker: CountedWorker): void {
     this.#killed.add(worker.pid)
   }
 
-  /** How many times `id` finished so far (as of the last poll). */
+  /** How many times `id` finished, as far as read (see `catchUp`). */
   finishedCount(id: string): number {
     return this.#finished.get(id) ?? 0
   }
 
-  /** Jobs `worker` started and did not finish (as of the last poll). */
-  inProgressOn(worker: LoggedWorker): number {
+  /** Jobs `worker` started and did not finish, as far as read. */
+  inProgressOn(worker: CountedWorker): number {
     let count = 0
-    for (const [id, workers] of this.#startedBy) if (workers.has(worker.pid) && !this.#finishedOn(id, worker)) count++
+    for (const [id, workers] of this.#startedBy) if (workers.has(worker.pid) && !this.#finishedOn(id, worker.pid)) count++
     return count
   }
 
-  /** Total finished lines seen. */
+  /** Runs finished, as far as read. */
   get totalFinished(): number {
-    let total = 0
-    for (const count of this.#finished.values()) total += count
-    return total
+    return this.#totalFinished
   }
 
-  /** Reads what the logs gained since the last poll. */
-  poll(): void {
-    for (const tail of this.#tails) this.#read(tail)
+  /** Reads every record stored so far (one read at a time; a caller during a read waits for it, then reads on). */
+  catchUp(): Promise<void> {
+    this.#reading = this.#reading.catch(() => undefined).then(() => this.#readToEnd())
+    return this.#reading
   }
 
-  /** Compares `accepted` with the finished ids. */
-  report(accepted: ReadonlySet<string>): LossReport {
-    this.poll()
-    const lost: string[] = []
-    const duplicates: string[] = []
-    const unexplainedDuplicates: string[] = []
-    let rescued = 0
-    for (const id of accepted) {
-      const count = this.finishedCount(id)
-      const cutShort = [...(this.#startedBy.get(id) ?? [])].some((pid) => this.#killed.has(pid) && !this.#finishedBy.get(pid)?.has(id))
-      if (cutShort && count > 0) rescued++
-      if (count === 0) lost.push(id)
-      if (count > 1) {
-        duplicates.push(id)
-        const startedOnKilled = [...(this.#startedBy.get(id) ?? [])].some((pid) => this.#killed.has(pid))
-        if (!startedOnKilled) unexplainedDuplicates.push(id)
-      }
-    }
-    return { accepted: accepted.size, processed: accepted.size - lost.length, lost, duplicates, unexplainedDuplicates, rescued, idMismatches: this.#idMismatches }
+  /** Compares `accepted` with the finished ids, after reading every record stored so far. */
+  async report(accepted: ReadonlySet<string>): Promise<LossReport> {
+    await eventually('the run records to be read', async () => {
+      await this.catchUp()
+      return true
+    }, 20_000)
+    return this.#report(accepted)
   }
 
   /** Waits (bounded) until every id in `accepted` finished at least once; resolves with the report either way. */
   async waitForAll(accepted: ReadonlySet<string>, timeoutMs: number): Promise<LossReport> {
     try {
-      await eventually(`${accepted.size} accepted jobs to finish`, () => (this.report(accepted).lost.length === 0 ? true : undefined), timeoutMs)
+      await eventually(`${accepted.size} accepted jobs to finish`, async () => {
+        await this.catchUp()
+        return this.#report(accepted).lost.length === 0 ? true : undefined
+      }, { timeoutMs, intervalMs: 200 })
     } catch {
       // The report below names what is missing; that is the useful failure.
     }
     return this.report(accepted)
   }
 
-  #finishedOn(id: string, worker: LoggedWorker): boolean {
-    return this.#finishedBy.get(worker.pid)?.has(id) ?? false
+  /** Deletes the record stream and closes the connection. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#nc.isClosed()) return
+    await this.#reading.catch(() => undefined)
+    await this.#jsm.streams.delete(this.#stream).catch(() => undefined)
+    await this.#nc.close()
   }
 
-  #read(tail: Tail): void {
-    let fd: number
-    try {
-      fd = openSync(tail.worker.logPath, 'r')
-    } catch {
-      return
-    }
-    try {
-      const chunk = Buffer.allocUnsafe(1 << 20)
-      for (;;) {
-        const bytes = readSync(fd, chunk, 0, chunk.length, tail.offset)
-        if (bytes === 0) break
-        tail.offset += bytes
-        const lines = (tail.partial + tail.decoder.write(chunk.subarray(0, bytes))).split('\n')
-        tail.partial = lines.pop() ?? ''
-        for (const line of lines) this.#count(line, tail.worker.pid)
+  #report(accepted: ReadonlySet<string>): LossReport {
+    const lost: string[] = []
+    const duplicates: string[] = []
+    const unexplainedDuplicates: string[] = []
+    let rescued = 0
+    for (const id of accepted) {
+      const count = this.finishedCount(id)
+      const startedOn = [...(this.#startedBy.get(id) ?? [])]
+      const cutShort = startedOn.some((pid) => this.#killed.has(pid) && !this.#finishedOn(id, pid))
+      if (cutShort && count > 0) rescued++
+      if (count === 0) lost.push(id)
+      if (count > 1) {
+        duplicates.push(id)
+        if (!startedOn.some((pid) => this.#killed.has(pid))) unexplainedDuplicates.push(id)
       }
-    } finally {
-      closeSync(fd)
+    }
+    return { accepted: accepted.size, processed: accepted.size - lost.length, lost, duplicates, unexplainedDuplicates, rescued, idMismatches: this.#idMismatches }
+  }
+
+  #finishedOn(id: string, pid: number): boolean {
+    return this.#finishedBy.get(pid)?.has(id) ?? false
+  }
+
+  async #readToEnd(): Promise<void> {
+    const end = (await this.#jsm.streams.info(this.#stream)).state.last_seq
+    while (this.#lastSeq < end) {
+      const consumer = await this.#js.consumers.get(this.#stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.#lastSeq + 1 })
+      const batch = await consumer.fetch({ max_messages: Math.min(end - this.#lastSeq, 10_000), expires: 2000 })
+      let read = 0
+      for await (const message of batch) {
+        this.#count(message.json<RunRecord>())
+        this.#lastSeq = message.seq
+        read++
+      }
+      if (read === 0) throw new Error(`no run records after ${this.#lastSeq} though the stream ends at ${end}`)
     }
   }
 
-  #count(line: string, pid: number): void {
-    const match = LINE.exec(line)
-    if (!match) return
+  #count(record: RunRecord): void {
     // The load sends payload.user_id = Idempotency-Key, so the handler must have been given that job id.
-    if (match[1] !== match[2]) this.#idMismatches++
-    const id = match[2]!
-    if (match[3] === 'started') {
+    if (record.jobId !== record.userId) this.#idMismatches++
+    const id = record.jobId
+    if (record.event === 'started') {
       let workers = this.#startedBy.get(id)
       if (!workers) this.#startedBy.set(id, (workers = new Set()))
-      workers.add(pid)
+      workers.add(record.pid)
       return
     }
-    this.#finished.set(id, (this.#finished.get(id) ?? 0) + 1)
-    let ids = this.#finishedBy.get(pid)
-    if (!ids) this.#finishedBy.set(pid, (ids = new Set()))
+    this.#totalFinished++
+    this.#finished.set(id, this.finishedCount(id) + 1)
+    let ids = this.#finishedBy.get(record.pid)
+    if (!ids) this.#finishedBy.set(record.pid, (ids = new Set()))
     ids.add(id)
   }
 }

@@ -27,10 +27,16 @@ const logDir = mkdtempSync(join(tmpdir(), 'sluice-apps-'))
 let started = 0
 
 /**
- * Starts `apps/<app>/src/main.ts` with `env` and waits up to `readyTimeoutMs` for `/readyz`. Logs at
- * `logLevel` (tests read them).
+ * Starts `apps/<app>/src/main.ts` (or another `entry` that wires the app, such as a worker with test
+ * handlers) with `env` and waits up to `readyTimeoutMs` for `/readyz`. Logs at `logLevel` (tests read them).
  */
-export async function startApp(app: 'ingress' | 'worker', env: Env, logLevel = 'info', readyTimeoutMs = 20_000): Promise<AppProcess> {
+export async function startApp(
+  app: 'ingress' | 'worker',
+  env: Env,
+  logLevel = 'info',
+  readyTimeoutMs = 20_000,
+  entry = join(repoRoot, 'apps', app, 'src', 'main.ts'),
+): Promise<AppProcess> {
   const port = await freePort()
   const portEnv = app === 'ingress' ? { PORT: String(port), HOST: '127.0.0.1' } : { WORKER_PORT: String(port), WORKER_HOST: '127.0.0.1' }
   // The ingress runs with the heap bounds the Helm chart ships, unless `env` says otherwise.
@@ -38,7 +44,7 @@ export async function startApp(app: 'ingress' | 'worker', env: Env, logLevel = '
   const child = startManagedProcess({
     name: app,
     command: process.execPath,
-    args: [join(repoRoot, 'apps', app, 'src', 'main.ts')],
+    args: [entry],
     logPath: join(logDir, `${app}-${++started}.log`),
     // Tests read these logs ("processing user: ... started"), so the level is set here, not by `env`.
     env: { ...shipped, ...env, ...portEnv, LOG_LEVEL: logLevel },

@@ -58,7 +58,7 @@ function send(agent: Agent, base: URL, fuzz: FuzzRequest): Promise<Answer> {
  */
 export async function runHttpFuzz(server: NatsServerFixture, seconds: number, progress: (line: string) => void): Promise<FuzzRunResult> {
   // A small queue so queue-full shedding is among the answers; no worker, so it stays full.
-  const deployment = new SluiceDeployment(queueEnv(server.url, { QUEUE_MAX_MESSAGES: '50', JOB_MAX_BYTES: String(JOB_MAX_BYTES) }))
+  const deployment = await SluiceDeployment.create(queueEnv(server.url, { QUEUE_MAX_MESSAGES: '50', JOB_MAX_BYTES: String(JOB_MAX_BYTES) }))
   const rss = new RssSampler(2000)
   const agent = new Agent({ keepAlive: process.env.FUZZ_KEEP_ALIVE !== "0", maxSockets: CONCURRENCY })
   const statuses = new Map<number, number>()

@@ -65,7 +65,7 @@ export async function runSoak(server: NatsServerFixture, settings: SoakSettings,
   const started = Date.now()
   const capacity = (settings.workers * settings.concurrency * 1000) / settings.jobMs
   const ratePerSecond = Math.max(1, Math.round(capacity * settings.loadFactor))
-  const deployment = new SluiceDeployment(
+  const deployment = await SluiceDeployment.create(
     queueEnv(server.url, {
       JOB_DURATION_MS: String(settings.jobMs),
       WORKER_CONCURRENCY: String(settings.concurrency),
@@ -98,7 +98,7 @@ export async function runSoak(server: NatsServerFixture, settings: SoakSettings,
       }
       if (Date.now() >= nextReport) {
         const now = load.snapshot()
-        deployment.ledger.poll()
+        await deployment.ledger.catchUp().catch(() => undefined)
         progress(`soak: ${Math.round((Date.now() - started) / 1000)} s, accepted ${now.accepted.size}, finished ${deployment.ledger.totalFinished}, 503s ${now.refused503}, workers killed ${killed}`)
         nextReport = Date.now() + 30_000
       }
