@@ -45,7 +45,7 @@ export interface JobLoadOptions {
   readonly maxRequests?: number
   /** Client-side bound of one request, in ms. @default 5000 */
   readonly requestTimeoutMs?: number
-  /** Job type sent. @default 'user' (whose handler logs the id, which the ledger counts) */
+  /** Job type sent. @default 'user' (whose runs the ledger counts, see recording-worker.ts) */
   readonly jobType?: string
 }
 

@@ -42,7 +42,7 @@ const longLived = (figures: readonly RssFigures[], killedOrReplaced: (figures: R
 if (soak) {
   if (soak.loss.lost.length > 0) failures.push(`soak: ${soak.loss.lost.length} accepted jobs lost, e.g. ${soak.loss.lost.slice(0, 5).join(', ')}`)
   if (soak.loss.unexplainedDuplicates.length > 0) failures.push(`soak: ${soak.loss.unexplainedDuplicates.length} duplicates no killed worker explains`)
-  if (soak.loss.idMismatches > 0) failures.push(`soak: ${soak.loss.idMismatches} handler log lines with another job id than the client's`)
+  if (soak.loss.idMismatches > 0) failures.push(`soak: ${soak.loss.idMismatches} runs handed another job id than the client chose`)
   if (soak.load.undocumentedCount > 0) failures.push(`soak: ${soak.load.undocumentedCount} undocumented answers, e.g. ${JSON.stringify(soak.load.undocumented.slice(0, 3))}`)
   for (const crash of soak.crashed) failures.push(`soak: crashed: ${crash}`)
   const lastSampleAt = Math.max(0, ...soak.rss.flatMap((entry) => entry.samples.map((sample) => sample.atMs)))
