@@ -16,21 +16,6 @@ export function describeRequest(request: FuzzRequest): string {
   return `${request.method} ${request.url.slice(0, 300)}${request.url.length > 300 ? `…(${request.url.length})` : ''} headers=${JSON.stringify(request.headers).slice(0, 500)}${body}`
 }
 
-/**
- * Whether an answer is inside the contract (README "Errors"): 2xx and 3xx; a 4xx with a problem+json body
- * (the seed route keeps its text/plain 400 for a missing user_id); a 429, or a 503 with Retry-After, as
- * problem+json (the seed route keeps its text/plain "queue full"). Nothing else, and never another 5xx.
- */
-export function isDocumentedAnswer(request: FuzzRequest, status: number, headers: { retryAfter?: string | undefined; contentType?: string | undefined }): boolean {
-  const problem = headers.contentType?.startsWith('application/problem+json') ?? false
-  const seedText = (request.url === '/' || request.url.startsWith('/?')) && (headers.contentType?.startsWith('text/plain') ?? false)
-  if (status < 400) return true
-  if (status < 500 && status !== 429) return problem || (status === 400 && seedText)
-  if (!headers.retryAfter) return false
-  if (status === 429) return problem
-  return status === 503 && (problem || seedText)
-}
-
 const encoder = new TextEncoder()
 // Printable ASCII: what Node's HTTP parser lets through in header values (it rejects control characters).
 const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((code) => String.fromCharCode(code)), maxLength: 64 })
@@ -39,6 +24,7 @@ const token = fc.string({ unit: tokenChar, minLength: 1, maxLength: 32 })
 
 const knownPaths = fc.constantFrom(
   '/', '/v1/jobs', '/v1/jobs/', '/v1/jobs/some-id', '/v1/queue', '/healthz', '/readyz', '/metrics', '/openapi.json',
+  '/v1/dead-letters', '/v1/dead-letters/redrive', '/v1/dead-letters/some-id/redrive',
   '//', '/v1//jobs', '/v1/jobs/..', '/V1/JOBS', '/v1/jobs/%2e%2e', '/v1/jobs/a/b', '/*', '/v1/jobs?',
 )
 const jobIdPath = fc.oneof(token, fc.string({ maxLength: 200 })).map((id) => `/v1/jobs/${encodeURIComponent(id)}`)
@@ -58,6 +44,8 @@ const queryPair = fc.oneof(
   userId.map((id) => `user_id=${encodeURIComponent(id)}`),
   fc.tuple(fc.string({ maxLength: 10 }), fc.string({ maxLength: 20 })).map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`),
   fc.constantFrom('user_id', 'user_id=', 'user_id=1&user_id=2', '%zz=1', 'user_id=%zz', '&&&', 'user_id[]=1', 'user_id[a]=1'),
+  // The dead-letter listing's paging.
+  fc.constantFrom('limit=5', 'limit=0', 'limit=101', 'limit=x', 'after=3', 'after=-1', 'limit=1&limit=2'),
 )
 const query = fc.option(fc.array(queryPair, { minLength: 1, maxLength: 4 }).map((pairs) => `?${pairs.join('&')}`), { nil: '' })
 
