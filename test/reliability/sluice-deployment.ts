@@ -1,11 +1,7 @@
-import { join } from 'node:path'
 import { ProcessedLedger } from '../support/processed-ledger.ts'
 import type { Env } from '../support/queue-env.ts'
-import { RUN_RECORDS_SUBJECT } from '../support/recording-worker.ts'
-import { repoRoot } from '../support/repo-paths.ts'
+import { RECORDING_WORKER_ENTRY, RUN_RECORDS_SUBJECT } from '../support/recording-worker.ts'
 import { startApp, type AppProcess } from '../support/sluice-processes.ts'
-
-const RECORDING_WORKER = join(repoRoot, 'test', 'support', 'recording-worker.ts')
 
 /**
  * Ingress and worker processes of one test's queue, started, killed and replaced as the test's faults
@@ -58,7 +54,7 @@ export class SluiceDeployment {
 
   /** Starts a worker (the stock one, wired by recording-worker.ts) whose runs the ledger counts. */
   async addWorker(extra: Env = {}): Promise<AppProcess> {
-    const worker = await startApp('worker', { ...this.env, ...extra, [RUN_RECORDS_SUBJECT]: this.ledger.subject }, 'info', undefined, RECORDING_WORKER)
+    const worker = await startApp('worker', { ...this.env, ...extra, [RUN_RECORDS_SUBJECT]: this.ledger.subject }, 'info', undefined, RECORDING_WORKER_ENTRY)
     this.#everything.push(worker)
     this.#workers.push(worker)
     return worker

@@ -50,6 +50,7 @@ export class ProcessedLedger {
   readonly #stream: string
   #reading: Promise<void> = Promise.resolve()
   readonly #finished = new Map<string, number>()
+  readonly #started = new Map<string, number>()
   readonly #startedBy = new Map<string, Set<number>>()
   // Per worker: ids it finished, to tell "started and not finished here" (in progress, or cut short).
   readonly #finishedBy = new Map<number, Set<string>>()
@@ -86,6 +87,11 @@ export class ProcessedLedger {
   /** How many times `id` finished, as far as read (see `catchUp`). */
   finishedCount(id: string): number {
     return this.#finished.get(id) ?? 0
+  }
+
+  /** How many runs of `id` started, as far as read: more than its finished runs when a run was cut short. */
+  startedCount(id: string): number {
+    return this.#started.get(id) ?? 0
   }
 
   /** Jobs `worker` started and did not finish, as far as read. */
@@ -179,6 +185,7 @@ export class ProcessedLedger {
     if (record.jobId !== record.userId) this.#idMismatches++
     const id = record.jobId
     if (record.event === 'started') {
+      this.#started.set(id, this.startedCount(id) + 1)
       let workers = this.#startedBy.get(id)
       if (!workers) this.#startedBy.set(id, (workers = new Set()))
       workers.add(record.pid)

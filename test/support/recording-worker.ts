@@ -4,6 +4,7 @@
 // count nothing; and a run whose record could not be stored fails, so the job runs again.
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream'
 import { connectNats, createLogger, loadConfigOrExit, loadWorkerConfig, startOrExit, stopOnSignals } from '@sluice/core'
 import { builtinHandlers, Worker, type JobHandler } from '@sluice/worker'
@@ -22,6 +23,9 @@ export interface RunRecord {
   /** Unique per run (handler call), so two runs of one delivery are two runs. */
   readonly run: string
 }
+
+/** This file, to start as a worker process's entry (see `startApp`). */
+export const RECORDING_WORKER_ENTRY = fileURLToPath(import.meta.url)
 
 /** The environment variable naming the subject prefix records go to. */
 export const RUN_RECORDS_SUBJECT = 'RUN_RECORDS_SUBJECT'
