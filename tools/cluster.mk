@@ -6,7 +6,7 @@ CLUSTER_BIN := $(CURDIR)/.tools/bin
 CLUSTER_COREDNS_STAMP := $(CLUSTER_BIN)/.coredns-$(COREDNS_VERSION)
 CLUSTER_TRAEFIK_STAMP := $(CLUSTER_BIN)/.traefik-$(TRAEFIK_VERSION)
 
-.PHONY: cluster-deps cluster-tools cluster-images cluster-up cluster-down
+.PHONY: cluster-deps cluster-tools cluster-images cluster-up cluster-down e2e
 
 cluster-deps: ## Debian packages for the test cluster: containerd, runc, CNI plugins, buildah, mmdebstrap (root)
 	@bash tools/cluster/deps.sh
@@ -34,4 +34,7 @@ cluster-up: cluster-images helm-tool ## Start (or reuse) the test cluster: KUBEC
 
 cluster-down: ## Stop the test cluster and remove its state; the host is left as it was
 	bash tools/cluster/node.sh down
+
+e2e: cluster-images helm-tool deps ## The user flows on the test cluster (helm install, Ingress, scaling, upgrade, failures); prints a summary
+	bash tools/cluster/e2e.sh
 

@@ -1,0 +1,60 @@
+import { eventually } from '../support/eventually.ts'
+
+/** What the ingress says of one job (`GET /v1/jobs/<id>`). */
+interface JobStatus {
+  readonly state: 'queued' | 'running' | 'failed' | 'succeeded' | 'dead'
+  readonly attempts: number
+}
+
+/** The fate of a set of accepted jobs. */
+export interface Outcome {
+  readonly accepted: number
+  readonly succeeded: number
+  /** Accepted, yet not succeeded by the deadline (or unknown to the ingress): must be empty. */
+  readonly lost: readonly string[]
+  /** Succeeded after more than one delivery. */
+  readonly redelivered: readonly string[]
+}
+
+async function statusOf(base: string, id: string): Promise<JobStatus | undefined> {
+  const response = await fetch(`${base}/v1/jobs/${encodeURIComponent(id)}`, { signal: AbortSignal.timeout(5000) })
+  if (response.status === 404) { await response.body?.cancel(); return undefined }
+  if (!response.ok) throw new Error(`GET /v1/jobs/${id} answered ${response.status}`)
+  return (await response.json()) as JobStatus
+}
+
+/**
+ * Waits (up to `timeoutMs`) until every accepted job has succeeded, then says which did not and which ran
+ * more than once. Asks for the unfinished ones only, a few at a time.
+ */
+export async function outcomeOf(base: string, ids: Iterable<string>, timeoutMs: number): Promise<Outcome> {
+  const all = [...ids]
+  const pending = new Set(all)
+  const attempts = new Map<string, number>()
+  const deadline = Date.now() + timeoutMs
+  while (pending.size > 0 && Date.now() < deadline) {
+    const batch = [...pending]
+    for (let i = 0; i < batch.length; i += 16) {
+      await Promise.all(batch.slice(i, i + 16).map(async (id) => {
+        const status = await statusOf(base, id).catch(() => undefined)
+        if (status?.state === 'succeeded') { pending.delete(id); attempts.set(id, status.attempts) }
+      }))
+    }
+    if (pending.size > 0) await new Promise((resolve) => setTimeout(resolve, 1000))
+  }
+  return {
+    accepted: all.length,
+    succeeded: all.length - pending.size,
+    lost: [...pending],
+    redelivered: all.filter((id) => (attempts.get(id) ?? 1) > 1),
+  }
+}
+
+/** Waits until the queue is empty: nothing pending, nothing in flight. */
+export async function queueDrained(base: string, timeoutMs: number): Promise<void> {
+  await eventually('the queue to drain (depth 0, inFlight 0)', async () => {
+    const response = await fetch(`${base}/v1/queue`, { signal: AbortSignal.timeout(5000) })
+    const body = (await response.json()) as { depth: number; inFlight: number }
+    return body.depth === 0 && body.inFlight === 0 ? true : undefined
+  }, { timeoutMs, intervalMs: 1000 })
+}
