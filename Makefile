@@ -60,7 +60,7 @@ dev: setup ## Run nats-server, the ingress and the autoscaler with its workers l
 clean: ## Remove local state (.data) and build output
 	rm -rf .data dist
 
-docs: deps ## Regenerate from the settings: the README's configuration table, the chart's config values, schema and rules
+docs: deps ## Regenerate from the settings: docs/configuration.md's table, the chart's config values, schema and rules
 	node scripts/config-table.ts
 	node scripts/chart-config.ts
 	node scripts/chart-config-rules.ts

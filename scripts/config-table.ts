@@ -1,10 +1,10 @@
-// Prints the configuration table of README.md from the settings themselves (`make docs` rewrites it),
+// Writes the configuration table of docs/configuration.md from the settings themselves (`make docs`),
 // so the documented names, defaults and units cannot drift from what the code parses.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { allSettingGroups, type Setting } from '@sluice/core'
 
-/** The heading of each setting group, in the README and in the chart's values. */
+/** The heading of each setting group, in docs/configuration.md and in the chart's values. */
 export const GROUP_TITLES: Record<keyof typeof allSettingGroups, string> = {
   nats: 'NATS connection (all apps)',
   queue: 'Queue topology (shared by all apps: one ConfigMap)',
@@ -32,16 +32,18 @@ function formatDefault(setting: Setting<unknown>): string {
   return `\`${value}\``
 }
 
-/** README.md with its table section replaced by the current table. */
-export function readmeWithTable(readme: string): string {
-  const start = readme.indexOf(BEGIN)
-  const end = readme.indexOf(END)
-  if (start < 0 || end < start) throw new Error(`README.md lacks the ${BEGIN} ... ${END} markers`)
-  return `${readme.slice(0, start + BEGIN.length)}\n${configTable()}\n${readme.slice(end)}`
+/** Where the table lives. */
+export const CONFIG_DOC_PATH = join(import.meta.dirname, '..', 'docs', 'configuration.md')
+
+/** `doc` (docs/configuration.md's text) with its table section replaced by the current table. */
+export function docWithTable(doc: string): string {
+  const start = doc.indexOf(BEGIN)
+  const end = doc.indexOf(END)
+  if (start < 0 || end < start) throw new Error(`docs/configuration.md lacks the ${BEGIN} ... ${END} markers`)
+  return `${doc.slice(0, start + BEGIN.length)}\n${configTable()}\n${doc.slice(end)}`
 }
 
 if (import.meta.main) {
-  const path = join(import.meta.dirname, '..', 'README.md')
-  writeFileSync(path, readmeWithTable(readFileSync(path, 'utf8')))
-  console.log('README.md configuration table updated')
+  writeFileSync(CONFIG_DOC_PATH, docWithTable(readFileSync(CONFIG_DOC_PATH, 'utf8')))
+  console.log('docs/configuration.md: configuration table updated')
 }
