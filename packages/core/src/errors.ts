@@ -1,6 +1,7 @@
 /**
- * Errors that cross module boundaries. Each has a stable `code` so callers (and the HTTP layer) can branch
- * on it without parsing messages, and keeps the underlying error as `cause`.
+ * Every error Sluice throws or answers with is a `SluiceError`: it has a stable `code`, so callers (and the
+ * ingress's one table of HTTP answers) branch on the code rather than on the message or the class, and
+ * it keeps the underlying error as `cause`. Each subclass names its code once, as a static `code`.
  */
 export class SluiceError extends Error {
   /** Stable, machine-readable identifier of the failure. */
@@ -13,22 +14,30 @@ export class SluiceError extends Error {
   }
 }
 
+/** The code of `error` when it is a `SluiceError`, else undefined. */
+export function sluiceErrorCode(error: unknown): string | undefined {
+  return error instanceof SluiceError ? error.code : undefined
+}
+
 /** One or more configuration values are missing, unknown or invalid; the message names each of them. */
 export class ConfigError extends SluiceError {
+  static readonly code = 'SLUICE_CONFIG_INVALID'
   /** Every problem found, one line each, so a bad deploy is fixed in one go. */
   readonly problems: readonly string[]
 
-  constructor(problems: readonly string[]) {
-    super('SLUICE_CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`)
+  constructor(problems: readonly string[], options?: ErrorOptions) {
+    super(ConfigError.code, `invalid configuration:\n  - ${problems.join('\n  - ')}`, options)
     this.problems = problems
   }
 }
 
 /** The stream or consumer on the server has a setting that cannot be changed in place to the wanted value. */
 export class TopologyConflictError extends SluiceError {
+  static readonly code = 'SLUICE_TOPOLOGY_CONFLICT'
+
   constructor(resource: string, settings: readonly string[], options?: ErrorOptions) {
     super(
-      'SLUICE_TOPOLOGY_CONFLICT',
+      TopologyConflictError.code,
       `${resource} exists with a different immutable setting: ${settings.join('; ')}. ` +
         'Change the configuration back, or delete and recreate the resource deliberately.',
       options,
@@ -38,15 +47,19 @@ export class TopologyConflictError extends SluiceError {
 
 /** The queue reached `max_msgs` or `max_bytes`: the job was not stored. Retry later. */
 export class QueueFullError extends SluiceError {
+  static readonly code = 'SLUICE_QUEUE_FULL'
+
   constructor(message = 'the queue is full', options?: ErrorOptions) {
-    super('SLUICE_QUEUE_FULL', message, options)
+    super(QueueFullError.code, message, options)
   }
 }
 
-/** The server is shedding ingest load (JetStream err_code 10167): the job was not stored. Retry later. */
+/** The server is shedding ingest load (`JetStreamCode.StreamTooManyRequests`): the job was not stored. Retry later. */
 export class QueueOverloadedError extends SluiceError {
+  static readonly code = 'SLUICE_QUEUE_OVERLOADED'
+
   constructor(message = 'the queue server is overloaded', options?: ErrorOptions) {
-    super('SLUICE_QUEUE_OVERLOADED', message, options)
+    super(QueueOverloadedError.code, message, options)
   }
 }
 
@@ -55,14 +68,18 @@ export class QueueOverloadedError extends SluiceError {
  * job may not be stored, so the client must retry (with the same Idempotency-Key to stay exactly-once).
  */
 export class QueueUnavailableError extends SluiceError {
+  static readonly code = 'SLUICE_QUEUE_UNAVAILABLE'
+
   constructor(message: string, options?: ErrorOptions) {
-    super('SLUICE_QUEUE_UNAVAILABLE', message, options)
+    super(QueueUnavailableError.code, message, options)
   }
 }
 
 /** This process already has its configured maximum of publishes waiting for an acknowledgement. */
 export class TooManyInflightError extends SluiceError {
+  static readonly code = 'SLUICE_TOO_MANY_INFLIGHT'
+
   constructor(limit: number) {
-    super('SLUICE_TOO_MANY_INFLIGHT', `this ingress already has ${limit} publishes in flight`)
+    super(TooManyInflightError.code, `this ingress already has ${limit} publishes in flight`)
   }
 }

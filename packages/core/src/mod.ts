@@ -23,9 +23,11 @@ export {
   QueueOverloadedError,
   QueueUnavailableError,
   SluiceError,
+  sluiceErrorCode,
   TooManyInflightError,
   TopologyConflictError,
 } from './errors.ts'
+export { isJetStreamError, JetStreamCode } from './jetstream-codes.ts'
 export { connectNats, connectNatsOnce, NatsAuthenticationError } from './nats-connection.ts'
 export type { NatsHandle } from './nats-connection.ts'
 export type { NatsConnectionSettings } from './nats-connection-options.ts'

@@ -1,6 +1,7 @@
-import { JetStreamApiError, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream'
+import type { JetStreamManager, StreamConfig, StreamInfo } from '@nats-io/jetstream'
 import type { Logger } from 'pino'
 import { TopologyConflictError } from '../errors.ts'
+import { isJetStreamError, JetStreamCode } from '../jetstream-codes.ts'
 import { describeChanges, diffSettings } from './settings-diff.ts'
 
 // The server refuses to change these in place (retention to/from WorkQueue, storage type).
@@ -18,8 +19,6 @@ const MUTABLE_STREAM_FIELDS = [
   'allow_direct',
 ] as const satisfies readonly (keyof StreamConfig)[]
 
-const STREAM_NAME_IN_USE = 10058
-
 /**
  * Creates the stream, or brings an existing one to `wanted`: changed limits are updated in place, and a
  * changed immutable setting fails with a `TopologyConflictError` naming it. Safe to run from many pods.
@@ -33,7 +32,7 @@ export async function ensureStream(jsm: JetStreamManager, wanted: Partial<Stream
       return created
     } catch (error) {
       // Another pod created it between our lookup and our add: reconcile against theirs.
-      if (error instanceof JetStreamApiError && error.code === STREAM_NAME_IN_USE) return ensureStream(jsm, wanted, logger)
+      if (isJetStreamError(error, JetStreamCode.StreamNameInUse)) return ensureStream(jsm, wanted, logger)
       throw error
     }
   }
@@ -64,5 +63,5 @@ export async function findStream(jsm: JetStreamManager, name: string): Promise<S
 
 /** True for JetStream's "stream not found" and "consumer not found" answers. */
 export function isNotFound(error: unknown): boolean {
-  return error instanceof JetStreamApiError && (error.code === 10059 || error.code === 10014)
+  return isJetStreamError(error, JetStreamCode.StreamNotFound) || isJetStreamError(error, JetStreamCode.ConsumerNotFound)
 }
