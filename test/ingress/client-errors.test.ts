@@ -99,7 +99,7 @@ describe('client errors', () => {
   })
 
   it('client errors - pipelined requests before the broken one get their own answers first', async () => {
-    // The first request is answered by the seed fast path only after the server confirms the job.
+    // The first request is answered only after the server confirms the job.
     const { answers, rest } = await exchange(
       port,
       `GET /?user_id=first HTTP/1.1\r\nhost: x\r\n\r\nGET /v1/queue HTTP/1.1\r\nhost: x\r\n\r\nGET / HTTP/1.1\r\nx-big: ${'b'.repeat(20_000)}\r\n\r\n`,

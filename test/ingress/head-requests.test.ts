@@ -5,7 +5,7 @@ import { startIngress, type InProcessIngress } from '../support/in-process.ts'
 import { startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
 import { queueEnv } from '../support/queue-env.ts'
 
-/** One request over a real socket (the seed's fast path and door shedding answer before the framework). */
+/** One request over a real socket, as a client sends it (`app.inject` skips Node's HTTP server). */
 function send(baseUrl: string, method: string, path: string): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const sent = httpRequest(`${baseUrl}${path}`, { method }, (response) => {
@@ -43,7 +43,7 @@ describe('head requests', () => {
   const storedJobs = async () => (await jsm.streams.info(stream)).state.messages
 
   it('head requests - HEAD on the seed route stores no job: 405 with Allow, no body', async () => {
-    // The plain shape the fast path serves, one the route serves, and one with a missing id.
+    // A plain id, a percent-encoded one, one beside another parameter, and a missing id.
     for (const path of ['/?user_id=x', '/?user_id=%78', '/?user_id=x&other=1', '/']) {
       const answer = await send(baseUrl, 'HEAD', path)
       expect(answer.status, path).toBe(405)

@@ -1,5 +1,7 @@
+import { connect as connectTcp } from 'node:net'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { eventually } from '../support/eventually.ts'
 import { startIngress, type InProcessIngress } from '../support/in-process.ts'
 import { startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
 import { queueEnv } from '../support/queue-env.ts'
@@ -61,5 +63,64 @@ describe('seed route', () => {
     const info = await jsm.streams.info(env.QUEUE_STREAM!)
     expect(info.state.messages).toBe(5)
     expect(accepted.length).toBe(5 - 3)
+  })
+
+  it('seed route - a full queue refused by the server itself is the seed\'s 503, counted once', async () => {
+    const before = (await ingress.app.queue.metrics.rejected.get()).values.find((value) => value.labels.reason === 'queue_full')?.value ?? 0
+    // Past the full-queue hold, so that this refusal comes from the server, not from the one the ingress keeps.
+    await eventually('the full-queue hold to end', () => (ingress.app.queue.publisher.refusal() === undefined ? true : undefined))
+    const refused = await ingress.app.inject({ method: 'GET', url: '/?user_id=over' })
+    expect(refused.statusCode).toBe(503)
+    expect(refused.headers['retry-after']).toBe('3')
+    expect(refused.headers['content-type']).toBe('text/plain; charset=utf-8')
+    expect(refused.headers['x-content-type-options']).toBe('nosniff')
+    expect(refused.body).toBe('our internal queue is full, try it later')
+    const after = (await ingress.app.queue.metrics.rejected.get()).values.find((value) => value.labels.reason === 'queue_full')?.value
+    expect(after).toBe(before + 1)
+  })
+})
+
+describe('seed route over a socket', () => {
+  let server: NatsServerFixture
+  let ingress: InProcessIngress
+  let env: Record<string, string>
+  let baseUrl: string
+
+  beforeAll(async () => {
+    server = await startNatsServer()
+    env = queueEnv(server.url)
+    ingress = await startIngress(env)
+    baseUrl = await ingress.app.listen({ host: '127.0.0.1', port: 0 })
+  })
+  afterAll(async () => {
+    await ingress?.close()
+    await server?.close()
+  })
+
+  it('seed route over a socket - a client that hangs up before its answer: its job is stored all the same, and the ingress carries on', async () => {
+    const jsm = await jetstreamManager(ingress.nats.nc)
+    const { port } = new URL(baseUrl)
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => {
+        const socket = connectTcp(Number(port), '127.0.0.1')
+        return new Promise<void>((resolve) => {
+          socket.on('connect', () => {
+            socket.write(`GET /?user_id=gone-${i} HTTP/1.1\r\nhost: x\r\n\r\n`, () => socket.destroy())
+          })
+          socket.on('close', () => resolve())
+        })
+      }),
+    )
+    await eventually('the abandoned jobs to be stored', async () => ((await jsm.streams.info(env.QUEUE_STREAM!)).state.messages === 20 ? true : undefined))
+    const after = await fetch(`${baseUrl}/?user_id=after`)
+    expect(after.status).toBe(200)
+    expect(await after.text()).toBe('queuing user process: after')
+  })
+
+  it('seed route over a socket - while draining, answers close their connection', async () => {
+    ingress.startDraining()
+    const draining = await fetch(`${baseUrl}/?user_id=late`)
+    expect(draining.status).toBe(200)
+    expect(draining.headers.get('connection')).toBe('close')
   })
 })

@@ -28,6 +28,40 @@ describe.skipIf(!server.controllable)(`ingress shutdown${server.controllable ? '
     }
   })
 
+  it('ingress shutdown - a request still arriving on an open connection while the app closes gets a 503 problem+json with Retry-After', async () => {
+    const ingress = await startIngress(queueEnv(server.url, { INGRESS_PUBLISH_TIMEOUT_MS: '5000', INGRESS_RETRY_AFTER_SECONDS: '5' }))
+    const baseUrl = await ingress.app.listen({ host: '127.0.0.1', port: 0 })
+    const socket = createConnection({ host: '127.0.0.1', port: Number(new URL(baseUrl).port) })
+    let received = ''
+    socket.setEncoding('latin1').on('data', (chunk: string) => (received += chunk))
+    const socketClosed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
+    try {
+      // A paused server holds the first request's publish in flight, so the connection is busy (not idle)
+      // when the app starts closing, and the second request arrives on it afterwards.
+      server.pause()
+      const body = JSON.stringify({ type: 't', payload: {} })
+      socket.write(`POST /v1/jobs HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`)
+      await eventually('the publish to be in flight', () => (ingress.app.queue.publisher.inflight === 1 ? true : undefined))
+      const closed = ingress.app.close()
+      socket.write('GET /v1/queue HTTP/1.1\r\nhost: x\r\n\r\n')
+      server.resume()
+      await socketClosed
+      await closed
+      const [accepted, refused] = received.split(/(?=HTTP\/1\.1 )/)
+      expect(accepted).toMatch(/^HTTP\/1\.1 202 /)
+      expect(refused).toMatch(/^HTTP\/1\.1 503 /)
+      expect(refused).toMatch(/\r\ncontent-type: application\/problem\+json; charset=utf-8\r\n/i)
+      expect(refused).toMatch(/\r\nretry-after: 5\r\n/i)
+      expect(refused).toMatch(/\r\nconnection: close\r\n/i)
+      expect(refused).toMatch(/\r\nx-content-type-options: nosniff\r\n/i)
+      expect(JSON.parse(refused!.slice(refused!.indexOf('\r\n\r\n') + 4))).toMatchObject({ type: 'urn:sluice:problem:shutting-down', status: 503 })
+    } finally {
+      server.resume()
+      socket.destroy()
+      await ingress.close()
+    }
+  })
+
   it('ingress shutdown - SIGTERM: the listener closes, the in-flight request still gets its answer, exit 0', async () => {
     const ingress = await startApp('ingress', queueEnv(server.url, { INGRESS_PUBLISH_TIMEOUT_MS: '5000' }))
     try {

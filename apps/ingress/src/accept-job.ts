@@ -1,6 +1,6 @@
 import { nuid } from '@nats-io/nats-core'
-import { JobHeader, QueueFullError, QueueOverloadedError, QueueUnavailableError, TooManyInflightError } from '@sluice/core'
-import type { RejectReason } from './ingress-metrics.ts'
+import { JobHeader, type SluiceError } from '@sluice/core'
+import { toQueueError } from './job-publisher.ts'
 import type { QueueServices } from './plugins/queue-plugin.ts'
 
 /** The result of storing a job. */
@@ -14,17 +14,18 @@ export interface AcceptedJob {
 }
 
 /**
- * What became of a job: stored (or found already stored), or refused with the error to answer. A refusal
- * is a value, not an exception: shedding is what the ingress does most under overload, and V8 walks the
- * stack for every throw.
+ * What became of a job: stored (or found already stored), or refused with the error to answer (hand it to
+ * `reply.send`). A refusal is a value, not an exception, as everywhere in the ingress: shedding is what
+ * the ingress does most under overload, and V8 walks the stack for every throw.
  */
-export type AcceptOutcome = { readonly accepted: AcceptedJob; readonly refused?: undefined } | { readonly refused: Error; readonly accepted?: undefined }
+export type AcceptOutcome = { readonly accepted: AcceptedJob; readonly refused?: undefined } | { readonly refused: SluiceError; readonly accepted?: undefined }
 
 const encoder = new TextEncoder()
 
 /**
- * Stores one job with one durable publish and records the outcome in the metrics. A missing id gets a
- * fresh NUID, which also de-duplicates the ingress's own retries. Queue errors come back as `refused`.
+ * Stores one job with one durable publish and counts it in the metrics (a refusal is counted where it is
+ * answered, by the error handler). A missing id gets a fresh NUID, which also de-duplicates the ingress's
+ * own retries. Queue errors come back as `refused`.
  */
 export async function acceptJob(
   queue: QueueServices,
@@ -33,7 +34,7 @@ export async function acceptJob(
 ): Promise<AcceptOutcome> {
   // Shedding stays cheap: a refusal known in advance costs no id, timestamp or encoding.
   const known = queue.publisher.refusal()
-  if (known) return refuse(queue, known)
+  if (known) return { refused: known }
   try {
     const id = job.id ?? nuid.next()
     const queuedAt = new Date().toISOString()
@@ -48,22 +49,8 @@ export async function acceptJob(
     queue.metrics.accepted.inc({ route })
     return { accepted: { id, type: job.type, queuedAt, duplicate: false } }
   } catch (error) {
-    return refuse(queue, error)
+    return { refused: toQueueError(error) }
   }
-}
-
-function refuse(queue: QueueServices, error: unknown): { readonly refused: Error } {
-  queue.metrics.rejected.inc({ reason: rejectReason(error) })
-  return { refused: error instanceof Error ? error : new Error(String(error)) }
-}
-
-/** The metrics label for a failed publish. */
-export function rejectReason(error: unknown): RejectReason {
-  if (error instanceof QueueFullError) return 'queue_full'
-  if (error instanceof QueueOverloadedError) return 'overloaded'
-  if (error instanceof TooManyInflightError) return 'busy'
-  if (error instanceof QueueUnavailableError) return 'unavailable'
-  return 'invalid'
 }
 
 // A duplicate's answer should carry the first submission's time. It is read only on this rare path, from

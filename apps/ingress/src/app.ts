@@ -1,4 +1,3 @@
-import { createServer } from 'node:http'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import rateLimit from '@fastify/rate-limit'
 import { JobStatusStore, type IngressConfig, type NatsHandle } from '@sluice/core'
@@ -6,12 +5,13 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino'
 import { apiKeyAuthPlugin } from './auth/auth-plugin.ts'
 import { answerClientError } from './client-errors.ts'
-import { doorShedding } from './door-shedding.ts'
+import { refuseWhileClosing } from './closing.ts'
 import { createIngressMetrics } from './ingress-metrics.ts'
 import { JobPublisher } from './job-publisher.ts'
 import { limitJsonDepth } from './json-depth.ts'
+import { shedWhileRefusing } from './load-shedding.ts'
 import { methodNotAllowed } from './method-not-allowed.ts'
-import { addSecurityHeaders, SECURITY_HEADERS } from './security-headers.ts'
+import { SECURITY_HEADERS } from './security-headers.ts'
 import { errorHandlerPlugin } from './plugins/error-handler.ts'
 import { queuePlugin, type QueueServices } from './plugins/queue-plugin.ts'
 import { registerOpenApiDocument } from './openapi-document.ts'
@@ -25,7 +25,6 @@ import { jobsRoutes } from './routes/jobs-routes.ts'
 import { openApiRoute } from './routes/openapi-route.ts'
 import { queueRoute } from './routes/queue-route.ts'
 import { seedRoute } from './routes/seed-route.ts'
-import { seedFastPath } from './seed-fast-path.ts'
 
 /** What the ingress needs from the outside: its config, a NATS connection and a logger. */
 export interface IngressDependencies {
@@ -70,31 +69,10 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
     isDraining: () => draining,
   }
   const debugEnabled = logger.isLevelEnabled('debug')
-  // Two ways to answer before the framework routes a request (see their files). Neither runs while every
-  // request is logged (debug), nor while draining, when answers must carry `connection: close`, which
-  // the framework's hook adds.
-  const servedByFramework = () => draining || debugEnabled
-  const seedOpen = config.ingress.seedRoute === 'open'
-  const shedAtDoor = doorShedding({
-    refusal: () => (servedByFramework() ? undefined : publisher.refusal()),
-    metrics,
-    retryAfterSeconds: config.ingress.retryAfterSeconds,
-    seedOpen,
-    jobsOpen: config.ingress.auth === 'none' && config.ingress.rateLimitPerSecond === 0,
-  })
-  const seedFast = seedFastPath({ services, logger, enabled: () => seedOpen && !servedByFramework() })
 
   const app = Fastify({
-    // Our own server, so that known refusals and the seed's plain requests are answered before routing
-    // (door-shedding.ts, seed-fast-path.ts); with a factory, Fastify leaves the server's timeouts to us.
-    serverFactory: (handler) => {
-      const server = createServer((request, response) => {
-        if (!shedAtDoor(request, response) && !seedFast(request, response)) handler(request, response)
-      })
-      server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS
-      server.requestTimeout = REQUEST_TIMEOUT_MS
-      return server
-    },
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
     // Requests Node's parser refused get problem+json too, and no body for HEAD (see client-errors.ts).
     clientErrorHandler: answerClientError,
     // So do URLs the router cannot decode (`/%`) or over-long path parameters; no route's hooks run for
@@ -108,7 +86,8 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
     genReqId: requestIdFor,
     // Two info lines per request would cost more than the publish; one line is logged below instead.
     logController: new LogController({ requestIdLogLabel: 'reqId', disableRequestLogging: true }),
-    return503OnClosing: true,
+    // The framework's answer skips every hook and has no Retry-After; closing.ts answers instead.
+    return503OnClosing: false,
     // Strict validation: no silent type coercion, and unknown fields are an error rather than dropped.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   })
@@ -116,8 +95,10 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
   // Bodies are buffered before anything else runs, so their memory is bounded per connection, not per
   // publish: cap the connections (JOB_MAX_BYTES × INGRESS_MAX_CONNECTIONS is the most bodies can hold).
   app.server.maxConnections = config.ingress.maxConnections
+  refuseWhileClosing(app)
+  // In onSend, so that every answer carries them, whichever hook or route gave it.
   app.addHook('onSend', (request, reply, payload, done) => {
-    reply.header('x-request-id', request.id)
+    reply.headers(SECURITY_HEADERS).header('x-request-id', request.id)
     // While draining, answers close their connection: a kept-alive socket would hold app.close() open.
     if (draining) reply.header('connection', 'close')
     done(null, payload)
@@ -138,7 +119,6 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
   await registerOpenApiDocument(app, { apiKeys: config.ingress.auth === 'api-key', rateLimit: config.ingress.rateLimitPerSecond > 0 })
   await app.register(queuePlugin, { services })
   await app.register(errorHandlerPlugin, { retryAfterSeconds: config.ingress.retryAfterSeconds })
-  addSecurityHeaders(app)
   refuseMalformedQueries(app)
   limitJsonDepth(app, config.queue.jobMaxDepth)
   if (config.ingress.auth === 'api-key') await app.register(apiKeyAuthPlugin, { keysFile: config.ingress.apiKeysFile! })
@@ -153,6 +133,8 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
       allowList: (request) => request.routeOptions.config.scope === 'public',
     })
   }
+  // Before the routes: it adds its hook to each route that enqueues as the route is added.
+  shedWhileRefusing(app, publisher)
   const answerOtherMethods = methodNotAllowed(app)
   if (config.ingress.seedRoute !== 'off') await app.register(seedRoute, { scope: config.ingress.seedRoute === 'protected' ? 'submit' : 'public' })
   await app.register(jobsRoutes)

@@ -1,20 +1,18 @@
 import { JetStreamApiError, type PubAck } from '@nats-io/jetstream'
 import { errors as natsErrors, RequestError, type NatsConnection } from '@nats-io/nats-core'
 import {
+  isJetStreamError,
+  JetStreamCode,
   jobHeaders,
   jobSubject,
   PipelinedPublisher,
   QueueFullError,
   QueueOverloadedError,
   QueueUnavailableError,
+  SluiceError,
   TooManyInflightError,
   type QueueConfig,
 } from '@sluice/core'
-
-/** JetStream's answer when a stream with discard `new` is at `max_msgs` or `max_bytes`. */
-const STREAM_LIMIT_REACHED = 10077
-/** JetStream's answer when the server sheds ingest load (too many pending writes). */
-const INGEST_OVERLOADED = 10167
 
 /**
  * After the server said "full", further jobs are refused without asking it again for this long. Shedding
@@ -79,7 +77,7 @@ export class JobPublisher {
    * undefined, so callers can refuse before they spend anything on building the job. Returned, not thrown:
    * refusing is the hot path of an overload, and V8 walks the stack for every throw.
    */
-  refusal(): Error | undefined {
+  refusal(): SluiceError | undefined {
     // Refuse at once rather than let the client library buffer publishes while it reconnects.
     if (!this.#options.isConnected()) return (this.#notConnected ??= new QueueUnavailableError('the queue server is not connected'))
     if (this.#fullError && (this.#probing || Date.now() < this.#fullUntil)) return this.#fullError
@@ -87,7 +85,11 @@ export class JobPublisher {
     return undefined
   }
 
-  /** Stores the job; rejects with QueueFullError, QueueOverloadedError, QueueUnavailableError or TooManyInflightError. */
+  /**
+   * Stores the job; rejects with QueueFullError, QueueOverloadedError, QueueUnavailableError or
+   * TooManyInflightError. It rejects, as the NATS call under it does; `acceptJob` and the dead-letter
+   * store turn that into the refusal they return.
+   */
   async publish(job: OutgoingJob): Promise<PubAck> {
     const refusal = this.refusal()
     if (refusal) throw refusal
@@ -119,13 +121,13 @@ export class JobPublisher {
 }
 
 /** Maps what the NATS client throws on publish to the queue error the HTTP layer knows how to answer. */
-export function toQueueError(error: unknown): Error {
-  if (error instanceof QueueUnavailableError) return error
-  if (error instanceof JetStreamApiError) {
-    if (error.code === STREAM_LIMIT_REACHED) return new QueueFullError(error.message, { cause: error })
-    if (error.code === INGEST_OVERLOADED) return new QueueOverloadedError(error.message, { cause: error })
-    return new QueueUnavailableError(`the queue refused the job: ${error.message}`, { cause: error })
-  }
+export function toQueueError(error: unknown): SluiceError {
+  // Already ours: the pipelined publisher's timeouts, or a refusal this publisher made.
+  if (error instanceof SluiceError) return error
+  // A stream with discard `new` at `max_msgs` or `max_bytes`.
+  if (isJetStreamError(error, JetStreamCode.StreamStoreFailed)) return new QueueFullError(error.message, { cause: error })
+  if (isJetStreamError(error, JetStreamCode.StreamTooManyRequests)) return new QueueOverloadedError(error.message, { cause: error })
+  if (error instanceof JetStreamApiError) return new QueueUnavailableError(`the queue refused the job: ${error.message}`, { cause: error })
   if (error instanceof natsErrors.TimeoutError) {
     return new QueueUnavailableError('the queue did not confirm the job in time', { cause: error })
   }

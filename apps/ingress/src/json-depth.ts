@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { InvalidRequestError } from './request-errors.ts'
 
 /**
  * Deepest nesting of arrays and objects in a JSON text, found in one pass without parsing, so a body
@@ -31,7 +32,7 @@ export function limitJsonDepth(app: FastifyInstance, maxDepth: number): void {
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (jsonDepth(body as string) > maxDepth) {
-      done(Object.assign(new Error(`JSON nested deeper than ${maxDepth} levels (JOB_MAX_DEPTH)`), { statusCode: 400 }), undefined)
+      done(new InvalidRequestError(`JSON nested deeper than ${maxDepth} levels (JOB_MAX_DEPTH)`), undefined)
       return
     }
     parse(request, body as string, done)

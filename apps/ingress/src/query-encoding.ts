@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { InvalidRequestError } from './request-errors.ts'
 
 /**
  * Refuses (400) a query string whose percent-encoding is malformed: a `%` not followed by two hex digits
@@ -15,7 +16,7 @@ export function refuseMalformedQueries(app: FastifyInstance): void {
       return
     }
     // Through the error handler, so it is answered and counted like every other invalid request.
-    done(Object.assign(new Error('the query string is not valid percent-encoded UTF-8'), { statusCode: 400 }))
+    done(new InvalidRequestError('the query string is not valid percent-encoded UTF-8'))
   })
 }
 

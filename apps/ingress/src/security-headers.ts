@@ -1,8 +1,6 @@
-import type { FastifyInstance } from 'fastify'
-
 /**
- * Headers every answer carries: this is a JSON API, not a page, so the set is the short one API guides
- * recommend (nothing may be sniffed, framed, cached or loaded by it). A fixed set written in one go costs
+ * Headers every answer carries (app.ts adds them in `onSend`): this is a JSON API, not a page, so the set
+ * is the short one API guides recommend (nothing may be sniffed, framed, cached or loaded by it). A fixed set written in one go costs
  * far less per request than a general-purpose middleware that rebuilds a dozen page-oriented headers
  * (CSP parsing included) for every answer; at thousands of requests a second that showed in profiles.
  */
@@ -16,10 +14,3 @@ export const SECURITY_HEADERS = {
   'strict-transport-security': 'max-age=31536000; includeSubDomains',
 } as const
 
-/** Adds the security headers to every answer of `app`. */
-export function addSecurityHeaders(app: FastifyInstance): void {
-  app.addHook('onRequest', (_request, reply, done) => {
-    reply.headers(SECURITY_HEADERS)
-    done()
-  })
-}

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { ConfigError } from '@sluice/core'
 
 /** What a key may do: submit jobs, read jobs and the queue, manage dead letters. */
 export type Scope = 'submit' | 'read' | 'admin'
@@ -53,17 +54,17 @@ export class ApiKeyRing {
   }
 }
 
-/** Parses a keys file; throws naming the line of a bad entry. */
+/** Parses a keys file; throws a `ConfigError` naming the line of a bad entry. */
 export function parseKeys(text: string): KeyEntry[] {
   const entries: KeyEntry[] = []
   text.split('\n').forEach((raw, index) => {
     const line = raw.trim()
     if (line === '' || line.startsWith('#')) return
     const [key, scopeList, ...rest] = line.split(/\s+/)
-    if (!key || rest.length > 0 || key.length < 16) throw new Error(`API keys file line ${index + 1}: expected "<key of 16+ characters> [scope,...]"`)
+    if (!key || rest.length > 0 || key.length < 16) throw new ConfigError([`INGRESS_API_KEYS_FILE line ${index + 1}: expected "<key of 16+ characters> [scope,...]"`])
     const scopes = scopeList ? scopeList.split(',') : DEFAULT_SCOPES
     for (const scope of scopes) {
-      if (!SCOPES.includes(scope as Scope)) throw new Error(`API keys file line ${index + 1}: unknown scope "${scope}" (use ${SCOPES.join(', ')})`)
+      if (!SCOPES.includes(scope as Scope)) throw new ConfigError([`INGRESS_API_KEYS_FILE line ${index + 1}: unknown scope "${scope}" (use ${SCOPES.join(', ')})`])
     }
     const digest = createHash('sha256').update(key).digest()
     entries.push({ digest, label: digest.toString('hex').slice(0, 8), scopes: new Set(scopes as Scope[]) })

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { QueueFullError } from '@sluice/core'
+import { DeadLetterRefusal, DeadLetterTooLargeError } from '../request-errors.ts'
 import type { DeadLetterStore } from './dead-letter-store.ts'
 
 /** Every reason a bulk redrive ends for, as its answer names them. */
@@ -71,9 +72,11 @@ export async function bulkRedrive(store: DeadLetterStore, options: BulkRedriveOp
         if (signal?.aborted) return stop(interruption(signal))
         const outcome = await store.redrive(letter.id)
         // One that cannot go back must not stop the others behind it (and every later bulk redrive).
-        if (outcome === 'too large') skipped.push({ id: letter.id, reason: 'body larger than JOB_MAX_BYTES' })
-        // Another redrive may take a letter first (`already redriven`), or it may be gone (`not found`).
-        if (outcome !== 'redriven') continue
+        if (outcome instanceof DeadLetterTooLargeError) skipped.push({ id: letter.id, reason: 'body larger than JOB_MAX_BYTES' })
+        // Or another redrive took it first, or it is gone.
+        if (outcome instanceof DeadLetterRefusal) continue
+        // The queue refused the job: the next one would meet the same.
+        if (outcome !== 'redriven') return stopFor(outcome)
         ids.push(letter.id)
         if (ids.length >= options.limit) break
         await pause(gapMs, signal)
@@ -81,6 +84,11 @@ export async function bulkRedrive(store: DeadLetterStore, options: BulkRedriveOp
     }
     return stop('limit')
   } catch (error) {
+    // The dead letters could not be read.
+    return stopFor(error)
+  }
+
+  function stopFor(error: unknown): BulkRedriveResult {
     if (error instanceof QueueFullError) return stop('queue full')
     return { ...stop('queue unavailable'), error: error instanceof Error ? error.message : String(error), cause: error }
   }

@@ -1,18 +1,17 @@
-import { JetStreamApiError, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream'
-import { deadLetterSubject, type JobStatusStore, type QueueConfig } from '@sluice/core'
-import type { JobPublisher } from '../job-publisher.ts'
+import type { JetStreamManager, StoredMsg } from '@nats-io/jetstream'
+import { deadLetterSubject, isJetStreamError, JetStreamCode, type JobStatusStore, type QueueConfig, SluiceError } from '@sluice/core'
+import { toQueueError, type JobPublisher } from '../job-publisher.ts'
+import { AlreadyRedrivenError, DeadLetterNotFoundError, DeadLetterTooLargeError } from '../request-errors.ts'
 import { describeDeadLetter, type DeadLetter } from './dead-letter.ts'
 
 /**
- * What one redrive did: `redriven`, this call put the job back and removed its dead letter;
- * `already redriven`, another call read the same dead letter and removed it first (the job is back once);
- * `not found`, there is no dead letter for the id (never, or redriven earlier); `too large`, its body is
- * larger than JOB_MAX_BYTES (another NATS client wrote the job), so it stays a dead letter.
+ * What one redrive did: `redriven`, this call put the job back and removed its dead letter; or the
+ * refusal to answer: `AlreadyRedrivenError`, another call read the same dead letter and removed it first
+ * (the job is back once); `DeadLetterNotFoundError`, there is no dead letter for the id (never, or
+ * redriven earlier); `DeadLetterTooLargeError`, its body is larger than JOB_MAX_BYTES (another NATS client
+ * wrote the job), so it stays a dead letter; or the queue's refusal of the job (full, unavailable).
  */
-export type RedriveOutcome = 'redriven' | 'already redriven' | 'not found' | 'too large'
-
-// JetStream's answer to deleting a message that is not stored (any more).
-const NO_MESSAGE_FOUND = 10057
+export type RedriveOutcome = 'redriven' | SluiceError
 
 /** Reads and redrives the dead-letter stream. */
 export class DeadLetterStore {
@@ -52,24 +51,25 @@ export class DeadLetterStore {
    * Puts job `id` back in the queue (same id, payload and type; attempts start again) and removes it from
    * the dead letters. Safe to run at the same time as another redrive of the same job: the republish is
    * de-duplicated by the dead letter's sequence, so the job is back once, and the call whose delete removed
-   * the dead letter is the one that redrove it. Rejects with the queue errors (for example full).
+   * the dead letter is the one that redrove it. Rejects only when the dead letters cannot be read.
    */
   async redrive(id: string): Promise<RedriveOutcome> {
     const stored = await this.#stored(id)
-    if (!stored) return 'not found'
+    if (!stored) return new DeadLetterNotFoundError(id)
     // A job goes back only as one the ingress would take: with our headers added, a bigger body may not
     // fit the queue's max_msg_size, and the queue's refusal would read as an outage.
-    if (stored.data.length > this.#queue.jobMaxBytes) return 'too large'
+    if (stored.data.length > this.#queue.jobMaxBytes) return new DeadLetterTooLargeError(id, this.#queue.jobMaxBytes)
     const letter = this.#describe(stored)
     const queuedAt = new Date().toISOString()
-    const ack = await this.#publisher.publish({ id, type: letter.type, queuedAt, payload: stored.data, dedupeId: `${id}-redrive-${stored.seq}` })
+    const ack = await this.#publisher.publish({ id, type: letter.type, queuedAt, payload: stored.data, dedupeId: `${id}-redrive-${stored.seq}` }).catch(toQueueError)
+    if (ack instanceof SluiceError) return ack
     // Only the redrive whose publish stored the job records it, with the queue time the job carries: a
     // later time from an overlapping redrive would outrank every state the worker records for it. Written
     // as an advance, since a worker may already have moved the job on (running, or even done).
     if (!ack.duplicate) {
       await this.#statusStore.advance({ id, type: letter.type, state: 'queued', attempts: 0, queuedAt, updatedAt: queuedAt }).catch(() => undefined)
     }
-    return (await this.#remove(stored.seq)) ? 'redriven' : 'already redriven'
+    return (await this.#remove(stored.seq)) ? 'redriven' : new AlreadyRedrivenError(id)
   }
 
   async #stored(id: string): Promise<StoredMsg | null> {
@@ -81,7 +81,8 @@ export class DeadLetterStore {
       await this.#jsm.streams.deleteMessage(this.#queue.deadLetterStream, seq, false)
       return true
     } catch (error) {
-      if (error instanceof JetStreamApiError && error.code === NO_MESSAGE_FOUND) return false
+      // Not stored (any more): another redrive deleted it.
+      if (isJetStreamError(error, JetStreamCode.StreamMessageDeleteFailed)) return false
       throw error
     }
   }

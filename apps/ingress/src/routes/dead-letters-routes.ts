@@ -2,7 +2,6 @@ import { JOB_ID_PATTERN, JOB_TYPE_PATTERN, QueueUnavailableError } from '@sluice
 import type { FastifyInstance } from 'fastify'
 import { BULK_REDRIVE_STOPS, bulkRedrive, type BulkRedriveInterruption } from '../dead-letters/bulk-redrive.ts'
 import { DeadLetterStore } from '../dead-letters/dead-letter-store.ts'
-import { ProblemType, sendProblem, type ProblemKind } from '../problem.ts'
 
 const problemRef = { $ref: 'Problem#' }
 const deadLetterSchema = {
@@ -18,11 +17,6 @@ const deadLetterSchema = {
     deadAt: { type: 'string', description: 'ISO 8601; when the dead letter does not say, the time it was stored' },
   },
 } as const
-
-// A redrive that read the dead letter while another one was putting the same job back.
-const alreadyRedriven: ProblemKind = { type: 'urn:sluice:problem:already-redriven', status: 409, title: 'Already Redriven' }
-// A dead letter whose body the queue would not take back (another NATS client wrote the job).
-const tooLarge: ProblemKind = { type: 'urn:sluice:problem:dead-letter-too-large', status: 422, title: 'Dead Letter Too Large' }
 
 /** Dead letters: list them, and put them back in the queue once the cause is fixed. */
 export async function deadLettersRoutes(app: FastifyInstance): Promise<void> {
@@ -40,9 +34,8 @@ export async function deadLettersRoutes(app: FastifyInstance): Promise<void> {
     route.config = { ...route.config, scope: 'admin' }
   })
   // Reads go to the server; when it is away the answer is a 503, not a hang.
-  app.addHook('preHandler', async () => {
-    if (!queue.isConnected()) throw new QueueUnavailableError('the queue server is not connected')
-  })
+  const notConnected = new QueueUnavailableError('the queue server is not connected')
+  app.addHook('preHandler', (_request, _reply, done) => done(queue.isConnected() ? undefined : notConnected))
 
   app.get<{ Querystring: { after?: string; limit?: string } }>(
     '/v1/dead-letters',
@@ -91,9 +84,7 @@ export async function deadLettersRoutes(app: FastifyInstance): Promise<void> {
     async (request, reply) => {
       const { id } = request.params
       const outcome = await store.redrive(id)
-      if (outcome === 'not found') return sendProblem(reply, ProblemType.notFound, `no dead letter for job ${id}`)
-      if (outcome === 'already redriven') return sendProblem(reply, alreadyRedriven, `job ${id} was redriven by another request at the same time; it is back in the queue`)
-      if (outcome === 'too large') return sendProblem(reply, tooLarge, `the body of job ${id} is larger than JOB_MAX_BYTES (${queue.config.queue.jobMaxBytes} bytes); it stays a dead letter`)
+      if (outcome !== 'redriven') return reply.send(outcome)
       return reply.code(202).header('location', `/v1/jobs/${id}`).send({ id, redriven: true })
     },
   )

@@ -1,9 +1,8 @@
 import { JOB_ID_PATTERN, JOB_TYPE_PATTERN, QueueUnavailableError } from '@sluice/core'
 import type { FastifyInstance } from 'fastify'
 import { acceptJob } from '../accept-job.ts'
-import { answerRefusal } from '../plugins/error-handler.ts'
 import { findJobStatus } from '../job-lookup.ts'
-import { ProblemType, sendProblem } from '../problem.ts'
+import { JobNotFoundError } from '../request-errors.ts'
 
 interface SubmitBody {
   type: string
@@ -49,7 +48,7 @@ export async function jobsRoutes(app: FastifyInstance): Promise<void> {
   app.post<{ Body: SubmitBody; Headers: { 'idempotency-key'?: string } }>(
     '/v1/jobs',
     {
-      config: { scope: 'submit' },
+      config: { scope: 'submit', enqueues: true },
       schema: {
         summary: 'Enqueue a job',
         tags: ['jobs'],
@@ -81,7 +80,7 @@ export async function jobsRoutes(app: FastifyInstance): Promise<void> {
         type: request.body.type,
         payload: request.body.payload,
       })
-      if (refused) return answerRefusal(reply, refused, app.queue.config.ingress.retryAfterSeconds)
+      if (refused) return reply.send(refused)
       return reply.code(202).header('location', `/v1/jobs/${accepted.id}`).send(accepted)
     },
   )
@@ -98,12 +97,9 @@ export async function jobsRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      if (!app.queue.isConnected()) throw new QueueUnavailableError('the queue server is not connected')
-      const status = await findJobStatus(app.queue, request.params.id).catch((error: unknown) => {
-        throw new QueueUnavailableError('the job state could not be read', { cause: error })
-      })
-      if (!status) return sendProblem(reply, ProblemType.notFound, `no job ${request.params.id} is queued or on record`)
-      return status
+      if (!app.queue.isConnected()) return reply.send(new QueueUnavailableError('the queue server is not connected'))
+      const status = await findJobStatus(app.queue, request.params.id).catch((error: unknown) => new QueueUnavailableError('the job state could not be read', { cause: error }))
+      return reply.send(status ?? new JobNotFoundError(request.params.id))
     },
   )
 }

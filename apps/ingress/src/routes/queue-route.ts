@@ -26,12 +26,13 @@ export async function queueRoute(app: FastifyInstance): Promise<void> {
         },
       },
     },
-    async () => {
-      if (!app.queue.isConnected()) throw new QueueUnavailableError('the queue server is not connected')
-      const reading = await app.queue.info.read().catch((error: unknown) => {
-        throw new QueueUnavailableError('queue information could not be read', { cause: error })
-      })
-      return reading.snapshot
+    async (_request, reply) => {
+      if (!app.queue.isConnected()) return reply.send(new QueueUnavailableError('the queue server is not connected'))
+      const answer = await app.queue.info.read().then(
+        (reading) => reading.snapshot,
+        (error: unknown) => new QueueUnavailableError('queue information could not be read', { cause: error }),
+      )
+      return reply.send(answer)
     },
   )
 }

@@ -1,37 +1,29 @@
-import { QueueFullError } from '@sluice/core'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } from 'fastify'
 import { acceptJob } from '../accept-job.ts'
-import { answerRefusal } from '../plugins/error-handler.ts'
-import { PROBLEM_MEDIA_TYPE } from '../problem.ts'
+import { errorHandler } from '../plugins/error-handler.ts'
+import { PROBLEM_MEDIA_TYPE, ProblemType } from '../problem.ts'
 
-/** The job type the seed route enqueues. */
-export const SEED_JOB_TYPE = 'user'
-/** Longest `user_id` accepted; the id travels in a job payload and a log line, so it stays short. */
-export const USER_ID_MAX_LENGTH = 256
+// The job type the seed route enqueues.
+const SEED_JOB_TYPE = 'user'
+// Longest `user_id` accepted; the id travels in a job payload and a log line, so it stays short.
+const USER_ID_MAX_LENGTH = 256
 
 const MISSING = "missing 'user_id' in query params"
-/** The seed's answer to a full queue (503). */
-export const SEED_FULL_TEXT = 'our internal queue is full, try it later'
-
-/** The seed's answer to an accepted job (200). */
-export function seedAcceptedText(userId: string): string {
-  return `queuing user process: ${userId}`
-}
+const SEED_FULL_TEXT = 'our internal queue is full, try it later'
 
 interface SeedQuery {
   user_id: string
 }
 
-/**
- * What a `user_id` may hold: no control characters (C0, DEL, C1) and no line or paragraph separators
- * (U+2028, U+2029), which would let an id forge lines in logs and in clients that split on them.
- */
-export const USER_ID_PATTERN = '^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$'
+// What a `user_id` may hold: no control characters (C0, DEL, C1) and no line or paragraph separators
+// (U+2028, U+2029), which would let an id forge lines in logs and in clients that split on them.
+const USER_ID_PATTERN = '^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$'
 
 /**
  * The seed's contract, kept byte for byte: `GET|POST /?user_id=<id>` answers `text/plain`. Its two known
  * failures keep the seed's text (missing id: 400; full queue: 503, no longer 500, now with Retry-After);
  * everything else the seed never handled (odd ids, outages) is problem+json like the rest of the API.
+ * A missing id is checked before the queue's refusal (load-shedding.ts), so it keeps its 400.
  */
 export async function seedRoute(app: FastifyInstance, options: { scope: 'submit' | 'public' }): Promise<void> {
   // The seed accepted any body and ignored it; keep that, whatever the content type.
@@ -67,21 +59,23 @@ export async function seedRoute(app: FastifyInstance, options: { scope: 'submit'
       },
     },
   }
-  const retryAfterSeconds = app.queue.config.ingress.retryAfterSeconds
-  const retryAfter = String(retryAfterSeconds)
-  // The seed's own 400 for a missing or empty id comes before the schema's (problem+json) one.
-  const missingId = async (request: FastifyRequest<{ Querystring: SeedQuery }>, reply: FastifyReply) => {
-    if (!request.query.user_id) return reply.code(400).type('text/plain; charset=utf-8').send(MISSING)
+  // The error handler of the API, but a full queue keeps the seed's text.
+  app.setErrorHandler(errorHandler({ retryAfterSeconds: app.queue.config.ingress.retryAfterSeconds, plainText: { [ProblemType.queueFull.type]: SEED_FULL_TEXT } }))
+  // The seed's own 400 for a missing or empty id comes before the schema's (problem+json) one, and before
+  // the queue's refusal.
+  type Request = FastifyRequest<{ Querystring: SeedQuery }>
+  const missingId = (request: Request, reply: FastifyReply, payload: RequestPayload, done: (error: null, payload: RequestPayload) => void) => {
+    if (request.query.user_id) return done(null, payload)
+    reply.code(400).type('text/plain; charset=utf-8').send(MISSING)
   }
-  const handler = async (request: FastifyRequest<{ Querystring: SeedQuery }>, reply: FastifyReply) => {
+  const handler = async (request: Request, reply: FastifyReply) => {
     const userId = request.query.user_id
     const { refused } = await acceptJob(app.queue, 'seed', { type: SEED_JOB_TYPE, payload: { user_id: userId } })
-    if (refused && !(refused instanceof QueueFullError)) return answerRefusal(reply, refused, retryAfterSeconds)
-    if (refused) return reply.code(503).header('retry-after', retryAfter).type('text/plain; charset=utf-8').send(SEED_FULL_TEXT)
-    return reply.code(200).type('text/plain; charset=utf-8').send(seedAcceptedText(userId))
+    if (refused) return reply.send(refused)
+    return reply.code(200).type('text/plain; charset=utf-8').send(`queuing user process: ${userId}`)
   }
   // No HEAD: it must be safe, and a GET here enqueues; HEAD gets the 405 every other method gets.
-  const config = { scope: options.scope, anyContentType: true }
-  app.get('/', { schema, config: { ...config }, exposeHeadRoute: false, preValidation: missingId }, handler)
-  app.post('/', { schema, config: { ...config }, preValidation: missingId }, handler)
+  const route = { schema, config: { scope: options.scope, anyContentType: true, enqueues: true }, preParsing: missingId }
+  app.get<{ Querystring: SeedQuery }>('/', { ...route, exposeHeadRoute: false }, handler)
+  app.post<{ Querystring: SeedQuery }>('/', route, handler)
 }
