@@ -1,0 +1,50 @@
+import { cpSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
+import { chartDir, helm, helmSkipReason, kubeVersion } from '../chart/helm.ts'
+
+// `helm template` does not render NOTES.txt and `helm install --dry-run` needs a cluster, so a copy of the chart
+// renders NOTES.txt through `tpl` into a ConfigMap: the same template, values and helpers as an install.
+const copy = mkdtempSync(join(tmpdir(), 'sluice-notes-'))
+cpSync(chartDir, copy, { recursive: true })
+mkdirSync(join(copy, 'notes'))
+renameSync(join(copy, 'templates', 'NOTES.txt'), join(copy, 'notes', 'NOTES.txt'))
+writeFileSync(join(copy, 'templates', 'notes-render.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: notes }\ndata:\n  notes: {{ tpl (.Files.Get "notes/NOTES.txt") . | quote }}\n')
+
+async function renderNotes(set: readonly string[]): Promise<string> {
+  const args = ['template', 'demo', copy, '--namespace', 'sluice', '--kube-version', kubeVersion, '--show-only', 'templates/notes-render.yaml']
+  for (const expression of set) args.push('--set', expression)
+  const result = await helm(args)
+  if (!result.ok) throw new Error(result.stderr)
+  return (parse(result.stdout) as { data: { notes: string } }).data.notes
+}
+
+/** The curl commands the notes print against the ingress, continuation lines joined. */
+function curlCommands(notes: string): string[] {
+  return notes
+    .replace(/\\\n\s*/g, '')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith('curl ') && line.includes('$SLUICE'))
+}
+
+describe.skipIf(helmSkipReason() !== undefined)('chart notes', () => {
+  afterAll(() => rmSync(copy, { recursive: true, force: true }))
+
+  it('chart notes - without API keys, the curl commands carry no key', async () => {
+    const commands = curlCommands(await renderNotes([]))
+    expect(commands).toHaveLength(3)
+    for (const command of commands) expect(command).not.toMatch(/authorization/i)
+  })
+
+  it('chart notes - with INGRESS_AUTH=api-key, every curl command sends a key read from the keys Secret', async () => {
+    const notes = await renderNotes(['config.INGRESS_AUTH=api-key', 'ingress.apiKeys.existingSecret=sluice-keys', 'ingress.apiKeys.secretKey=api-keys'])
+    const commands = curlCommands(notes)
+    expect(commands).toHaveLength(3)
+    for (const command of commands) expect(command).toContain('-H "authorization: Bearer $SLUICE_KEY"')
+    expect(notes).toMatch(/export SLUICE_KEY=\$\(kubectl -n sluice get secret sluice-keys/)
+    expect(notes).toContain(`-o go-template='{{index .data "api-keys" | base64decode}}'`)
+  })
+})
