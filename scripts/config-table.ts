@@ -2,7 +2,7 @@
 // so the documented names, defaults and units cannot drift from what the code parses.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { allSettingGroups, type Setting } from '@sluice/core'
+import { allSettingGroups, configRules, ruleMessage, type Setting, type SettingSchema } from '@sluice/core'
 
 /** The heading of each setting group, in docs/configuration.md and in the chart's values. */
 export const GROUP_TITLES: Record<keyof typeof allSettingGroups, string> = {
@@ -20,10 +20,25 @@ const END = '<!-- config-table:end -->'
 export function configTable(): string {
   const rows: string[] = []
   for (const [group, settings] of Object.entries(allSettingGroups) as [keyof typeof allSettingGroups, Record<string, Setting<unknown>>][]) {
-    rows.push(`\n**${GROUP_TITLES[group]}**\n`, '| Variable | Default | Unit | Meaning |', '|---|---|---|---|')
-    for (const setting of Object.values(settings)) rows.push(`| \`${setting.env}\` | ${formatDefault(setting)} | ${setting.unit} | ${setting.doc} |`)
+    rows.push(`\n**${GROUP_TITLES[group]}**\n`, '| Variable | Default | Unit | Bounds | Meaning |', '|---|---|---|---|---|')
+    for (const setting of Object.values(settings)) {
+      rows.push(`| \`${setting.env}\` | ${formatDefault(setting)} | ${setting.unit} | ${formatBounds(setting.schema)} | ${setting.doc} |`)
+    }
   }
+  rows.push('', '**Across settings**: an app that reads both settings of a rule stops at start-up with its message:', '')
+  for (const rule of configRules) rows.push(`- ${ruleMessage(rule, (setting) => `\`${setting.env}\``)}`)
   return rows.join('\n').trim()
+}
+
+// The integer bounds the loader enforces (each value's, for a list); enums are in the unit column already.
+function formatBounds(schema: SettingSchema): string {
+  const bounds = 'items' in schema ? schema.items : schema
+  if (!('type' in bounds) || bounds.type !== 'integer') return ''
+  const { minimum, maximum } = bounds
+  const each = 'items' in schema ? 'each ' : ''
+  if (minimum !== undefined && maximum !== undefined) return `${each}${minimum}-${maximum}`
+  if (minimum !== undefined) return `${each}≥ ${minimum}`
+  return maximum === undefined ? '' : `${each}≤ ${maximum}`
 }
 
 function formatDefault(setting: Setting<unknown>): string {
