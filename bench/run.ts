@@ -121,10 +121,6 @@ try {
   figures.ingress_jobs_p50_ms = jobs.p50Ms
   figures.ingress_jobs_p99_ms = jobs.p99Ms
   await accept.purge()
-  // The seed route through the framework: a percent-encoded id is not taken by the fast path
-  // (apps/ingress/src/seed-fast-path.ts), so this is what the fast path saves.
-  figures.ingress_accept_rps_framework = (await runLoad({ url: `${accept.ingress.baseUrl}/?user_id=%31`, connections, durationSeconds: seconds, expectStatus: 200 })).rps
-  await accept.purge()
   // Evenly paced (see bench/paced-load.ts: autocannon's rate option sends each second's quota in a burst).
   const half = await runPacedLoad({ url: `${accept.ingress.baseUrl}/?user_id=1`, rate: Math.max(1, Math.round(seed.rps / 2)), durationSeconds: seconds, connections, expectStatus: 200 })
   if (half.unexpected > 0) notes.push(`paced run at half rate: ${half.unexpected} of ${half.sent} requests not answered 200`)
