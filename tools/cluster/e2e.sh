@@ -12,22 +12,24 @@ export PATH="$root/.tools/bin:$root/.tools/node_modules/.bin:$root/node_modules/
 data="$root/.data"
 mkdir -p "$data"
 
-started=""
+started="" rc=0
 if ! bash "$node" status 2>/dev/null; then
   bash "$here/host-state.sh" >"$data/e2e-host-before.txt"
-  bash "$node" up
   started=1
-  # If this script dies without reaching the end, the guard takes the cluster down.
-  setsid bash "$node" guard "$$" >"$data/cluster/logs/guard.log" 2>&1 </dev/null &
+  # If this script dies before its end, the guard takes the cluster down.
+  mkdir -p "$data/cluster"
+  setsid bash "$node" guard "$$" >"$data/e2e-guard.log" 2>&1 </dev/null &
+  bash "$node" up || rc=$?
 fi
 
-# Volumes released by an earlier run (its claims deleted) are made Available again.
-bash "$node" volumes
-rc=0
-# The suite runs inside the node's network namespace: it reaches pods, Services and the Ingress directly,
-# and the kubeconfig's 127.0.0.1:<port> is the API server itself there.
-KUBECONFIG="$data/cluster/kubeconfig" bash "$root/tools/cluster-exec" \
-  vitest run --config test/e2e/vitest.config.ts "$@" || rc=$?
+if ((rc == 0)); then
+  # Volumes released by an earlier run (its claims deleted) are made Available again.
+  bash "$node" volumes
+  # The suite runs inside the node's network namespace: it reaches pods, Services and the Ingress directly,
+  # and the kubeconfig's 127.0.0.1:<port> is the API server itself there.
+  KUBECONFIG="$data/cluster/kubeconfig" bash "$root/tools/cluster-exec" \
+    vitest run --config test/e2e/vitest.config.ts "$@" || rc=$?
+fi
 
 if [[ -n "$started" ]]; then
   bash "$node" down

@@ -383,6 +383,8 @@ up() {
   [[ -z "$(holder_pid)" ]] || { say "a stopped or broken cluster was left: cleaning it first"; down; }
   local t0=$SECONDS port
   mkdir -p "$logs" "$pids"
+  # A start that fails half-way keeps its logs in .data/cluster-failed/ and leaves nothing running.
+  trap 'rc=$?; if ((rc != 0)); then say "start-up failed: logs kept in $root/.data/cluster-failed/"; rm -rf "$root/.data/cluster-failed"; cp -r "$logs" "$root/.data/cluster-failed"; down; fi' EXIT
   port="$(free_port)"
   echo "$port" >"$state/api-port"
   bash "$here/pki.sh" "$state/pki" "$NODE_IP" "$API_SERVICE_IP" "$NODE_NAME"
@@ -395,6 +397,7 @@ up() {
   start_addons
   volumes
   touch "$state/up"
+  trap - EXIT
   say "cluster up in $((SECONDS - t0)) s: export KUBECONFIG=$state/kubeconfig; tools/cluster-exec CMD reaches pods and Services"
 }
 
