@@ -1,5 +1,6 @@
-import { JetStreamApiCodes, JetStreamApiError, type JetStreamManager } from '@nats-io/jetstream'
+import type { JetStreamManager } from '@nats-io/jetstream'
 import { SluiceError } from './errors.ts'
+import { isJetStreamError, JetStreamCode } from './jetstream-codes.ts'
 
 /** A consumer's backlog as the server reports it; the fields mirror its consumer info, so they keep its snake_case. */
 export interface ConsumerBacklog {
@@ -33,10 +34,10 @@ export async function readConsumerBacklog(jsm: JetStreamManager, stream: string,
     const { num_pending, num_ack_pending } = await jsm.consumers.info(stream, consumer)
     return { num_pending, num_ack_pending, backlog: num_pending + num_ack_pending }
   } catch (error) {
-    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) {
+    if (isJetStreamError(error, JetStreamCode.StreamNotFound)) {
       throw new QueueNotFoundError('stream', stream, consumer, { cause: error })
     }
-    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound) {
+    if (isJetStreamError(error, JetStreamCode.ConsumerNotFound)) {
       throw new QueueNotFoundError('consumer', stream, consumer, { cause: error })
     }
     throw error

@@ -46,7 +46,7 @@ export { PipelinedPublisher } from './pipelined-publisher.ts'
 export type { JobState, JobStatus } from './job-status.ts'
 export { applyQueueStreams, applyWorkerConsumer, statusStreamName } from './topology/apply-topology.ts'
 export { ensureConsumer } from './topology/ensure-consumer.ts'
-export { ensureStream, findStream, isNotFound } from './topology/ensure-stream.ts'
+export { ensureStream, findStream } from './topology/ensure-stream.ts'
 export {
   DEAD_LETTER_ERROR_MAX_BYTES,
   DEAD_LETTER_HEADER_ALLOWANCE_BYTES,
