@@ -35,6 +35,17 @@ describe('jobs api', () => {
     expect(status.json()).toMatchObject({ id: body.id, type: 'report', state: 'queued', attempts: 0, queuedAt: body.queuedAt })
   })
 
+  it('jobs api - a job accepted under the longest Idempotency-Key can be read back', async () => {
+    const id = 'k'.repeat(128)
+    const response = await ingress.app.inject({ method: 'POST', url: '/v1/jobs', headers: { ...json, 'idempotency-key': id }, payload: { type: 'report', payload: {} } })
+    expect(response.statusCode).toBe(202)
+    const status = await ingress.app.inject({ method: 'GET', url: response.headers.location as string })
+    expect(status.statusCode).toBe(200)
+    expect(status.json()).toMatchObject({ id, state: 'queued' })
+    // One character more is no job id, on either route.
+    expect((await ingress.app.inject({ method: 'GET', url: `/v1/jobs/${id}k` })).statusCode).toBe(400)
+  })
+
   it('jobs api - a repeated Idempotency-Key returns the same id, says duplicate and enqueues nothing', async () => {
     const jsm = await jetstreamManager(ingress.nats.nc)
     const before = (await jsm.streams.info(env.QUEUE_STREAM!)).state.messages

@@ -1,3 +1,4 @@
+import { JOB_ID_MAX_LENGTH } from '@sluice/core'
 import type { FuzzRequest } from './http-requests.ts'
 import { compileSchema, type SchemaCheck } from './schema-check.ts'
 
@@ -59,10 +60,8 @@ const OPERATIONAL_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/openapi.
 // README "Errors": shedding refuses a request to an enqueue route before its body is read (so before it is
 // validated), whatever the body holds.
 const ENQUEUE_OPERATIONS = new Set(['POST /v1/jobs', 'GET /', 'POST /'])
-// Known deviation: the router refuses a path parameter over 100 characters (find-my-way's maxParamLength)
-// with a 400, though the document lets a job id have 128; a job accepted under a 101-character
-// Idempotency-Key cannot be read back or redriven. Allowed here so the fuzz judges the rest.
-const MAX_PARAM_LENGTH = 100
+// The router refuses a path parameter longer than a job id may be, as the document's id pattern does.
+const MAX_PARAM_LENGTH = JOB_ID_MAX_LENGTH
 // Content types a route without a documented body still parses (Fastify's defaults).
 const DEFAULT_PARSED = new Set(['application/json', 'text/plain'])
 // A media type as RFC 9110 spells one (type/subtype, parameters after `;`), with the blanks parsers allow.
@@ -180,7 +179,9 @@ export class ApiContract {
         if (parameter.required) refuse(400, `no ${parameter.name}`)
       } else if (values.length > 1 || !parameter.check(values[0])) refuse(400, `${parameter.in} ${parameter.name} off its schema`)
     }
-    if (request.method === 'POST') this.#checkBody(request, operation.body, !operation.body && !operation.answers.has(415), refuse)
+    // README "API": the seed route takes a body of any media type (it reads only the query).
+    const anyContentType = !operation.body && ENQUEUE_OPERATIONS.has(`POST ${route.path}`)
+    if (request.method === 'POST') this.#checkBody(request, operation.body, anyContentType, refuse)
     // The document cannot say that a route refuses query parameters it does not list (the dead-letter
     // listing does, with a 400); where a route documents a 400, an unlisted one may get it.
     const listed = new Set(operation.parameters.filter((parameter) => parameter.in === 'query').map((parameter) => parameter.name))
@@ -218,8 +219,8 @@ export class ApiContract {
     const mediaType = essence(contentType ?? '')
     // A Content-Type is checked when there is one, body or not.
     if (contentType !== undefined && !MEDIA_TYPE.test(contentType)) {
-      // Known deviation: a Content-Type that is no media type at all (`;`, an empty one) is a 415 on every
-      // route, the seed's too, though its document lists no 415 (it takes any content type).
+      // A Content-Type that is no media type at all (`;`, an empty one) is a 415 on every route that reads a
+      // body, the seed's too (it takes any media type, but not a malformed header).
       refuse(415, `a Content-Type that is no media type (${JSON.stringify(contentType)})`)
     }
     if (anyContentType) return

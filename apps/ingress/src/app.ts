@@ -1,6 +1,6 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import rateLimit from '@fastify/rate-limit'
-import { JobStatusStore, type IngressConfig, type NatsHandle } from '@sluice/core'
+import { JOB_ID_MAX_LENGTH, JobStatusStore, type IngressConfig, type NatsHandle } from '@sluice/core'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { apiKeyAuthPlugin } from './auth/auth-plugin.ts'
@@ -83,6 +83,9 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
     },
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.queue.jobMaxBytes,
+    // A job id is a path parameter (`/v1/jobs/:id`); the router's default cap (100) would refuse ids the
+    // API accepts as Idempotency-Keys.
+    routerOptions: { maxParamLength: JOB_ID_MAX_LENGTH },
     genReqId: requestIdFor,
     // Two info lines per request would cost more than the publish; one line is logged below instead.
     logController: new LogController({ requestIdLogLabel: 'reqId', disableRequestLogging: true }),

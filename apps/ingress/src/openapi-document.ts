@@ -12,7 +12,7 @@ export interface OpenApiDocumentOptions {
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** The route reads a body of any content type (or ignores it), so it never answers 415. */
+    /** The route reads a body of any media type (or ignores it): it answers 415 only to a malformed Content-Type. */
     anyContentType?: boolean
   }
 }
@@ -67,7 +67,7 @@ const describeStatus = (status: string | number) => PROBLEM_DESCRIPTIONS[status]
  * - an answer a route declares as `{ $ref: 'Problem#' }` is documented as `application/problem+json`,
  *   the media type `sendProblem` sends;
  * - a route that validates its input may answer 400; one that reads a body 413 (JOB_MAX_BYTES), and 415
- *   unless it takes any content type;
+ *   (for a route that takes any content type, only to a Content-Type that is not a media type);
  * - with API keys on, a route that needs one may answer 401 and 403, and says which schemes it takes;
  *   with a rate limit on, it may answer 429.
  * Routes hidden from the document are left as they are.
@@ -86,7 +86,8 @@ function documentAnswers(app: FastifyInstance, options: OpenApiDocumentOptions):
     if (schema.params || schema.querystring || schema.headers || schema.body) add(400)
     if (takesBody(route)) {
       add(413)
-      if (route.config?.anyContentType !== true) add(415)
+      if (route.config?.anyContentType === true) response[415] ??= problem('The Content-Type header is not a media type')
+      else add(415)
     }
     const needsKey = route.config?.scope !== 'public'
     const extra: Partial<FastifySchema> & { security?: unknown } = {}

@@ -11,11 +11,14 @@ export const JobHeader = {
   deadAt: 'Sluice-Dead-At',
 } as const
 
+/** The longest job id (and Idempotency-Key), in characters. */
+export const JOB_ID_MAX_LENGTH = 128
+
 /**
  * Job ids become a subject token and a key-value key, so they are restricted to characters both accept.
  * Idempotency-Keys must match it too; UUIDs, ULIDs and NUIDs all do.
  */
-export const JOB_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/
+export const JOB_ID_PATTERN = new RegExp(`^[A-Za-z0-9_-]{1,${JOB_ID_MAX_LENGTH}}$`)
 
 /** Job types name a handler; kept short and printable because they travel in a header and in metrics labels. */
 export const JOB_TYPE_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/
