@@ -12,7 +12,7 @@ import { createAutoscalerMetrics } from '../../apps/autoscaler/src/metrics/autos
 import { controlPlaneSkipReason, locateBinaries } from '../controlplane/binaries.ts'
 import { generatePki } from '../controlplane/pki.ts'
 import { eventually } from '../support/eventually.ts'
-import { freePort } from '../support/free-port.ts'
+import { freeLoopbackPorts } from '../support/free-port.ts'
 import { startIngress, type InProcessIngress } from '../support/in-process.ts'
 import { startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
 import { ingressConfigFor, queueEnv } from '../support/queue-env.ts'
@@ -103,10 +103,10 @@ describe.skipIf(pkiSkipReason !== undefined)(`autoscaler local mode over mutual 
       NATS_USER: 'sluice', NATS_PASSWORD: 'right-password',
     })
     const ingress = await startIngress(env)
-    const port = await freePort()
+    const [port, workerPort] = await freeLoopbackPorts(2)
     const autoscaler = startAutoscalerProcess({
       ...env, AUTOSCALER_MODE: 'local', AUTOSCALER_HOST: '127.0.0.1', AUTOSCALER_PORT: String(port),
-      AUTOSCALE_MIN_REPLICAS: '1', AUTOSCALE_MAX_REPLICAS: '1', AUTOSCALE_WORKER_FIRST_PORT: String(await freePort()),
+      AUTOSCALE_MIN_REPLICAS: '1', AUTOSCALE_MAX_REPLICAS: '1', AUTOSCALE_WORKER_FIRST_PORT: String(workerPort),
       WORKER_HOST: '127.0.0.1', LOG_LEVEL: 'info',
     })
     try {

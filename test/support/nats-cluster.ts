@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { eventually } from './eventually.ts'
-import { freePort } from './free-port.ts'
+import { freeLoopbackPorts } from './free-port.ts'
 import { orphanGuard } from './repo-paths.ts'
 import { startManagedProcess, type ManagedProcess } from './managed-process.ts'
 import { findBinary as findNatsServerBinary } from './nats-server.ts'
@@ -48,7 +48,9 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
   if (!binary) throw new Error('no nats-server binary: run `make tools` or set NATS_SERVER_BIN')
   const dir = mkdtempSync(join(tmpdir(), 'sluice-nats-cluster-'))
   const clusterName = `sluice-${Math.random().toString(36).slice(2, 8)}`
-  const ports = await Promise.all(Array.from({ length: size }, async () => ({ client: await freePort(), cluster: await freePort(), monitor: await freePort() })))
+  // All at once, so no two are the same.
+  const free = await freeLoopbackPorts(3 * size)
+  const ports = Array.from({ length: size }, (_, i) => ({ client: free[3 * i]!, cluster: free[3 * i + 1]!, monitor: free[3 * i + 2]! }))
   const routes = ports.map((port) => `nats://127.0.0.1:${port.cluster}`).join(',')
 
   const nodes = ports.map((port, index): ClusterNode & { start(): Promise<void>; stop(): Promise<void> } => {

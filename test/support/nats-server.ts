@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { dockerReachable } from './docker.ts'
-import { freePort } from './free-port.ts'
+import { freeLoopbackPorts } from './free-port.ts'
 import { startManagedProcess, type ManagedProcess } from './managed-process.ts'
 import { findExecutable, orphanGuard, pinnedVersion } from './repo-paths.ts'
 
@@ -89,8 +89,8 @@ function externalServer(url: string): NatsServerFixture {
 
 async function binaryServer(binary: string, options: NatsServerOptions): Promise<NatsServerFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-nats-'))
-  const port = await freePort()
-  const monitorPort = await freePort()
+  // Both at once: two separate look-ups may return the same port, and the server then fails to bind.
+  const [port, monitorPort] = (await freeLoopbackPorts(2)) as [number, number]
   const configArgs: string[] = []
   if (options.config !== undefined) {
     writeFileSync(join(dir, 'nats.conf'), options.config)
