@@ -132,8 +132,8 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
       timeWindow: 1000,
       // Bounded: the least recently seen clients are forgotten past this many.
       cache: config.ingress.rateLimitClients,
+      // Every route is limited (the open seed route too, per address); only the probes and metrics opt out.
       keyGenerator: (request) => request.apiKey?.label ?? request.ip,
-      allowList: (request) => request.routeOptions.config.scope === 'public',
     })
   }
   // Before the routes: it adds its hook to each route that enqueues as the route is added.

@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify'
 
-/** Liveness, readiness and metrics; kept out of the OpenAPI document. */
+/** Liveness, readiness and metrics; kept out of the OpenAPI document and never rate limited (the kubelet's probes). */
 export async function healthRoutes(app: FastifyInstance): Promise<void> {
-  app.get('/healthz', { schema: { hide: true }, config: { scope: 'public' } }, async () => ({ status: 'ok' }))
+  app.get('/healthz', { schema: { hide: true }, config: { scope: 'public', rateLimit: false } }, async () => ({ status: 'ok' }))
 
   // Ready = can accept jobs: NATS connected, the stream present, and not shutting down.
-  app.get('/readyz', { schema: { hide: true }, config: { scope: 'public' } }, async (_request, reply) => {
+  app.get('/readyz', { schema: { hide: true }, config: { scope: 'public', rateLimit: false } }, async (_request, reply) => {
     const { queue } = app
     const problems: string[] = []
     if (queue.isDraining()) problems.push('shutting down')
@@ -21,7 +21,7 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
     return { status: 'ready' }
   })
 
-  app.get('/metrics', { schema: { hide: true }, config: { scope: 'public' } }, async (_request, reply) => {
+  app.get('/metrics', { schema: { hide: true }, config: { scope: 'public', rateLimit: false } }, async (_request, reply) => {
     const { registry } = app.queue.metrics
     return reply.type(registry.contentType).send(await registry.metrics())
   })
