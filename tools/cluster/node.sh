@@ -35,7 +35,8 @@ POD_GATEWAY=198.18.0.1
 SERVICE_CIDR=198.18.1.0/24
 API_SERVICE_IP=198.18.1.1
 DNS_SERVICE_IP=198.18.1.10
-CGROUP_PARENT=sluice-cluster
+# One cgroup parent per checkout, so clusters of two clones (a developer's and CI's) never touch each other.
+CGROUP_PARENT="sluice-cluster-$(printf '%s' "$state" | md5sum | cut -c1-8)"
 CONTAINERD_SOCK=/run/containerd/containerd.sock
 
 say() { printf '==> %s\n' "$*" >&2; }
