@@ -18,7 +18,7 @@ export NATS_SERVER_BIN ?= $(TOOLS_BIN)/nats-server
 
 SYSTEM_NODE_MAJOR := $(shell command -v node >/dev/null 2>&1 && node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 
-.PHONY: help setup node deps tools dev test typecheck unit clean docs bench test-reliability
+.PHONY: help setup node deps tools dev test typecheck lint format check unit clean docs bench test-reliability
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -49,10 +49,19 @@ $(TOOLS_BIN)/.nats-server-$(NATS_SERVER_VERSION):
 typecheck: deps ## TypeScript strict check of every workspace
 	tsc -p tsconfig.json --noEmit
 
-unit: setup controlplane-tools helm-tool schemathesis-tool ## Run the vitest suites
-	vitest run
+lint: deps ## Format and lint check (Biome, biome.jsonc); `make format` rewrites
+	biome ci .
 
-test: setup typecheck unit ## Everything CI runs: typecheck and all test suites
+format: deps ## Format the sources and apply Biome's safe lint fixes
+	biome check --write .
+
+check: setup lint typecheck ## Fast: lint, format, typecheck and the suites that need only nats-server (a few minutes)
+	vitest run --project nats
+
+unit: check controlplane-tools helm-tool schemathesis-tool ## make check, then the suites that need the control plane, helm or schemathesis
+	vitest run --project tools
+
+test: setup typecheck unit ## Everything CI runs: make check, every other suite, and the e2e stage
 
 dev: setup ## Run nats-server, the ingress and the autoscaler with its workers locally (Ctrl-C stops all)
 	node scripts/dev.ts

@@ -30,7 +30,8 @@ async function queue(nc: NatsConnection) {
   await jsm.consumers.add(stream, { durable_name: consumer, ack_policy: AckPolicy.Explicit })
   const js = jetstream(nc)
   return {
-    stream, consumer,
+    stream,
+    consumer,
     /** Publishes the surge; resolves when every job is stored (that instant is t0). */
     async surge(): Promise<number> {
       await Promise.all(Array.from({ length: surge }, (_, i) => js.publish(`${subject}.${i}`, 'job')))
@@ -73,9 +74,19 @@ try {
     const q = await queue(nc)
     let replicas = 0
     const calls: { at: number; replicas: number }[] = []
-    const target: LocalScaleTarget = { replicas: () => replicas, scale: (n) => { calls.push({ at: performance.now(), replicas: n }); replicas = n }, close: async () => undefined }
+    const target: LocalScaleTarget = {
+      replicas: () => replicas,
+      scale: (n) => {
+        calls.push({ at: performance.now(), replicas: n })
+        replicas = n
+      },
+      close: async () => undefined,
+    }
     const local = startLocalAutoscaler({
-      source: jetStreamBacklogSource(nc, { stream: q.stream, consumer: q.consumer }), target, logger, metrics: createAutoscalerMetrics(),
+      source: jetStreamBacklogSource(nc, { stream: q.stream, consumer: q.consumer }),
+      target,
+      logger,
+      metrics: createAutoscalerMetrics(),
       policy: { minReplicas: 0, maxReplicas, targetBacklogPerReplica: 10, activationBacklog: 0, scaleDownStabilizationMs: 0, maxScaleDownStep: undefined },
       pollIntervalMs: pollSeconds * 1000,
     })
@@ -108,8 +119,15 @@ try {
       const operator = startTestOperator(cp.kubeConfigAs(sa), namespace, 'bench')
       await until('leadership', () => operator.isLeader())
       await createQueueScaler(cp.kubeConfig, namespace, 'workers', {
-        stream: q.stream, consumer: q.consumer, nats: { url: server.url }, scaleTargetRef: { name: 'worker' },
-        minReplicas: 0, maxReplicas, targetBacklogPerReplica: 10, pollIntervalSeconds: pollSeconds, scaleDownStabilizationSeconds: 0,
+        stream: q.stream,
+        consumer: q.consumer,
+        nats: { url: server.url },
+        scaleTargetRef: { name: 'worker' },
+        minReplicas: 0,
+        maxReplicas,
+        targetBacklogPerReplica: 10,
+        pollIntervalSeconds: pollSeconds,
+        scaleDownStabilizationSeconds: 0,
       })
       const apps = cp.kubeConfig.makeApiClient(AppsV1Api)
       const deployment = async () => apps.readNamespacedDeployment({ name: 'worker', namespace })

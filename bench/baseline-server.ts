@@ -17,5 +17,8 @@ app.get('/', async (request, reply) => {
 await app.listen({ port: Number(process.env.PORT ?? 0), host: '127.0.0.1' })
 console.log(JSON.stringify({ port: (app.server.address() as { port: number }).port }))
 process.once('SIGTERM', () => {
-  void app.close().then(() => nc.close()).then(() => process.exit(0))
+  void app
+    .close()
+    .then(() => nc.close())
+    .then(() => process.exit(0))
 })

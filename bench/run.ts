@@ -29,7 +29,9 @@ const server = await startNatsServer()
 const figures: Record<string, number> = {}
 const notes: string[] = []
 try {
-  console.error(`bench: accept path, naive baseline, raw publish loop, rejection path and the client's ceilings, ${repeats} rounds, ${connections} connections, ${seconds}s per run`)
+  console.error(
+    `bench: accept path, naive baseline, raw publish loop, rejection path and the client's ceilings, ${repeats} rounds, ${connections} connections, ${seconds}s per run`,
+  )
   const accept = await benchQueue(server.url, roomy)
   const baseline = await startBaselineServer(server.url, `${accept.env.QUEUE_SUBJECT_PREFIX}.baseline`)
   // A second ingress in front of a queue that holds one job, kept full: the rejection path.
@@ -56,8 +58,10 @@ try {
     ceilingReject: number
   }[] = []
   // The servers get a few seconds of load first, unrecorded, so no round measures a cold JIT.
-  for (const baseUrl of [accept.ingress.baseUrl, baseline.baseUrl, cannedAccept.baseUrl]) await runLoad({ url: `${baseUrl}/?user_id=1`, connections, durationSeconds: WARMUP_SECONDS, expectStatus: 200 })
-  for (const baseUrl of [full.ingress.baseUrl, cannedReject.baseUrl]) await runLoad({ url: `${baseUrl}/?user_id=1`, connections, durationSeconds: WARMUP_SECONDS, expectStatus: 503 })
+  for (const baseUrl of [accept.ingress.baseUrl, baseline.baseUrl, cannedAccept.baseUrl])
+    await runLoad({ url: `${baseUrl}/?user_id=1`, connections, durationSeconds: WARMUP_SECONDS, expectStatus: 200 })
+  for (const baseUrl of [full.ingress.baseUrl, cannedReject.baseUrl])
+    await runLoad({ url: `${baseUrl}/?user_id=1`, connections, durationSeconds: WARMUP_SECONDS, expectStatus: 503 })
   await accept.purge()
   for (let round = 0; round < repeats; round++) {
     const { result: seed, cpu } = await cpuDuring({ ingress: accept.ingress.pid, ...(natsPid ? { nats: natsPid } : {}) }, () =>
@@ -69,14 +73,29 @@ try {
     )
     const naive = naiveLoad.rps
     await accept.purge()
-    const raw = await runScript<{ rps: number }>('raw-publish.ts', { NATS_URL: server.url, BENCH_SUBJECT: `${accept.env.QUEUE_SUBJECT_PREFIX}.raw`, BENCH_INFLIGHT: String(connections), BENCH_DURATION_MS: String(seconds * 1000) })
+    const raw = await runScript<{ rps: number }>('raw-publish.ts', {
+      NATS_URL: server.url,
+      BENCH_SUBJECT: `${accept.env.QUEUE_SUBJECT_PREFIX}.raw`,
+      BENCH_INFLIGHT: String(connections),
+      BENCH_DURATION_MS: String(seconds * 1000),
+    })
     await accept.purge()
     const { result: reject, cpu: rejectCpu } = await cpuDuring({ ingress: full.ingress.pid }, () =>
       runLoad({ url: `${full.ingress.baseUrl}/?user_id=1`, connections, durationSeconds: seconds, expectStatus: 503 }),
     )
     const ceilingAccept = (await runLoad({ url: `${cannedAccept.baseUrl}/?user_id=1`, connections, durationSeconds: seconds, expectStatus: 200 })).rps
     const ceilingReject = (await runLoad({ url: `${cannedReject.baseUrl}/?user_id=1`, connections, durationSeconds: seconds, expectStatus: 503 })).rps
-    rounds.push({ seed, cpu, naive, naiveCpu: Math.round((naiveCpu.baseline! * 1e6) / (naive * seconds)), raw: raw.rps, reject, rejectCpu, ceilingAccept, ceilingReject })
+    rounds.push({
+      seed,
+      cpu,
+      naive,
+      naiveCpu: Math.round((naiveCpu.baseline! * 1e6) / (naive * seconds)),
+      raw: raw.rps,
+      reject,
+      rejectCpu,
+      ceilingAccept,
+      ceilingReject,
+    })
   }
   await cannedReject.stop()
   await baseline.stop()
@@ -122,7 +141,13 @@ try {
   figures.ingress_jobs_p99_ms = jobs.p99Ms
   await accept.purge()
   // Evenly paced (see bench/paced-load.ts: autocannon's rate option sends each second's quota in a burst).
-  const half = await runPacedLoad({ url: `${accept.ingress.baseUrl}/?user_id=1`, rate: Math.max(1, Math.round(seed.rps / 2)), durationSeconds: seconds, connections, expectStatus: 200 })
+  const half = await runPacedLoad({
+    url: `${accept.ingress.baseUrl}/?user_id=1`,
+    rate: Math.max(1, Math.round(seed.rps / 2)),
+    durationSeconds: seconds,
+    connections,
+    expectStatus: 200,
+  })
   if (half.unexpected > 0) notes.push(`paced run at half rate: ${half.unexpected} of ${half.sent} requests not answered 200`)
   figures.ingress_half_rate_rps = half.answeredRps
   figures.ingress_p50_ms = half.p50Ms
@@ -161,7 +186,12 @@ try {
 
   console.error(`bench: worker drain of ${drainCount} no-op jobs, ${drainBatch} per pull`)
   const drained = await benchQueue(server.url, roomy)
-  const drain = await drainWithWorker(drained, drainCount, { WORKER_CONCURRENCY: String(drainBatch), QUEUE_MAX_ACK_PENDING: String(Math.max(1024, drainBatch)) }, natsPid)
+  const drain = await drainWithWorker(
+    drained,
+    drainCount,
+    { WORKER_CONCURRENCY: String(drainBatch), QUEUE_MAX_ACK_PENDING: String(Math.max(1024, drainBatch)) },
+    natsPid,
+  )
   await drained.close()
   const rawDrained = await benchQueue(server.url, roomy)
   const rawDrain = await drainRaw(rawDrained, drainCount, drainBatch, natsPid)
@@ -181,7 +211,9 @@ try {
   figures.autoscale_reaction_ms = reaction.local_max_ms!
   figures.autoscale_reaction_p50_ms = reaction.local_p50_ms!
   if (reaction.kubernetes_max_ms !== undefined) figures.autoscale_reaction_kubernetes_ms = reaction.kubernetes_max_ms
-  notes.push(`autoscaler reaction bound: ${(reaction.poll_seconds! + 1) * 1000} ms (poll interval + 1 s); scale writes after a surge: ${reaction.local_writes} (local), ${reaction.kubernetes_writes ?? 'n/a'} (kubernetes)`)
+  notes.push(
+    `autoscaler reaction bound: ${(reaction.poll_seconds! + 1) * 1000} ms (poll interval + 1 s); scale writes after a surge: ${reaction.local_writes} (local), ${reaction.kubernetes_writes ?? 'n/a'} (kubernetes)`,
+  )
 } finally {
   await server.close()
 }
@@ -247,7 +279,8 @@ console.log('| figure | value |\n|---|---|')
 for (const [name, value] of Object.entries(figures)) console.log(`| ${name} | ${value} |`)
 for (const [name, value] of Object.entries(ratios)) console.log(`| ${name} (ratio) | ${value} |`)
 console.log('\n| target | met |\n|---|---|')
-for (const { name, met, reachable } of targets) console.log(`| ${name} | ${met ? 'yes' : reachable ? 'no' : 'no: beyond what the client, the shared cores or the store alone allow on this machine'} |`)
+for (const { name, met, reachable } of targets)
+  console.log(`| ${name} | ${met ? 'yes' : reachable ? 'no' : 'no: beyond what the client, the shared cores or the store alone allow on this machine'} |`)
 for (const note of notes) console.log(`\n${note}`)
 console.log(`\nwritten to .data/bench/latest.json`)
 

@@ -185,7 +185,10 @@ async function startBenchServer(script: string, env: Env): Promise<BenchServer> 
   })
   const port = await eventually(`the ${name} to listen`, () => {
     if (child.exit()) throw new Error(`${name} exited: ${child.logTail()}`)
-    const line = child.log().split('\n').find((entry) => entry.startsWith('{"port"'))
+    const line = child
+      .log()
+      .split('\n')
+      .find((entry) => entry.startsWith('{"port"'))
     return line ? (JSON.parse(line) as { port: number }).port : undefined
   })
   return { baseUrl: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => child.stop() }

@@ -6,7 +6,16 @@ import { eventually } from '../support/eventually.ts'
 import { freePort } from '../support/free-port.ts'
 import type { NatsServerFixture } from '../support/nats-server.ts'
 import {
-  closeOperators, createQueueScaler, prepareNamespace, queueScalerApi, readQueueScaler, startOperatorSuite, startTestOperator, workerReplicas, type OperatorSuite, type TestOperator,
+  closeOperators,
+  createQueueScaler,
+  prepareNamespace,
+  queueScalerApi,
+  readQueueScaler,
+  startOperatorSuite,
+  startTestOperator,
+  workerReplicas,
+  type OperatorSuite,
+  type TestOperator,
 } from './support/kube-fixture.ts'
 import { createTestQueue } from './support/nats-queue.ts'
 
@@ -40,7 +49,14 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler controller (s
 
   test('controller - the chart CRD applies defaults and rejects minReplicas above maxReplicas', async () => {
     const { namespace } = await prepareNamespace(cp)
-    const base = { stream: 'JOBS', consumer: 'workers', nats: { url: nats.url }, scaleTargetRef: { name: 'worker' }, maxReplicas: 3, targetBacklogPerReplica: 5 }
+    const base = {
+      stream: 'JOBS',
+      consumer: 'workers',
+      nats: { url: nats.url },
+      scaleTargetRef: { name: 'worker' },
+      maxReplicas: 3,
+      targetBacklogPerReplica: 5,
+    }
     const created = await createQueueScaler(admin, namespace, 'defaults', base)
     expect(created.spec).toMatchObject({ pollIntervalSeconds: 2, scaleDownStabilizationSeconds: 60, minReplicas: 0, activationBacklog: 0 })
     expect(created.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'worker' })
@@ -54,9 +70,15 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler controller (s
     await queue.publish(35)
     operators.push(startTestOperator(cp.kubeConfigAs(sa), namespace, 'solo'))
     await createQueueScaler(admin, namespace, 'workers', {
-      stream: queue.stream, consumer: queue.consumer, nats: { url: nats.url, credentialsSecretRef: { name: 'sluice-nats-credentials' } },
-      scaleTargetRef: { name: 'worker' }, minReplicas: 0, maxReplicas: 10, targetBacklogPerReplica: 10,
-      pollIntervalSeconds: 1, scaleDownStabilizationSeconds: 0,
+      stream: queue.stream,
+      consumer: queue.consumer,
+      nats: { url: nats.url, credentialsSecretRef: { name: 'sluice-nats-credentials' } },
+      scaleTargetRef: { name: 'worker' },
+      minReplicas: 0,
+      maxReplicas: 10,
+      targetBacklogPerReplica: 10,
+      pollIntervalSeconds: 1,
+      scaleDownStabilizationSeconds: 0,
     })
     await eventually('4 replicas', async () => ((await workerReplicas(admin, namespace)) === 4 ? true : undefined))
 
@@ -70,7 +92,12 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler controller (s
     expect(scaler.status).toMatchObject({ backlog: 35, pending: 35, inFlight: 0, desiredReplicas: 4, currentReplicas: 4 })
     expect(scaler.status?.lastScaleTime).toBeDefined()
     const conditions = Object.fromEntries((scaler.status?.conditions ?? []).map((c) => [c.type, `${c.status}/${c.reason}`]))
-    expect(conditions).toEqual({ Ready: 'True/BacklogRead', Active: 'True/BacklogAboveActivation', ScalingLimited: 'False/DesiredWithinRange', Paused: 'False/NotPaused' })
+    expect(conditions).toEqual({
+      Ready: 'True/BacklogRead',
+      Active: 'True/BacklogAboveActivation',
+      ScalingLimited: 'False/DesiredWithinRange',
+      Paused: 'False/NotPaused',
+    })
     await expectEvent(admin, namespace, 'ScaledUp')
     const metrics = await operators[0]!.metrics.registry.metrics()
     expect(metrics).toContain(`sluice_autoscaler_backlog{scaler="${namespace}/workers"} 35`)
@@ -78,9 +105,18 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler controller (s
     expect(metrics).toMatch(/sluice_autoscaler_last_read_age_seconds\{scaler="[^"]+"\} \d/)
 
     // `kubectl get` columns come from the CRD's additionalPrinterColumns.
-    const table = await admin.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ ...queueScalerApi, namespace, name: 'workers' },
-      setHeaderOptions('Accept', 'application/json;as=Table;v=v1;g=meta.k8s.io'))
-    expect((table as { columnDefinitions: { name: string }[] }).columnDefinitions.map((c) => c.name)).toEqual(['Name', 'Target', 'Backlog', 'Desired', 'Current', 'Ready', 'Age'])
+    const table = await admin
+      .makeApiClient(CustomObjectsApi)
+      .getNamespacedCustomObject({ ...queueScalerApi, namespace, name: 'workers' }, setHeaderOptions('Accept', 'application/json;as=Table;v=v1;g=meta.k8s.io'))
+    expect((table as { columnDefinitions: { name: string }[] }).columnDefinitions.map((c) => c.name)).toEqual([
+      'Name',
+      'Target',
+      'Backlog',
+      'Desired',
+      'Current',
+      'Ready',
+      'Age',
+    ])
 
     await queue.purge()
     await eventually('0 replicas once the queue is empty', async () => ((await workerReplicas(admin, namespace)) === 0 ? true : undefined))
@@ -93,14 +129,21 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler controller (s
     await queue.publish(50)
     operators.push(startTestOperator(cp.kubeConfigAs(sa), namespace, 'solo'))
     const spec = {
-      stream: queue.stream, consumer: queue.consumer, nats: { url: nats.url },
-      scaleTargetRef: { name: 'worker' }, minReplicas: 0, maxReplicas: 10, targetBacklogPerReplica: 10, pollIntervalSeconds: 1,
+      stream: queue.stream,
+      consumer: queue.consumer,
+      nats: { url: nats.url },
+      scaleTargetRef: { name: 'worker' },
+      minReplicas: 0,
+      maxReplicas: 10,
+      targetBacklogPerReplica: 10,
+      pollIntervalSeconds: 1,
     }
     await createQueueScaler(admin, namespace, 'no-consumer', spec)
-    const ready = async (name: string, reason: string) => eventually(`Ready=False/${reason}`, async () => {
-      const condition = (await readQueueScaler(admin, namespace, name)).status?.conditions?.find((c) => c.type === 'Ready')
-      return condition?.status === 'False' && condition.reason === reason ? condition : undefined
-    })
+    const ready = async (name: string, reason: string) =>
+      eventually(`Ready=False/${reason}`, async () => {
+        const condition = (await readQueueScaler(admin, namespace, name)).status?.conditions?.find((c) => c.type === 'Ready')
+        return condition?.status === 'False' && condition.reason === reason ? condition : undefined
+      })
     // KEDA scales to the maximum here; we keep what runs.
     await ready('no-consumer', 'ConsumerNotFound')
     expect(await workerReplicas(admin, namespace)).toBe(2)
@@ -122,8 +165,14 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler controller (s
     await queue.publish(30)
     operators.push(startTestOperator(cp.kubeConfigAs(sa), namespace, 'solo'))
     await createQueueScaler(admin, namespace, 'workers', {
-      stream: queue.stream, consumer: queue.consumer, nats: { url: nats.url },
-      scaleTargetRef: { name: 'worker' }, minReplicas: 1, maxReplicas: 10, targetBacklogPerReplica: 10, pollIntervalSeconds: 1,
+      stream: queue.stream,
+      consumer: queue.consumer,
+      nats: { url: nats.url },
+      scaleTargetRef: { name: 'worker' },
+      minReplicas: 1,
+      maxReplicas: 10,
+      targetBacklogPerReplica: 10,
+      pollIntervalSeconds: 1,
     })
     await eventually('3 replicas', async () => ((await workerReplicas(admin, namespace)) === 3 ? true : undefined))
     const apps = admin.makeApiClient(AppsV1Api)

@@ -37,72 +37,95 @@ function run(policy: ScalingPolicy, start: number, polls: { elapsedMs: number; b
 
 describe('autoscaler decision engine', () => {
   test('decision engine - desired replicas always lie within [min, max]', () => {
-    fc.assert(fc.property(policyArb, currentArb, pollsArb, (policy, start, polls) => {
-      for (const step of run(policy, start, polls)) {
-        expect(step.desired).toBeGreaterThanOrEqual(policy.minReplicas)
-        expect(step.desired).toBeLessThanOrEqual(policy.maxReplicas)
-      }
-    }))
+    fc.assert(
+      fc.property(policyArb, currentArb, pollsArb, (policy, start, polls) => {
+        for (const step of run(policy, start, polls)) {
+          expect(step.desired).toBeGreaterThanOrEqual(policy.minReplicas)
+          expect(step.desired).toBeLessThanOrEqual(policy.maxReplicas)
+        }
+      }),
+    )
   })
 
   test('decision engine - desired replicas are monotone in backlog', () => {
     const windowArb = fc.option(fc.integer({ min: 0, max: 60 }), { nil: undefined })
-    fc.assert(fc.property(policyArb, currentArb, windowArb, backlogArb, backlogArb, (policy, current, windowHighest, a, b) => {
-      const [low, high] = a <= b ? [a, b] : [b, a]
-      const atLow = decideReplicas({ backlog: low, currentReplicas: current, policy, windowHighest })
-      const atHigh = decideReplicas({ backlog: high, currentReplicas: current, policy, windowHighest })
-      expect(atLow.desired).toBeLessThanOrEqual(atHigh.desired)
-    }))
+    fc.assert(
+      fc.property(policyArb, currentArb, windowArb, backlogArb, backlogArb, (policy, current, windowHighest, a, b) => {
+        const [low, high] = a <= b ? [a, b] : [b, a]
+        const atLow = decideReplicas({ backlog: low, currentReplicas: current, policy, windowHighest })
+        const atHigh = decideReplicas({ backlog: high, currentReplicas: current, policy, windowHighest })
+        expect(atLow.desired).toBeLessThanOrEqual(atHigh.desired)
+      }),
+    )
   })
 
   test('decision engine - a scale-down never goes below the highest recommendation in the window', () => {
-    fc.assert(fc.property(policyArb, currentArb, pollsArb, (policy, start, polls) => {
-      const steps = run(policy, start, polls)
-      steps.forEach((step, index) => {
-        if (step.desired >= step.before) return
-        // Recomputed independently of the window class: every recommendation made within the window.
-        const inWindow = steps.slice(0, index + 1).filter((earlier) => earlier.now >= step.now - policy.scaleDownStabilizationMs)
-        const highest = Math.max(...inWindow.map((earlier) => earlier.recommendation))
-        expect(step.desired).toBeGreaterThanOrEqual(Math.min(highest, policy.maxReplicas))
-      })
-    }))
+    fc.assert(
+      fc.property(policyArb, currentArb, pollsArb, (policy, start, polls) => {
+        const steps = run(policy, start, polls)
+        steps.forEach((step, index) => {
+          if (step.desired >= step.before) return
+          // Recomputed independently of the window class: every recommendation made within the window.
+          const inWindow = steps.slice(0, index + 1).filter((earlier) => earlier.now >= step.now - policy.scaleDownStabilizationMs)
+          const highest = Math.max(...inWindow.map((earlier) => earlier.recommendation))
+          expect(step.desired).toBeGreaterThanOrEqual(Math.min(highest, policy.maxReplicas))
+        })
+      }),
+    )
   })
 
   test('decision engine - a scale-down removes at most the configured step (target within bounds)', () => {
-    fc.assert(fc.property(policyArb, pollsArb, fc.nat(), (policy, polls, seed) => {
-      const start = policy.minReplicas + (seed % (policy.maxReplicas - policy.minReplicas + 1))
-      for (const step of run(policy, start, polls)) {
-        if (policy.maxScaleDownStep !== undefined) expect(step.before - step.desired).toBeLessThanOrEqual(policy.maxScaleDownStep)
-      }
-    }))
+    fc.assert(
+      fc.property(policyArb, pollsArb, fc.nat(), (policy, polls, seed) => {
+        const start = policy.minReplicas + (seed % (policy.maxReplicas - policy.minReplicas + 1))
+        for (const step of run(policy, start, polls)) {
+          if (policy.maxScaleDownStep !== undefined) expect(step.before - step.desired).toBeLessThanOrEqual(policy.maxScaleDownStep)
+        }
+      }),
+    )
   })
 
   test('decision engine - zero replicas only from idle: empty queue, or asleep and at most the activation backlog', () => {
-    fc.assert(fc.property(policyArb, currentArb, pollsArb, (policy, start, polls) => {
-      for (const step of run(policy, start, polls)) {
-        if (step.desired !== 0) continue
-        const idle = step.backlog === 0 || (step.before === 0 && step.backlog <= policy.activationBacklog)
-        expect(idle).toBe(true)
-      }
-    }))
+    fc.assert(
+      fc.property(policyArb, currentArb, pollsArb, (policy, start, polls) => {
+        for (const step of run(policy, start, polls)) {
+          if (step.desired !== 0) continue
+          const idle = step.backlog === 0 || (step.before === 0 && step.backlog <= policy.activationBacklog)
+          expect(idle).toBe(true)
+        }
+      }),
+    )
   })
 
   test('decision engine - scale-up reaches the recommendation in one step, 0 to N included', () => {
-    fc.assert(fc.property(policyArb, currentArb, backlogArb, fc.option(fc.integer({ min: 0, max: 60 }), { nil: undefined }), (policy, current, backlog, windowHighest) => {
-      const decision = decideReplicas({ backlog, currentReplicas: current, policy, windowHighest })
-      const { replicas: recommendation, active } = recommendReplicas(backlog, current, policy)
-      if (recommendation > current) expect(decision.desired).toBe(recommendation)
-      if (active) {
-        const wanted = Math.min(policy.maxReplicas, Math.max(policy.minReplicas, 1, Math.ceil(backlog / policy.targetBacklogPerReplica)))
-        // However many replicas are missing, one decision adds them all.
-        if (current <= wanted) expect(decision.desired).toBe(wanted)
-      }
-    }))
+    fc.assert(
+      fc.property(
+        policyArb,
+        currentArb,
+        backlogArb,
+        fc.option(fc.integer({ min: 0, max: 60 }), { nil: undefined }),
+        (policy, current, backlog, windowHighest) => {
+          const decision = decideReplicas({ backlog, currentReplicas: current, policy, windowHighest })
+          const { replicas: recommendation, active } = recommendReplicas(backlog, current, policy)
+          if (recommendation > current) expect(decision.desired).toBe(recommendation)
+          if (active) {
+            const wanted = Math.min(policy.maxReplicas, Math.max(policy.minReplicas, 1, Math.ceil(backlog / policy.targetBacklogPerReplica)))
+            // However many replicas are missing, one decision adds them all.
+            if (current <= wanted) expect(decision.desired).toBe(wanted)
+          }
+        },
+      ),
+    )
   })
 
   // Table of the cases the properties do not name, one comment each.
   const policy = validateScalingPolicy({
-    minReplicas: 0, maxReplicas: 10, targetBacklogPerReplica: 10, activationBacklog: 5, scaleDownStabilizationMs: 60_000, maxScaleDownStep: 2,
+    minReplicas: 0,
+    maxReplicas: 10,
+    targetBacklogPerReplica: 10,
+    activationBacklog: 5,
+    scaleDownStabilizationMs: 60_000,
+    maxScaleDownStep: 2,
   })
   test.each([
     // Asleep, backlog at the activation threshold: stay asleep.

@@ -49,17 +49,18 @@ describe('autoscaler backlog from JetStream', () => {
 
   test('backlog - a missing stream or consumer is a typed read error, never a number', async () => {
     const { stream } = await queue()
-    await expect(jetStreamBacklogSource(nc, { stream: 'NO_SUCH_STREAM', consumer: 'workers' }).read())
-      .rejects.toMatchObject({ reason: BacklogReadFailure.StreamNotFound })
-    await expect(jetStreamBacklogSource(nc, { stream, consumer: 'no_such_consumer' }).read())
-      .rejects.toMatchObject({ reason: BacklogReadFailure.ConsumerNotFound })
+    await expect(jetStreamBacklogSource(nc, { stream: 'NO_SUCH_STREAM', consumer: 'workers' }).read()).rejects.toMatchObject({
+      reason: BacklogReadFailure.StreamNotFound,
+    })
+    await expect(jetStreamBacklogSource(nc, { stream, consumer: 'no_such_consumer' }).read()).rejects.toMatchObject({
+      reason: BacklogReadFailure.ConsumerNotFound,
+    })
   })
 
   test('backlog - a closed connection is a NATS read error', async () => {
     const { stream, consumer } = await queue()
     const closed = await connect({ servers: server.url })
     await closed.close()
-    await expect(jetStreamBacklogSource(closed, { stream, consumer, timeoutMs: 500 }).read())
-      .rejects.toMatchObject({ reason: BacklogReadFailure.NatsError })
+    await expect(jetStreamBacklogSource(closed, { stream, consumer, timeoutMs: 500 }).read()).rejects.toMatchObject({ reason: BacklogReadFailure.NatsError })
   })
 })

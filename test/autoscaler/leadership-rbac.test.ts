@@ -1,4 +1,13 @@
-import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, V1MicroTime, type KubeConfig } from '@kubernetes/client-node'
+import {
+  AppsV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  V1MicroTime,
+  type KubeConfig,
+} from '@kubernetes/client-node'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { controlPlaneSkipReason, type ControlPlane } from '../controlplane/control-plane.ts'
@@ -6,7 +15,17 @@ import { eventually } from '../support/eventually.ts'
 import { freePort } from '../support/free-port.ts'
 import type { NatsServerFixture } from '../support/nats-server.ts'
 import { startAutoscalerProcess } from '../support/sluice-processes.ts'
-import { closeOperators, createQueueScaler, prepareNamespace, queueScalerApi, startOperatorSuite, startTestOperator, workerReplicas, type OperatorSuite, type TestOperator } from './support/kube-fixture.ts'
+import {
+  closeOperators,
+  createQueueScaler,
+  prepareNamespace,
+  queueScalerApi,
+  startOperatorSuite,
+  startTestOperator,
+  workerReplicas,
+  type OperatorSuite,
+  type TestOperator,
+} from './support/kube-fixture.ts'
 import { createTestQueue } from './support/nats-queue.ts'
 
 const skipReason = controlPlaneSkipReason()
@@ -44,8 +63,13 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler leadership an
     const queue = await createTestQueue(nc)
     await queue.publish(20)
     await createQueueScaler(admin, namespace, 'workers', {
-      stream: queue.stream, consumer: queue.consumer, nats: { url: nats.url },
-      scaleTargetRef: { name: 'worker' }, maxReplicas: 10, targetBacklogPerReplica: 10, pollIntervalSeconds: 1,
+      stream: queue.stream,
+      consumer: queue.consumer,
+      nats: { url: nats.url },
+      scaleTargetRef: { name: 'worker' },
+      maxReplicas: 10,
+      targetBacklogPerReplica: 10,
+      pollIntervalSeconds: 1,
     })
     await eventually('2 replicas from the leader', async () => ((await workerReplicas(admin, namespace)) === 2 ? true : undefined))
     expect(await follower.metrics.registry.getSingleMetricAsString('sluice_autoscaler_backlog')).not.toContain('scaler=')
@@ -79,13 +103,18 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler leadership an
     const { namespace } = await prepareNamespace(cp)
     const port = await freePort()
     const operator = startAutoscalerProcess({
-      KUBECONFIG: cp.kubeconfigPath, AUTOSCALER_NAMESPACE: namespace, AUTOSCALER_IDENTITY: 'process-a',
-      AUTOSCALER_PORT: String(port), AUTOSCALER_HOST: '127.0.0.1', LOG_LEVEL: 'info',
+      KUBECONFIG: cp.kubeconfigPath,
+      AUTOSCALER_NAMESPACE: namespace,
+      AUTOSCALER_IDENTITY: 'process-a',
+      AUTOSCALER_PORT: String(port),
+      AUTOSCALER_HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
     })
     try {
       const leases = admin.makeApiClient(CoordinationV1Api)
       await eventually('the process to hold the Lease', async () =>
-        (await leases.readNamespacedLease({ name: 'sluice-autoscaler', namespace })).spec?.holderIdentity === 'process-a' ? true : undefined)
+        (await leases.readNamespacedLease({ name: 'sluice-autoscaler', namespace })).spec?.holderIdentity === 'process-a' ? true : undefined,
+      )
       expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200)
       expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toContain('sluice_autoscaler_leader 1')
       const signalledAt = Date.now()
@@ -108,15 +137,28 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler leadership an
     await core.readNamespacedSecret({ name: secretName, namespace })
     // Denied: anything else.
     const denied = { code: 403 }
-    await expect(apps.patchNamespacedDeployment({ name: 'worker', namespace, body: { spec: { template: { spec: { containers: [{ name: 'worker', image: 'evil' }] } } } } }, mergePatch)).rejects.toMatchObject(denied)
+    await expect(
+      apps.patchNamespacedDeployment(
+        { name: 'worker', namespace, body: { spec: { template: { spec: { containers: [{ name: 'worker', image: 'evil' }] } } } } },
+        mergePatch,
+      ),
+    ).rejects.toMatchObject(denied)
     await expect(apps.patchNamespacedDeployment({ name: 'worker', namespace, body: { spec: { replicas: 9 } } }, mergePatch)).rejects.toMatchObject(denied)
     await expect(apps.deleteNamespacedDeployment({ name: 'worker', namespace })).rejects.toMatchObject(denied)
     await expect(core.readNamespacedSecret({ name: 'someone-elses', namespace })).rejects.toMatchObject(denied)
     await expect(core.listNamespacedSecret({ namespace })).rejects.toMatchObject(denied)
-    await expect(asSa.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      ...queueScalerApi, namespace,
-      body: { apiVersion: 'sluice.dev/v1alpha1', kind: 'QueueScaler', metadata: { name: 'mine' }, spec: { stream: 'S', consumer: 'c', nats: { url: 'nats://x' }, scaleTargetRef: { name: 'worker' }, maxReplicas: 1, targetBacklogPerReplica: 1 } },
-    })).rejects.toMatchObject(denied)
+    await expect(
+      asSa.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+        ...queueScalerApi,
+        namespace,
+        body: {
+          apiVersion: 'sluice.dev/v1alpha1',
+          kind: 'QueueScaler',
+          metadata: { name: 'mine' },
+          spec: { stream: 'S', consumer: 'c', nats: { url: 'nats://x' }, scaleTargetRef: { name: 'worker' }, maxReplicas: 1, targetBacklogPerReplica: 1 },
+        },
+      }),
+    ).rejects.toMatchObject(denied)
     await expect(apps.listNamespacedDeployment({ namespace: 'default' })).rejects.toMatchObject(denied)
   })
 })

@@ -88,7 +88,7 @@ describe('autoscaler local mode', () => {
 const pkiSkipReason = controlPlaneSkipReason()
 
 describe.skipIf(pkiSkipReason !== undefined)(`autoscaler local mode over mutual tls${pkiSkipReason ? ` (skipped: ${pkiSkipReason})` : ''}`, () => {
-  test('local mode - the autoscaler process and the workers it starts reach a NATS that requires client certificates with the apps\' settings', async () => {
+  test("local mode - the autoscaler process and the workers it starts reach a NATS that requires client certificates with the apps' settings", async () => {
     const pki = await generatePki(locateBinaries().certgen, mkdtempSync(join(tmpdir(), 'sluice-local-mtls-')))
     const nats = await startNatsServer({
       scheme: 'tls',
@@ -99,15 +99,24 @@ describe.skipIf(pkiSkipReason !== undefined)(`autoscaler local mode over mutual 
     })
     // Exactly what the ingress and workers read: NATS_TLS_* and the password, nothing autoscaler-specific.
     const env = queueEnv(nats.url, {
-      NATS_TLS_CA_FILE: pki.caCert, NATS_TLS_CERT_FILE: pki.adminCert, NATS_TLS_KEY_FILE: pki.adminKey,
-      NATS_USER: 'sluice', NATS_PASSWORD: 'right-password',
+      NATS_TLS_CA_FILE: pki.caCert,
+      NATS_TLS_CERT_FILE: pki.adminCert,
+      NATS_TLS_KEY_FILE: pki.adminKey,
+      NATS_USER: 'sluice',
+      NATS_PASSWORD: 'right-password',
     })
     const ingress = await startIngress(env)
     const [port, workerPort] = await freeLoopbackPorts(2)
     const autoscaler = startAutoscalerProcess({
-      ...env, AUTOSCALER_MODE: 'local', AUTOSCALER_HOST: '127.0.0.1', AUTOSCALER_PORT: String(port),
-      AUTOSCALE_MIN_REPLICAS: '1', AUTOSCALE_MAX_REPLICAS: '1', AUTOSCALE_WORKER_FIRST_PORT: String(workerPort),
-      WORKER_HOST: '127.0.0.1', LOG_LEVEL: 'info',
+      ...env,
+      AUTOSCALER_MODE: 'local',
+      AUTOSCALER_HOST: '127.0.0.1',
+      AUTOSCALER_PORT: String(port),
+      AUTOSCALE_MIN_REPLICAS: '1',
+      AUTOSCALE_MAX_REPLICAS: '1',
+      AUTOSCALE_WORKER_FIRST_PORT: String(workerPort),
+      WORKER_HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
     })
     try {
       // Ready means the autoscaler's own connection is up and a backlog read succeeded; that read needs the

@@ -10,7 +10,15 @@ import { eventually } from '../support/eventually.ts'
 async function logOf(reads: ReadonlyArray<Error | BacklogReading>): Promise<Array<Record<string, unknown>>> {
   const out = new PassThrough()
   const lines: Array<Record<string, unknown>> = []
-  out.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>)))
+  out.on('data', (chunk: Buffer) =>
+    lines.push(
+      ...chunk
+        .toString()
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
+    ),
+  )
   let next = 0
   let replicas = 0
   const local = startLocalAutoscaler({
@@ -21,7 +29,13 @@ async function logOf(reads: ReadonlyArray<Error | BacklogReading>): Promise<Arra
         return read
       },
     },
-    target: { replicas: () => replicas, scale: (to) => void (replicas = to), close: async () => undefined },
+    target: {
+      replicas: () => replicas,
+      scale: (to) => {
+        replicas = to
+      },
+      close: async () => undefined,
+    },
     policy: { minReplicas: 1, maxReplicas: 1, targetBacklogPerReplica: 5, activationBacklog: 0, scaleDownStabilizationMs: 0, maxScaleDownStep: undefined },
     pollIntervalMs: 1,
     logger: pino({ level: 'info' }, out),
@@ -36,7 +50,9 @@ const reading: BacklogReading = { num_pending: 0, num_ack_pending: 0, backlog: 0
 
 describe('autoscaler local start log', () => {
   it('local start log - the consumer missing until the first worker creates it is one info line, no stack', async () => {
-    const notYet = new BacklogReadError(BacklogReadFailure.ConsumerNotFound, 'consumer workers of stream JOBS not found', { cause: new Error('consumer not found') })
+    const notYet = new BacklogReadError(BacklogReadFailure.ConsumerNotFound, 'consumer workers of stream JOBS not found', {
+      cause: new Error('consumer not found'),
+    })
     const lines = await logOf([notYet, notYet, reading])
     const about = lines.filter((line) => JSON.stringify(line).includes('not found'))
     expect(about).toHaveLength(1)

@@ -44,14 +44,16 @@ describe.skipIf(skipReason !== undefined)(`autoscaler nats tls${skipReason ? ` (
     await server?.close()
   })
 
-  it('autoscaler nats tls - reads the backlog over TLS with the Secret\'s CA and password', async () => {
+  it("autoscaler nats tls - reads the backlog over TLS with the Secret's CA and password", async () => {
     const nc = await connections.acquire('ns/scaler', server.url, { user: 'scaler', password: 'right-password', tls: { ca: readFileSync(pki.caCert, 'utf8') } })
     const reading = await jetStreamBacklogSource(nc, { stream: 'TLSJOBS', consumer: 'workers' }).read()
     expect(reading.backlog).toBe(3)
   })
 
   it('autoscaler nats tls - a wrong password or an unknown CA fails the read fast', async () => {
-    await expect(connections.acquire('ns/bad-password', server.url, { user: 'scaler', password: 'wrong', tls: { ca: readFileSync(pki.caCert, 'utf8') } })).rejects.toThrow()
+    await expect(
+      connections.acquire('ns/bad-password', server.url, { user: 'scaler', password: 'wrong', tls: { ca: readFileSync(pki.caCert, 'utf8') } }),
+    ).rejects.toThrow()
     await expect(connections.acquire('ns/no-ca', server.url, { user: 'scaler', password: 'right-password' })).rejects.toThrow()
   })
 })

@@ -11,7 +11,15 @@ import { generatePki, type ControlPlanePki } from '../controlplane/pki.ts'
 import { eventually } from '../support/eventually.ts'
 import type { NatsServerFixture } from '../support/nats-server.ts'
 import {
-  closeOperators, createQueueScaler, prepareNamespace, readQueueScaler, startOperatorSuite, startTestOperator, workerReplicas, type OperatorSuite, type TestOperator,
+  closeOperators,
+  createQueueScaler,
+  prepareNamespace,
+  readQueueScaler,
+  startOperatorSuite,
+  startTestOperator,
+  workerReplicas,
+  type OperatorSuite,
+  type TestOperator,
 } from './support/kube-fixture.ts'
 import { createTestQueue } from './support/nats-queue.ts'
 
@@ -55,15 +63,27 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler mutual tls (s
   }
 
   const spec = (stream: string, consumer: string, secrets: Omit<QueueScalerSpec['nats'], 'url'>): QueueScalerSpec => ({
-    stream, consumer, nats: { url: nats.url, ...secrets },
-    scaleTargetRef: { name: 'worker' }, minReplicas: 0, maxReplicas: 10, targetBacklogPerReplica: 10,
-    pollIntervalSeconds: 1, scaleDownStabilizationSeconds: 0,
+    stream,
+    consumer,
+    nats: { url: nats.url, ...secrets },
+    scaleTargetRef: { name: 'worker' },
+    minReplicas: 0,
+    maxReplicas: 10,
+    targetBacklogPerReplica: 10,
+    pollIntervalSeconds: 1,
+    scaleDownStabilizationSeconds: 0,
   })
 
   test('autoscaler - reads the backlog from a NATS server that requires client certificates', async () => {
     const { namespace, sa, secretName } = await prepareNamespace(cp)
     // One Secret with everything: the password, the CA and the client key pair (kubernetes.io/tls names).
-    await writeSecret(namespace, secretName, { user: 'scaler', password, 'ca.crt': pem(pki.caCert), 'tls.crt': pem(pki.adminCert), 'tls.key': pem(pki.adminKey) })
+    await writeSecret(namespace, secretName, {
+      user: 'scaler',
+      password,
+      'ca.crt': pem(pki.caCert),
+      'tls.crt': pem(pki.adminCert),
+      'tls.key': pem(pki.adminKey),
+    })
     const queue = await createTestQueue(nc)
     await queue.publish(25)
     operators.push(startTestOperator(cp.kubeConfigAs(sa), namespace, 'solo'))
@@ -118,7 +138,12 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler mutual tls (s
     const queue = await createTestQueue(nc)
     await queue.publish(45)
     operators.push(startTestOperator(cp.kubeConfigAs(sa), namespace, 'solo'))
-    await createQueueScaler(admin, namespace, 'workers', spec(queue.stream, queue.consumer, { credentialsSecretRef: { name: secretName }, tlsSecretRef: { name: tlsSecret } }))
+    await createQueueScaler(
+      admin,
+      namespace,
+      'workers',
+      spec(queue.stream, queue.consumer, { credentialsSecretRef: { name: secretName }, tlsSecretRef: { name: tlsSecret } }),
+    )
     await eventually('5 replicas for a backlog of 45', async () => ((await workerReplicas(admin, namespace)) === 5 ? true : undefined))
   })
 })

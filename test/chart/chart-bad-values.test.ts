@@ -14,7 +14,12 @@ const cases: Array<{ file: string; messages: Array<string | RegExp> }> = [
   { file: 'external-without-url.yaml', messages: ['nats.url is required when nats.builtin.enabled=false'] },
   {
     file: 'api-key-without-secret.yaml',
-    messages: ['(3 problems)', 'config.INGRESS_AUTH=api-key needs ingress.apiKeys.existingSecret', 'nats.tls is for an external NATS', 'nats.tls.enabled needs nats.tls.existingSecret'],
+    messages: [
+      '(3 problems)',
+      'config.INGRESS_AUTH=api-key needs ingress.apiKeys.existingSecret',
+      'nats.tls is for an external NATS',
+      'nats.tls.enabled needs nats.tls.existingSecret',
+    ],
   },
   { file: 'creds-file-on-builtin.yaml', messages: ['nats.auth.type=credsFile needs an external NATS'] },
   {
@@ -25,7 +30,7 @@ const cases: Array<{ file: string; messages: Array<string | RegExp> }> = [
       'ingress.autoscaling scales on CPU use as a share of the CPU request: set ingress.resources.requests.cpu',
     ],
   },
-  { file: 'keda-any-pod-to-monitoring.yaml', messages: ['keda.operatorPodLabels must name KEDA\'s operator pods', 'every pod in KEDA\'s namespace'] },
+  { file: 'keda-any-pod-to-monitoring.yaml', messages: ["keda.operatorPodLabels must name KEDA's operator pods", "every pod in KEDA's namespace"] },
   {
     file: 'many-problems.yaml',
     messages: [

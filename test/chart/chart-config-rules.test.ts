@@ -36,14 +36,20 @@ function breakingValues(rule: ConfigRule): Map<Setting<unknown>, string | number
   switch (rule.kind) {
     case 'order': {
       const higher = rule.higher.default
-      return new Map<Setting<unknown>, number>([[rule.lower, rule.strict ? higher : higher + 1], [rule.higher, higher]])
+      return new Map<Setting<unknown>, number>([
+        [rule.lower, rule.strict ? higher : higher + 1],
+        [rule.higher, higher],
+      ])
     }
     case 'differ':
       return new Map([[rule.settings[1], rule.settings[0].default]])
     case 'requires': {
       const other = 'enum' in rule.needs.schema ? rule.needs.schema.enum.find((word) => word !== rule.to) : undefined
       if (other === undefined) throw new Error(`no value of ${rule.needs.env} breaks the rule`)
-      return new Map([[rule.when, rule.is], [rule.needs, other]])
+      return new Map([
+        [rule.when, rule.is],
+        [rule.needs, other],
+      ])
     }
   }
 }
@@ -53,7 +59,7 @@ function breakingValues(rule: ConfigRule): Map<Setting<unknown>, string | number
 const onConfig = configRules.filter((rule) => notOnConfig(rule) === undefined)
 
 describe.skipIf(skipReason)(`chart config rules${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
-  it('chart config rules - the chart checks the apps\' rules on config (all but those about settings it sets itself or lacks)', () => {
+  it("chart config rules - the chart checks the apps' rules on config (all but those about settings it sets itself or lacks)", () => {
     expect(onConfig.length).toBeGreaterThanOrEqual(6)
     for (const rule of configRules.filter((each) => !onConfig.includes(each))) expect(notOnConfig(rule)).toMatch(/sets|local mode only/)
   })
@@ -69,7 +75,9 @@ describe.skipIf(skipReason)(`chart config rules${skipReason ? ` (skipped: ${skip
       const result = await helmTemplate({ set: [...values].map(([setting, value]) => `config.${setting.env}=${value}`) })
       expect(result.ok).toBe(false)
       expect(result.stderr).toContain('(1 problem)')
-      expect(result.stderr).toContain(ruleMessage(rule, (setting, withValue) => (withValue ? `config.${setting.env} (${show(setting)})` : `config.${setting.env}`)))
+      expect(result.stderr).toContain(
+        ruleMessage(rule, (setting, withValue) => (withValue ? `config.${setting.env} (${show(setting)})` : `config.${setting.env}`)),
+      )
     },
   )
 

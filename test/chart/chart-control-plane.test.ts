@@ -14,8 +14,22 @@ const skipReason = helmSkipReason() ?? controlPlaneSkipReason()
 // run, can only answer "no such resource", so these are validated offline only (chart-offline-schemas.test.ts).
 const offlineOnly = new Set(['ServiceMonitor', 'ScaledObject'])
 // The order Helm installs kinds in, so a pod's ServiceAccount and ConfigMap exist before its controller.
-const installOrder = ['Namespace', 'NetworkPolicy', 'ServiceAccount', 'Secret', 'ConfigMap', 'Role', 'RoleBinding',
-  'Service', 'PodDisruptionBudget', 'Deployment', 'StatefulSet', 'Ingress', 'QueueScaler', 'Pod']
+const installOrder = [
+  'Namespace',
+  'NetworkPolicy',
+  'ServiceAccount',
+  'Secret',
+  'ConfigMap',
+  'Role',
+  'RoleBinding',
+  'Service',
+  'PodDisruptionBudget',
+  'Deployment',
+  'StatefulSet',
+  'Ingress',
+  'QueueScaler',
+  'Pod',
+]
 const byInstallOrder = (a: KubeObject, b: KubeObject): number => installOrder.indexOf(a.kind) - installOrder.indexOf(b.kind)
 
 /** A namespace that enforces the `restricted` Pod Security Standard, so every pod the chart makes is checked. */
@@ -24,8 +38,10 @@ async function createRestrictedNamespace(cp: ControlPlane, name: string): Promis
   const answer = await serverSideApply(cp.kubeConfig, { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } })
   expect(answer.status, answer.body.message).toBeLessThan(300)
   // kube-controller-manager adds the `default` ServiceAccount, which pods without their own need to be admitted.
-  await eventually(`the default ServiceAccount in ${name}`, async () =>
-    (await kubeRequest(cp.kubeConfig, 'GET', `/api/v1/namespaces/${name}/serviceaccounts/default`)).status === 200 || undefined)
+  await eventually(
+    `the default ServiceAccount in ${name}`,
+    async () => (await kubeRequest(cp.kubeConfig, 'GET', `/api/v1/namespaces/${name}/serviceaccounts/default`)).status === 200 || undefined,
+  )
 }
 
 async function applyAll(cp: ControlPlane, objects: readonly KubeObject[]): Promise<Array<{ object: string; status: number; message?: string }>> {
@@ -72,7 +88,7 @@ describe.skipIf(skipReason)(`chart control plane${skipReason ? ` (skipped: ${ski
     expect(answers.length).toBeGreaterThan(10)
   })
 
-  it('chart control plane - every workload\'s pods pass the restricted Pod Security Standard and get created', async () => {
+  it("chart control plane - every workload's pods pass the restricted Pod Security Standard and get created", async () => {
     const namespace = 'chart-pods'
     await createRestrictedNamespace(cp, namespace)
     const objects = await renderChart({ valuesFiles: [ciValuesFile('default-values.yaml')], namespace })
@@ -81,11 +97,15 @@ describe.skipIf(skipReason)(`chart control plane${skipReason ? ` (skipped: ${ski
     // ReplicaSet and StatefulSet controllers create the pods (Pending: no scheduler); admission refusing one
     // would leave its component missing. The helm test Pod was applied directly, so it is there as well.
     const expected = ['autoscaler', 'ingress', 'ingress', 'nats', 'smoke-test', 'worker']
-    const components = await eventually('every component to have its pods', async () => {
-      const pods = await core.listNamespacedPod({ namespace })
-      const found = pods.items.map((pod) => pod.metadata?.labels?.['app.kubernetes.io/component'] ?? '?').sort()
-      return JSON.stringify(found) === JSON.stringify(expected) ? found : undefined
-    }, { timeoutMs: 60_000 })
+    const components = await eventually(
+      'every component to have its pods',
+      async () => {
+        const pods = await core.listNamespacedPod({ namespace })
+        const found = pods.items.map((pod) => pod.metadata?.labels?.['app.kubernetes.io/component'] ?? '?').sort()
+        return JSON.stringify(found) === JSON.stringify(expected) ? found : undefined
+      },
+      { timeoutMs: 60_000 },
+    )
     expect(components).toEqual(expected)
     const events = await core.listNamespacedEvent({ namespace })
     expect(events.items.filter((event) => event.reason === 'FailedCreate').map((event) => event.message)).toEqual([])

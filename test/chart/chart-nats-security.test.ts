@@ -10,7 +10,8 @@ interface PolicyRule {
 }
 
 const natsSpec = (objects: KubeObject[]): unknown => (findObject(objects, 'QueueScaler').spec as { nats: unknown }).nats
-const secretRule = (objects: KubeObject[]): unknown => (findObject(objects, 'Role').rules as Array<{ resources?: string[] }>).find((rule) => rule.resources?.includes('secrets'))
+const secretRule = (objects: KubeObject[]): unknown =>
+  (findObject(objects, 'Role').rules as Array<{ resources?: string[] }>).find((rule) => rule.resources?.includes('secrets'))
 const natsIngress = (objects: KubeObject[]): PolicyRule[] => (findObject(objects, 'NetworkPolicy', '-nats').spec as { ingress: PolicyRule[] }).ingress
 const monitoringPeers = (objects: KubeObject[]): Array<Record<string, unknown>> | undefined =>
   natsIngress(objects).find((rule) => rule.ports?.some((port) => port.port === 8222))?.from
@@ -23,12 +24,19 @@ const kedaOperator = {
 }
 
 describe.skipIf(skipReason)(`chart nats security${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
-  it('chart nats security - with nats.tls the QueueScaler names the apps\' TLS Secret and the Role may read it and the credentials', async () => {
+  it("chart nats security - with nats.tls the QueueScaler names the apps' TLS Secret and the Role may read it and the credentials", async () => {
     const objects = await renderChart({ ...externalTls, set: [...externalTls.set, 'nats.tls.clientCertificate=true'] })
     expect(natsSpec(objects)).toEqual({
-      url: 'nats://nats.nats.svc:4222', credentialsSecretRef: { name: 'sluice-nats-credentials' }, tlsSecretRef: { name: 'sluice-nats-tls' },
+      url: 'nats://nats.nats.svc:4222',
+      credentialsSecretRef: { name: 'sluice-nats-credentials' },
+      tlsSecretRef: { name: 'sluice-nats-tls' },
     })
-    expect(secretRule(objects)).toEqual({ apiGroups: [''], resources: ['secrets'], resourceNames: ['sluice-nats-credentials', 'sluice-nats-tls'], verbs: ['get'] })
+    expect(secretRule(objects)).toEqual({
+      apiGroups: [''],
+      resources: ['secrets'],
+      resourceNames: ['sluice-nats-credentials', 'sluice-nats-tls'],
+      verbs: ['get'],
+    })
     // The same Secret the apps mount for NATS_TLS_CA_FILE / NATS_TLS_CERT_FILE / NATS_TLS_KEY_FILE.
     const config = findObject(objects, 'ConfigMap', '-config').data as Record<string, string>
     expect(config).toMatchObject({ NATS_TLS_CERT_FILE: '/etc/sluice/nats-tls/tls.crt', NATS_TLS_KEY_FILE: '/etc/sluice/nats-tls/tls.key' })
@@ -39,7 +47,10 @@ describe.skipIf(skipReason)(`chart nats security${skipReason ? ` (skipped: ${ski
   })
 
   it('chart nats security - mutual TLS without credentials: the QueueScaler and the Role name only the TLS Secret', async () => {
-    const objects = await renderChart({ ...externalTls, set: [...externalTls.set, 'nats.auth.type=none', 'nats.auth.existingSecret=', 'nats.tls.clientCertificate=true'] })
+    const objects = await renderChart({
+      ...externalTls,
+      set: [...externalTls.set, 'nats.auth.type=none', 'nats.auth.existingSecret=', 'nats.tls.clientCertificate=true'],
+    })
     expect(natsSpec(objects)).toEqual({ url: 'nats://nats.nats.svc:4222', tlsSecretRef: { name: 'sluice-nats-tls' } })
     expect(secretRule(objects)).toEqual({ apiGroups: [''], resources: ['secrets'], resourceNames: ['sluice-nats-tls'], verbs: ['get'] })
     expect(objects.some((object) => object.kind === 'Secret')).toBe(false)
@@ -50,13 +61,14 @@ describe.skipIf(skipReason)(`chart nats security${skipReason ? ` (skipped: ${ski
     expect(natsSpec(objects)).not.toHaveProperty('tlsSecretRef')
   })
 
-  it('chart nats security - only KEDA\'s operator pods reach the NATS monitoring port, which has no auth of its own', async () => {
+  it("chart nats security - only KEDA's operator pods reach the NATS monitoring port, which has no auth of its own", async () => {
     const keda = await renderChart({ valuesFiles: [ciValuesFile('keda-values.yaml')] })
     expect(monitoringPeers(keda)).toEqual([kedaOperator])
     // Every rule names its ports, so none opens 8222 by leaving them out.
     for (const rule of natsIngress(keda)) expect(rule.ports?.length).toBeGreaterThan(0)
     // The ScaledObject reads the monitoring port with nothing but the endpoint, account and scheme.
-    const trigger = (findObject(keda, 'ScaledObject').spec as { triggers: Array<{ metadata: Record<string, string>; authenticationRef?: unknown }> }).triggers[0]
+    const trigger = (findObject(keda, 'ScaledObject').spec as { triggers: Array<{ metadata: Record<string, string>; authenticationRef?: unknown }> })
+      .triggers[0]
     expect(trigger?.authenticationRef).toBeUndefined()
     expect(trigger?.metadata.natsServerMonitoringEndpoint).toMatch(/:8222$/)
   })
@@ -66,11 +78,18 @@ describe.skipIf(skipReason)(`chart nats security${skipReason ? ` (skipped: ${ski
     const scrapers = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }
     const both = await renderChart({
       valuesFiles: [ciValuesFile('keda-values.yaml')],
-      set: ['networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name=monitoring', 'keda.operatorPodLabels.app=keda-operator', 'keda.namespace=autoscaling'],
+      set: [
+        'networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name=monitoring',
+        'keda.operatorPodLabels.app=keda-operator',
+        'keda.namespace=autoscaling',
+      ],
     })
     expect(monitoringPeers(both)).toEqual([
       scrapers,
-      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'autoscaling' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'keda-operator', app: 'keda-operator' } } },
+      {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'autoscaling' } },
+        podSelector: { matchLabels: { 'app.kubernetes.io/name': 'keda-operator', app: 'keda-operator' } },
+      },
     ])
   })
 })

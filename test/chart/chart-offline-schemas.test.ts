@@ -20,7 +20,9 @@ describe.skipIf(skipReason)(`chart offline schemas${skipReason ? ` (skipped: ${s
   it('chart offline schemas - the optional kinds are covered: Ingress, NetworkPolicy, ServiceMonitor, ScaledObject, HorizontalPodAutoscaler', async () => {
     const kinds = new Set<string>()
     for (const set of ciValueSets) for (const object of await renderChart({ valuesFiles: [ciValuesFile(set)] })) kinds.add(object.kind)
-    expect([...kinds]).toEqual(expect.arrayContaining(['Ingress', 'NetworkPolicy', 'ServiceMonitor', 'ScaledObject', 'QueueScaler', 'StatefulSet', 'HorizontalPodAutoscaler']))
+    expect([...kinds]).toEqual(
+      expect.arrayContaining(['Ingress', 'NetworkPolicy', 'ServiceMonitor', 'ScaledObject', 'QueueScaler', 'StatefulSet', 'HorizontalPodAutoscaler']),
+    )
   })
 
   it('chart offline schemas - the CRD in crds/ is a valid CustomResourceDefinition', async () => {
@@ -30,7 +32,9 @@ describe.skipIf(skipReason)(`chart offline schemas${skipReason ? ` (skipped: ${s
 
   it('chart offline schemas - a broken object is caught (the check is not vacuous)', async () => {
     const [deployment] = (await renderChart()).filter((object) => object.kind === 'Deployment')
-    const broken = structuredClone(deployment) as KubeObject & { spec: { template: { spec: { containers: Array<{ ports: Array<{ containerPort: unknown }> }> } } } }
+    const broken = structuredClone(deployment) as KubeObject & {
+      spec: { template: { spec: { containers: Array<{ ports: Array<{ containerPort: unknown }> }> } } }
+    }
     const port = broken.spec.template.spec.containers[0]?.ports[0]
     if (port) port.containerPort = 'eighty'
     expect(offlineProblem(broken)).toMatch(/containerPort/)

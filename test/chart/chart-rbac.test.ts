@@ -22,7 +22,7 @@ interface Access {
   namespace?: string
 }
 const describeAccess = (a: Access): string =>
-  `${a.verb} ${a.group ? `${a.group}/` : ''}${a.resource}${a.subresource ? `/${a.subresource}` : ''}${a.name ? ` ${a.name}` : ''} in ${a.namespace === '' ? 'all namespaces' : a.namespace ?? namespace}`
+  `${a.verb} ${a.group ? `${a.group}/` : ''}${a.resource}${a.subresource ? `/${a.subresource}` : ''}${a.name ? ` ${a.name}` : ''} in ${a.namespace === '' ? 'all namespaces' : (a.namespace ?? namespace)}`
 
 // Exactly what apps/autoscaler calls (files/autoscaler-rbac-rules.yaml) plus the one Secret the chart adds.
 const needed: Access[] = [
@@ -85,8 +85,11 @@ describe.skipIf(skipReason)(`chart rbac${skipReason ? ` (skipped: ${skipReason})
     cp = await startControlPlane({ controllerManager: false })
     // Credentials on, so the chart adds its Secret rule; the Role and binding applied as Helm would.
     objects = await renderChart({ valuesFiles: [ciValuesFile('nats-cluster-values.yaml')], namespace })
-    const rbac = [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: elsewhere } },
-      ...['ServiceAccount', 'Secret', 'Role', 'RoleBinding'].map((kind) => findObject(objects, kind, kind === 'Secret' ? '-nats-auth' : ''))]
+    const rbac = [
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: elsewhere } },
+      ...['ServiceAccount', 'Secret', 'Role', 'RoleBinding'].map((kind) => findObject(objects, kind, kind === 'Secret' ? '-nats-auth' : '')),
+    ]
     for (const object of rbac) {
       const answer = await serverSideApply(cp.kubeConfig, object as KubeObject)
       if (answer.status >= 300) throw new Error(`${object.kind} refused: ${answer.body.message}`)
@@ -107,8 +110,12 @@ describe.skipIf(skipReason)(`chart rbac${skipReason ? ` (skipped: ${skipReason})
           user: serviceAccountUsername(autoscaler),
           groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
           resourceAttributes: {
-            verb: access.verb, group: access.group ?? '', resource: access.resource, namespace: access.namespace ?? namespace,
-            ...(access.subresource ? { subresource: access.subresource } : {}), ...(access.name ? { name: access.name } : {}),
+            verb: access.verb,
+            group: access.group ?? '',
+            resource: access.resource,
+            namespace: access.namespace ?? namespace,
+            ...(access.subresource ? { subresource: access.subresource } : {}),
+            ...(access.name ? { name: access.name } : {}),
           },
         },
       },
@@ -116,7 +123,7 @@ describe.skipIf(skipReason)(`chart rbac${skipReason ? ` (skipped: ${skipReason})
     return review.status?.allowed === true
   }
 
-  it('chart rbac - the Role is the rules file plus one get on the chart\'s NATS credentials Secret, by name', async () => {
+  it("chart rbac - the Role is the rules file plus one get on the chart's NATS credentials Secret, by name", async () => {
     const fileRules = parse(await readFile(join(chartDir, 'files', 'autoscaler-rbac-rules.yaml'), 'utf8')) as unknown[]
     const role = findObject(objects, 'Role')
     expect(role.rules).toEqual([...fileRules, { apiGroups: [''], resources: ['secrets'], resourceNames: ['demo-sluice-nats-auth'], verbs: ['get'] }])

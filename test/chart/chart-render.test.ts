@@ -17,7 +17,7 @@ function renderAll(): Promise<Map<string, KubeObject[]>> {
 }
 
 describe.skipIf(skipReason)(`chart render${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
-  it('chart render - the ci value sets are the four the issue names and the test cluster\'s (make cluster-up)', () => {
+  it("chart render - the ci value sets are the four the issue names and the test cluster's (make cluster-up)", () => {
     expect(ciValueSets).toEqual(['cluster-values.yaml', 'default-values.yaml', 'external-nats-values.yaml', 'keda-values.yaml', 'nats-cluster-values.yaml'])
   })
 
@@ -37,8 +37,11 @@ describe.skipIf(skipReason)(`chart render${skipReason ? ` (skipped: ${skipReason
         expect(podSpec.securityContext?.seccompProfile?.type, where).toBe('RuntimeDefault')
         for (const container of podSpec.containers) {
           expect(container.securityContext, `${where} ${container.name}`).toMatchObject({
-            readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, runAsNonRoot: true,
-            capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+            readOnlyRootFilesystem: true,
+            allowPrivilegeEscalation: false,
+            runAsNonRoot: true,
+            capabilities: { drop: ['ALL'] },
+            seccompProfile: { type: 'RuntimeDefault' },
           })
           expect(container.resources?.requests, `${where} ${container.name} requests`).toBeDefined()
           expect(container.resources?.limits?.memory, `${where} ${container.name} memory limit`).toBeDefined()
@@ -63,7 +66,7 @@ describe.skipIf(skipReason)(`chart render${skipReason ? ` (skipped: ${skipReason
     }
   })
 
-  it('chart render - each pod\'s grace period exceeds its app\'s exit bound (exit-bounds.ts), the ingress\'s after its preStop pause', async () => {
+  it("chart render - each pod's grace period exceeds its app's exit bound (exit-bounds.ts), the ingress's after its preStop pause", async () => {
     const loaders = { ingress: loadIngressConfig, worker: loadWorkerConfig, autoscaler: loadAutoscalerConfig }
     for (const [set, objects] of await renderAll()) {
       const data = findObject(objects, 'ConfigMap', '-config').data as Record<string, string>
@@ -83,10 +86,13 @@ describe.skipIf(skipReason)(`chart render${skipReason ? ` (skipped: ${skipReason
     for (const [set, objects] of rendered) {
       const worker = findObject(objects, 'Deployment', '-worker')
       const scalers = objects.filter((object) => object.kind === 'QueueScaler' || object.kind === 'ScaledObject')
-      expect(scalers.map((scaler) => scaler.kind), set).toEqual([set === 'keda-values.yaml' ? 'ScaledObject' : 'QueueScaler'])
+      expect(
+        scalers.map((scaler) => scaler.kind),
+        set,
+      ).toEqual([set === 'keda-values.yaml' ? 'ScaledObject' : 'QueueScaler'])
       // With a scaler, replicas stay out of the Deployment so `helm upgrade` does not reset them.
       expect((worker.spec as Record<string, unknown>).replicas, set).toBeUndefined()
-      const target = (scalers[0]?.spec as { scaleTargetRef: { name: string } }).scaleTargetRef
+      const target = (scalers[0]!.spec as { scaleTargetRef: { name: string } }).scaleTargetRef
       expect(target.name, set).toBe(worker.metadata.name)
     }
     const unscaled = await renderChart({ set: ['autoscaler.enabled=false', 'worker.replicas=3'] })
@@ -133,7 +139,10 @@ describe.skipIf(skipReason)(`chart render${skipReason ? ` (skipped: ${skipReason
     const secret = findObject(objects, 'Secret', '-nats-auth')
     expect(Object.keys(secret.stringData as object).sort()).toEqual(['password', 'user'])
     const scaler = findObject(objects, 'QueueScaler')
-    expect((scaler.spec as { nats: unknown }).nats).toEqual({ url: 'nats://demo-sluice-nats.sluice.svc:4222', credentialsSecretRef: { name: secret.metadata.name } })
+    expect((scaler.spec as { nats: unknown }).nats).toEqual({
+      url: 'nats://demo-sluice-nats.sluice.svc:4222',
+      credentialsSecretRef: { name: secret.metadata.name },
+    })
     const config = findObject(objects, 'ConfigMap', '-config').data as Record<string, string>
     expect(Object.keys(config).filter((name) => /PASSWORD|TOKEN|USER/.test(name))).toEqual([])
     for (const { object, podSpec } of podOwners(objects).filter(({ object }) => object.kind !== 'Pod')) {

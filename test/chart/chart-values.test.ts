@@ -31,7 +31,7 @@ describe('chart values', () => {
     expect(await readFile(join(repoRoot, CONFIG_RULES_TEMPLATE), 'utf8'), CONFIG_RULES_TEMPLATE).toBe(configRulesTemplate())
   })
 
-  it('chart values - config reads back as the apps\' own defaults, but where the chart says it differs', () => {
+  it("chart values - config reads back as the apps' own defaults, but where the chart says it differs", () => {
     for (const [name, value] of Object.entries(values.config)) {
       // QUEUE_REPLICAS is null: it follows the built-in NATS's size (1 or 3) unless set.
       if (name === 'QUEUE_REPLICAS') expect(value).toBeNull()
@@ -40,32 +40,41 @@ describe('chart values', () => {
   })
 
   const skipReason = helmSkipReason()
-  it.skipIf(skipReason)(`chart values - every rendered ConfigMap loads in the apps' own config loaders${skipReason ? ` (skipped: ${skipReason})` : ''}`, async () => {
-    const { loadAutoscalerConfig, loadIngressConfig, loadWorkerConfig } = await import('@sluice/core')
-    for (const set of ['default-values.yaml', 'nats-cluster-values.yaml', 'external-nats-values.yaml']) {
-      const data = findObject(await renderChart({ valuesFiles: [ciValuesFile(set)] }), 'ConfigMap', '-config').data as Record<string, string>
-      // The pod adds the credentials (from the Secret) and, for the autoscaler, its namespace and name.
-      const env = { ...data, NATS_USER: 'u', NATS_PASSWORD: 'p', AUTOSCALER_NAMESPACE: 'sluice', AUTOSCALER_IDENTITY: 'pod-0' }
-      expect(() => loadIngressConfig(env), set).not.toThrow()
-      expect(() => loadWorkerConfig(env), set).not.toThrow()
-      expect(() => loadAutoscalerConfig(env), set).not.toThrow()
-    }
-  })
-
-  it.skipIf(skipReason)(`chart values - the built-in NATS configuration is valid for the pinned nats-server${skipReason ? ` (skipped: ${skipReason})` : ''}`, async () => {
-    const natsServer = process.env.NATS_SERVER_BIN ?? join(chartDir, '..', '..', '.tools', 'bin', 'nats-server')
-    const dir = await mkdtemp(join(tmpdir(), 'sluice-nats-conf-'))
-    try {
-      for (const set of ['default-values.yaml', 'nats-cluster-values.yaml']) {
-        const conf = (findObject(await renderChart({ valuesFiles: [ciValuesFile(set)] }), 'ConfigMap', '-nats-config').data as Record<string, string>)['nats.conf'] ?? ''
-        const file = join(dir, `${set}.conf`)
-        // Paths that exist on this machine; everything else as rendered.
-        await writeFile(file, conf.replace('store_dir: /data', `store_dir: ${join(dir, 'store')}`).replace('/var/run/nats/', `${dir}/`))
-        const { stderr, stdout } = await run(natsServer, ['-c', file, '-t'], { env: { ...process.env, SERVER_NAME: 'nats-0', NATS_USER: 'u', NATS_PASSWORD: 'p' } })
-        expect(stdout + stderr, set).toMatch(/is valid/)
+  it.skipIf(skipReason)(
+    `chart values - every rendered ConfigMap loads in the apps' own config loaders${skipReason ? ` (skipped: ${skipReason})` : ''}`,
+    async () => {
+      const { loadAutoscalerConfig, loadIngressConfig, loadWorkerConfig } = await import('@sluice/core')
+      for (const set of ['default-values.yaml', 'nats-cluster-values.yaml', 'external-nats-values.yaml']) {
+        const data = findObject(await renderChart({ valuesFiles: [ciValuesFile(set)] }), 'ConfigMap', '-config').data as Record<string, string>
+        // The pod adds the credentials (from the Secret) and, for the autoscaler, its namespace and name.
+        const env = { ...data, NATS_USER: 'u', NATS_PASSWORD: 'p', AUTOSCALER_NAMESPACE: 'sluice', AUTOSCALER_IDENTITY: 'pod-0' }
+        expect(() => loadIngressConfig(env), set).not.toThrow()
+        expect(() => loadWorkerConfig(env), set).not.toThrow()
+        expect(() => loadAutoscalerConfig(env), set).not.toThrow()
       }
-    } finally {
-      await rm(dir, { recursive: true, force: true })
-    }
-  })
+    },
+  )
+
+  it.skipIf(skipReason)(
+    `chart values - the built-in NATS configuration is valid for the pinned nats-server${skipReason ? ` (skipped: ${skipReason})` : ''}`,
+    async () => {
+      const natsServer = process.env.NATS_SERVER_BIN ?? join(chartDir, '..', '..', '.tools', 'bin', 'nats-server')
+      const dir = await mkdtemp(join(tmpdir(), 'sluice-nats-conf-'))
+      try {
+        for (const set of ['default-values.yaml', 'nats-cluster-values.yaml']) {
+          const conf =
+            (findObject(await renderChart({ valuesFiles: [ciValuesFile(set)] }), 'ConfigMap', '-nats-config').data as Record<string, string>)['nats.conf'] ?? ''
+          const file = join(dir, `${set}.conf`)
+          // Paths that exist on this machine; everything else as rendered.
+          await writeFile(file, conf.replace('store_dir: /data', `store_dir: ${join(dir, 'store')}`).replace('/var/run/nats/', `${dir}/`))
+          const { stderr, stdout } = await run(natsServer, ['-c', file, '-t'], {
+            env: { ...process.env, SERVER_NAME: 'nats-0', NATS_USER: 'u', NATS_PASSWORD: 'p' },
+          })
+          expect(stdout + stderr, set).toMatch(/is valid/)
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true })
+      }
+    },
+  )
 })

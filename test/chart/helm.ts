@@ -11,7 +11,9 @@ const run = promisify(execFile)
 export const chartDir = join(repoRoot, 'charts', 'sluice')
 
 /** The value sets CI renders: `charts/sluice/ci/*-values.yaml`, by file name. */
-export const ciValueSets: readonly string[] = readdirSync(join(chartDir, 'ci')).filter((file) => file.endsWith('-values.yaml')).sort()
+export const ciValueSets: readonly string[] = readdirSync(join(chartDir, 'ci'))
+  .filter((file) => file.endsWith('-values.yaml'))
+  .sort()
 
 /**
  * Kubernetes version templates are rendered for: the control plane the tests apply to. A `go install`-built
@@ -49,7 +51,10 @@ export async function helm(args: readonly string[]): Promise<HelmResult> {
   const bin = locateHelm()
   if (!bin) throw new Error(helmSkipReason())
   try {
-    const { stdout, stderr } = await run(bin, [...args], { maxBuffer: 32 * 1024 * 1024, env: { ...process.env, HELM_CACHE_HOME: join(repoRoot, '.data', 'helm', 'cache'), HELM_CONFIG_HOME: join(repoRoot, '.data', 'helm', 'config') } })
+    const { stdout, stderr } = await run(bin, [...args], {
+      maxBuffer: 32 * 1024 * 1024,
+      env: { ...process.env, HELM_CACHE_HOME: join(repoRoot, '.data', 'helm', 'cache'), HELM_CONFIG_HOME: join(repoRoot, '.data', 'helm', 'config') },
+    })
     return { ok: true, stdout, stderr }
   } catch (error) {
     const failed = error as { stdout?: string; stderr?: string }

@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { isExecutable, repoRoot } from '../support/repo-paths.ts'
 
-
 /**
  * Where `make controlplane-tools` puts the binaries; `SLUICE_CONTROLPLANE_BIN` overrides it.
  * @default `<repo>/.tools/bin`
@@ -39,7 +38,6 @@ export class ControlPlaneBinariesMissingError extends Error {
     this.missing = missing
   }
 }
-
 
 /** The names (e.g. `kube-apiserver`) of the binaries absent from `binDir`. */
 export function missingBinaries(binDir = defaultBinDir): string[] {

@@ -16,12 +16,7 @@ import {
 } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { repoRoot } from '../support/repo-paths.ts'
-import {
-  controlPlaneSkipReason,
-  kubeConfigWithServiceAccountToken,
-  startControlPlane,
-  type ControlPlane,
-} from './control-plane.ts'
+import { controlPlaneSkipReason, kubeConfigWithServiceAccountToken, startControlPlane, type ControlPlane } from './control-plane.ts'
 import { eventually } from '../support/eventually.ts'
 import { processesMentioning } from './processes-mentioning.ts'
 
@@ -78,10 +73,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `controlplane (skipped: $
         },
       },
     })
-    const scale = await apps.patchNamespacedDeploymentScale(
-      { name: 'worker', namespace, body: { spec: { replicas: 3 } } },
-      mergePatch,
-    )
+    const scale = await apps.patchNamespacedDeploymentScale({ name: 'worker', namespace, body: { spec: { replicas: 3 } } }, mergePatch)
     expect(scale.spec?.replicas).toBe(3)
     expect((await apps.readNamespacedDeployment({ name: 'worker', namespace })).spec?.replicas).toBe(3)
 
@@ -104,37 +96,35 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `controlplane (skipped: $
           group,
           scope: 'Namespaced',
           names: { plural, singular: 'queue', kind: 'Queue', listKind: 'QueueList' },
-          versions: [{
-            name: version,
-            served: true,
-            storage: true,
-            subresources: { status: {} },
-            schema: {
-              openAPIV3Schema: {
-                type: 'object',
-                properties: {
-                  spec: { type: 'object', properties: { maxDepth: { type: 'integer' } } },
-                  status: { type: 'object', properties: { depth: { type: 'integer' } } },
+          versions: [
+            {
+              name: version,
+              served: true,
+              storage: true,
+              subresources: { status: {} },
+              schema: {
+                openAPIV3Schema: {
+                  type: 'object',
+                  properties: {
+                    spec: { type: 'object', properties: { maxDepth: { type: 'integer' } } },
+                    status: { type: 'object', properties: { depth: { type: 'integer' } } },
+                  },
                 },
               },
             },
-          }],
+          ],
         },
       },
     })
     const custom = admin.makeApiClient(CustomObjectsApi)
     const body = { apiVersion: `${group}/${version}`, kind: 'Queue', metadata: { name: 'jobs' }, spec: { maxDepth: 100 }, status: { depth: 7 } }
     // The CRD's REST endpoint appears a moment after creation; retrying the create waits for it.
-    const created = await eventually('the Queue endpoint', () =>
-      custom.createNamespacedCustomObject({ group, version, namespace, plural, body }))
+    const created = await eventually('the Queue endpoint', () => custom.createNamespacedCustomObject({ group, version, namespace, plural, body }))
     // With a status subresource, writes to the main resource drop status.
     expect(created.spec).toEqual({ maxDepth: 100 })
     expect(created.status).toBeUndefined()
 
-    await custom.patchNamespacedCustomObjectStatus(
-      { group, version, namespace, plural, name: 'jobs', body: { status: { depth: 42 } } },
-      mergePatch,
-    )
+    await custom.patchNamespacedCustomObjectStatus({ group, version, namespace, plural, name: 'jobs', body: { status: { depth: 42 } } }, mergePatch)
     const stored = await custom.getNamespacedCustomObjectStatus({ group, version, namespace, plural, name: 'jobs' })
     expect(stored.status).toEqual({ depth: 42 })
     expect(stored.spec).toEqual({ maxDepth: 100 })
@@ -162,8 +152,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `controlplane (skipped: $
 
     // A second candidate writing from the stale version loses: this is what leader election relies on.
     const stale = { ...lease, spec: { ...lease.spec, holderIdentity: 'autoscaler-b' } }
-    await expect(coordination.replaceNamespacedLease({ name: 'autoscaler', namespace, body: stale }))
-      .rejects.toMatchObject({ code: 409 })
+    await expect(coordination.replaceNamespacedLease({ name: 'autoscaler', namespace, body: stale })).rejects.toMatchObject({ code: 409 })
   })
 
   test('controlplane - a ServiceAccount is denied until a Role and RoleBinding grant it, and only that', async () => {
@@ -182,8 +171,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `controlplane (skipped: $
       },
     })
     const impersonated = cp.kubeConfigAs(sa).makeApiClient(AppsV1Api)
-    const scaleUp = (apps: AppsV1Api) =>
-      apps.patchNamespacedDeploymentScale({ name: 'worker', namespace, body: { spec: { replicas: 2 } } }, mergePatch)
+    const scaleUp = (apps: AppsV1Api) => apps.patchNamespacedDeploymentScale({ name: 'worker', namespace, body: { spec: { replicas: 2 } } }, mergePatch)
     await expect(scaleUp(impersonated)).rejects.toMatchObject({ code: 403 })
 
     const rbac = admin.makeApiClient(RbacAuthorizationV1Api)
@@ -215,8 +203,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `controlplane (skipped: $
     expect(review.status?.userInfo?.username).toBe(`system:serviceaccount:${namespace}:${sa.name}`)
     expect(review.status?.userInfo?.groups).toContain(`system:serviceaccounts:${namespace}`)
     expect((await scaleUp(withToken.makeApiClient(AppsV1Api))).spec?.replicas).toBe(2)
-    await expect(withToken.makeApiClient(AppsV1Api).deleteNamespacedDeployment({ name: 'worker', namespace }))
-      .rejects.toMatchObject({ code: 403 })
+    await expect(withToken.makeApiClient(AppsV1Api).deleteNamespacedDeployment({ name: 'worker', namespace })).rejects.toMatchObject({ code: 403 })
   })
 
   test('controlplane - close stops every process and removes the state folder', async () => {

@@ -82,19 +82,28 @@ function etcdArgs(dataDir: string, clientPort: number, peerPort: number): string
   const client = `http://127.0.0.1:${clientPort}`
   const peer = `http://127.0.0.1:${peerPort}`
   return [
-    '--name=sluice', `--data-dir=${dataDir}`,
-    `--listen-client-urls=${client}`, `--advertise-client-urls=${client}`,
-    `--listen-peer-urls=${peer}`, `--initial-advertise-peer-urls=${peer}`, `--initial-cluster=sluice=${peer}`,
+    '--name=sluice',
+    `--data-dir=${dataDir}`,
+    `--listen-client-urls=${client}`,
+    `--advertise-client-urls=${client}`,
+    `--listen-peer-urls=${peer}`,
+    `--initial-advertise-peer-urls=${peer}`,
+    `--initial-cluster=sluice=${peer}`,
     // Test data is thrown away: durability costs only time.
-    '--unsafe-no-fsync', '--log-level=warn',
+    '--unsafe-no-fsync',
+    '--log-level=warn',
   ]
 }
 
 function apiserverArgs(pki: ControlPlanePki, etcdPort: number, port: number, certDir: string): string[] {
   return [
     `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-    '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${port}`, `--cert-dir=${certDir}`,
-    `--tls-cert-file=${pki.apiserverCert}`, `--tls-private-key-file=${pki.apiserverKey}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    `--secure-port=${port}`,
+    `--cert-dir=${certDir}`,
+    `--tls-cert-file=${pki.apiserverCert}`,
+    `--tls-private-key-file=${pki.apiserverKey}`,
     `--client-ca-file=${pki.caCert}`,
     '--authorization-mode=RBAC',
     '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
@@ -176,7 +185,11 @@ async function boot(
   const [etcdPort = 0, peerPort = 0, apiserverPort = 0] = await freeLoopbackPorts(3)
   const start = (name: string, command: string, args: string[]): ManagedProcess => {
     const started = startManagedProcess({
-      name, command, args, logPath: join(stateDir, `${name}.log`), orphanGuard: binaries.orphanGuard,
+      name,
+      command,
+      args,
+      logPath: join(stateDir, `${name}.log`),
+      orphanGuard: binaries.orphanGuard,
     })
     processes.push(started)
     return started
@@ -200,8 +213,7 @@ async function boot(
   }
 
   if (options.controllerManager ?? true) {
-    const kcm = await kubeconfigFor(server, pki.caCert, 'system:kube-controller-manager',
-      pki.controllerManagerCert, pki.controllerManagerKey)
+    const kcm = await kubeconfigFor(server, pki.caCert, 'system:kube-controller-manager', pki.controllerManagerCert, pki.controllerManagerKey)
     const kcmPath = join(stateDir, 'controller-manager.kubeconfig')
     await writeFile(kcmPath, kubeconfigYaml(kcm), { mode: 0o600 })
     start('kube-controller-manager', binaries.kubeControllerManager, controllerManagerArgs(pki, kcmPath))

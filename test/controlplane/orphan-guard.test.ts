@@ -15,17 +15,14 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `controlplane (skipped: $
     const marker = `600.${process.pid}${Date.now() % 1_000_000}`
     const guard = `${defaultBinDir}/sluice-orphan-guard`
     // The marker goes through the environment so that only the guard and the sleep carry it in argv.
-    const script = `require('node:child_process').spawn(${JSON.stringify(guard)}, ['sleep', process.env.MARKER], { stdio: 'ignore' });`
-      + 'setInterval(() => {}, 1000)'
+    const script = `require('node:child_process').spawn(${JSON.stringify(guard)}, ['sleep', process.env.MARKER], { stdio: 'ignore' });setInterval(() => {}, 1000)`
     const starter = spawn(process.execPath, ['-e', script], { stdio: 'ignore', env: { ...process.env, MARKER: marker } })
     try {
       // The guard and its sleep both carry the marker.
-      await eventually('the guarded sleep to start', async () =>
-        processesMentioning(marker).length === 2 ? true : undefined, { timeoutMs: 10_000 })
+      await eventually('the guarded sleep to start', async () => (processesMentioning(marker).length === 2 ? true : undefined), { timeoutMs: 10_000 })
       // SIGKILL: no exit hook runs, only the guard can notice.
       starter.kill('SIGKILL')
-      await eventually('the guarded sleep to stop', async () =>
-        processesMentioning(marker).length === 0 ? true : undefined, { timeoutMs: 10_000 })
+      await eventually('the guarded sleep to stop', async () => (processesMentioning(marker).length === 0 ? true : undefined), { timeoutMs: 10_000 })
     } finally {
       starter.kill('SIGKILL')
     }

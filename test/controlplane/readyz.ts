@@ -24,12 +24,7 @@ function probe(url: string, tls: { ca: Buffer; cert: Buffer; key: Buffer }): Pro
  * Polls kube-apiserver's `/readyz` until it answers 200. Fails as soon as one of `processes` exits, or at
  * `deadline` (epoch ms), with the tail of the relevant log in the message.
  */
-export async function waitForReadyz(
-  server: string,
-  pki: ControlPlanePki,
-  deadline: number,
-  processes: readonly ManagedProcess[],
-): Promise<void> {
+export async function waitForReadyz(server: string, pki: ControlPlanePki, deadline: number, processes: readonly ManagedProcess[]): Promise<void> {
   const tls = {
     ca: await readFile(pki.caCert),
     cert: await readFile(pki.adminCert),
@@ -40,17 +35,13 @@ export async function waitForReadyz(
     const dead = processes.find((managed) => managed.exit() !== undefined)
     if (dead) {
       const exit = dead.exit()
-      throw new Error(
-        `${dead.name} exited during start-up (code ${exit?.code}, signal ${exit?.signal}); ${dead.logPath}:\n${dead.logTail()}`,
-      )
+      throw new Error(`${dead.name} exited during start-up (code ${exit?.code}, signal ${exit?.signal}); ${dead.logPath}:\n${dead.logTail()}`)
     }
     lastStatus = await probe(`${server}/readyz`, tls)
     if (lastStatus === 200) return
     if (Date.now() >= deadline) {
       const apiserver = processes.find((managed) => managed.name === 'kube-apiserver')
-      throw new Error(
-        `${server}/readyz not ready before the deadline (last status ${lastStatus}); ${apiserver?.logPath}:\n${apiserver?.logTail()}`,
-      )
+      throw new Error(`${server}/readyz not ready before the deadline (last status ${lastStatus}); ${apiserver?.logPath}:\n${apiserver?.logTail()}`)
     }
     await sleep(pollIntervalMs)
   }

@@ -36,16 +36,16 @@ export async function sweepAbandonedStateDirs(): Promise<void> {
   } catch {
     return
   }
-  await Promise.all(entries.map(async (name) => {
-    const dir = join(tmpdir(), name)
-    try {
-      const owner = Number.parseInt(await readFile(join(dir, ownerFile), 'utf8').catch(() => ''), 10)
-      const abandoned = Number.isInteger(owner)
-        ? !isAlive(owner)
-        : Date.now() - (await stat(dir)).mtimeMs > ownerlessGraceMs
-      if (abandoned) await rm(dir, { recursive: true, force: true })
-    } catch {
-      // Another process may be sweeping the same folder.
-    }
-  }))
+  await Promise.all(
+    entries.map(async (name) => {
+      const dir = join(tmpdir(), name)
+      try {
+        const owner = Number.parseInt(await readFile(join(dir, ownerFile), 'utf8').catch(() => ''), 10)
+        const abandoned = Number.isInteger(owner) ? !isAlive(owner) : Date.now() - (await stat(dir)).mtimeMs > ownerlessGraceMs
+        if (abandoned) await rm(dir, { recursive: true, force: true })
+      } catch {
+        // Another process may be sweeping the same folder.
+      }
+    }),
+  )
 }

@@ -14,7 +14,15 @@ function problemsOf(load: () => unknown): readonly string[] {
 describe('config', () => {
   it('config - defaults match the documented values', () => {
     const config = loadIngressConfig({})
-    expect(config.queue).toMatchObject({ stream: 'JOBS', subjectPrefix: 'jobs', maxMessages: 10_000, replicas: 1, duplicateWindowMs: 120_000, consumer: 'workers', deadLetterStream: 'JOBS_DLQ' })
+    expect(config.queue).toMatchObject({
+      stream: 'JOBS',
+      subjectPrefix: 'jobs',
+      maxMessages: 10_000,
+      replicas: 1,
+      duplicateWindowMs: 120_000,
+      consumer: 'workers',
+      deadLetterStream: 'JOBS_DLQ',
+    })
     expect(config.ingress).toMatchObject({ port: 8080, publishTimeoutMs: 2000 })
     expect(loadWorkerConfig({}).worker).toMatchObject({ concurrency: 4, drainMs: 25_000, jobDurationMs: 10_000 })
   })
@@ -46,14 +54,16 @@ describe('config', () => {
   })
 
   it('config - rejects combinations that cannot work', () => {
-    expect(problemsOf(() => loadWorkerConfig({ WORKER_CONCURRENCY: '10', QUEUE_MAX_ACK_PENDING: '5' }))[0]).toMatch(/WORKER_CONCURRENCY \(10\) exceeds QUEUE_MAX_ACK_PENDING \(5\)/)
+    expect(problemsOf(() => loadWorkerConfig({ WORKER_CONCURRENCY: '10', QUEUE_MAX_ACK_PENDING: '5' }))[0]).toMatch(
+      /WORKER_CONCURRENCY \(10\) exceeds QUEUE_MAX_ACK_PENDING \(5\)/,
+    )
     expect(problemsOf(() => loadIngressConfig({ QUEUE_SUBJECT_PREFIX: 'same', QUEUE_DLQ_SUBJECT_PREFIX: 'same' }))[0]).toMatch(/must differ/)
     expect(problemsOf(() => loadIngressConfig({ NATS_TOKEN: 't', NATS_USER: 'u', NATS_PASSWORD: 'p' }))[0]).toMatch(/alternatives/)
     expect(problemsOf(() => loadIngressConfig({ NATS_USER: 'u' }))[0]).toMatch(/must be set together/)
   })
 
   // The chart's schema is generated from each setting's `schema`: it must say what `parse` accepts.
-  it('config - every setting\'s schema states the bounds and words its parse accepts', () => {
+  it("config - every setting's schema states the bounds and words its parse accepts", () => {
     const accepts = (setting: Setting<unknown>, raw: string): boolean => {
       try {
         setting.parse(raw)
@@ -88,7 +98,7 @@ describe('config', () => {
     }
   })
 
-  it('config - each app\'s exit bound adds up its settings in ms and its margin', () => {
+  it("config - each app's exit bound adds up its settings in ms and its margin", () => {
     expect(exitBoundMs(exitBounds.ingress, loadIngressConfig({ INGRESS_DRAIN_MS: '1234' }))).toBe(1234)
     expect(exitBoundMs(exitBounds.worker, loadWorkerConfig({ WORKER_DRAIN_MS: '1000' }))).toBe(6000)
     expect(exitBoundMs(exitBounds.autoscaler, loadAutoscalerConfig({ AUTOSCALER_SHUTDOWN_MS: '1000', AUTOSCALER_RENEW_DEADLINE_SECONDS: '3' }))).toBe(6000)

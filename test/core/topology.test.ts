@@ -1,6 +1,13 @@
 import { jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
-import { applyQueueStreams, applyWorkerConsumer, createLogger, DEAD_LETTER_HEADER_ALLOWANCE_BYTES, TopologyConflictError, workerConsumerConfig } from '@sluice/core'
+import {
+  applyQueueStreams,
+  applyWorkerConsumer,
+  createLogger,
+  DEAD_LETTER_HEADER_ALLOWANCE_BYTES,
+  TopologyConflictError,
+  workerConsumerConfig,
+} from '@sluice/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
 import { ingressConfigFor, queueEnv, workerConfigFor } from '../support/queue-env.ts'
@@ -21,7 +28,13 @@ describe('topology', () => {
   })
 
   it('topology - creates the bounded WorkQueue stream, dead letters, state bucket and consumer', async () => {
-    const env = queueEnv(server.url, { QUEUE_MAX_MESSAGES: '123', QUEUE_MAX_BYTES: '65536', QUEUE_MAX_ACK_PENDING: '7', QUEUE_ACK_WAIT_MS: '4000', QUEUE_MAX_DELIVER: '3' })
+    const env = queueEnv(server.url, {
+      QUEUE_MAX_MESSAGES: '123',
+      QUEUE_MAX_BYTES: '65536',
+      QUEUE_MAX_ACK_PENDING: '7',
+      QUEUE_ACK_WAIT_MS: '4000',
+      QUEUE_MAX_DELIVER: '3',
+    })
     const queue = ingressConfigFor(env).queue
     await applyQueueStreams(nc, queue, logger)
     await applyWorkerConsumer(nc, workerConfigFor(env).queue, logger)

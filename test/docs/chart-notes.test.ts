@@ -11,7 +11,10 @@ const copy = mkdtempSync(join(tmpdir(), 'sluice-notes-'))
 cpSync(chartDir, copy, { recursive: true })
 mkdirSync(join(copy, 'notes'))
 renameSync(join(copy, 'templates', 'NOTES.txt'), join(copy, 'notes', 'NOTES.txt'))
-writeFileSync(join(copy, 'templates', 'notes-render.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: notes }\ndata:\n  notes: {{ tpl (.Files.Get "notes/NOTES.txt") . | quote }}\n')
+writeFileSync(
+  join(copy, 'templates', 'notes-render.yaml'),
+  'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: notes }\ndata:\n  notes: {{ tpl (.Files.Get "notes/NOTES.txt") . | quote }}\n',
+)
 
 async function renderNotes(set: readonly string[]): Promise<string> {
   const args = ['template', 'demo', copy, '--namespace', 'sluice', '--kube-version', kubeVersion, '--show-only', 'templates/notes-render.yaml']

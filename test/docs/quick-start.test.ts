@@ -115,11 +115,15 @@ for (const name of ['quick-start', 'quick-start-shedding']) {
       expect(problems, `the README shows answers make dev does not give:\n${problems.join('\n')}`).toEqual([])
     }, 90_000)
 
-    it(`readme quick start - ${name}: Ctrl-C lets the workers drain and exits 0`, async () => {
-      const stopping = dev!
-      dev = undefined
-      expect(await stopping.stop()).toBe(0)
-      expect(stopping.output()).not.toMatch(/exited \(|SIGKILL/)
-    }, STOP_TIMEOUT_MS + 10_000)
+    it(
+      `readme quick start - ${name}: Ctrl-C lets the workers drain and exits 0`,
+      async () => {
+        const stopping = dev!
+        dev = undefined
+        expect(await stopping.stop()).toBe(0)
+        expect(stopping.output()).not.toMatch(/exited \(|SIGKILL/)
+      },
+      STOP_TIMEOUT_MS + 10_000,
+    )
   })
 }

@@ -39,7 +39,7 @@ export function quickStartSection(readme: string, name: string): QuickStartSecti
         pending = ''
       }
     } else if (text === '') {
-      continue
+      // A blank line inside the block separates nothing.
     } else if (text.startsWith('#')) {
       const step = steps.at(-1)
       if (!step) throw new Error(`${name}: an answer before any command: ${text}`)
@@ -75,7 +75,11 @@ function printsStatus(step: QuickStartStep): boolean {
  */
 export function differences(step: QuickStartStep, printed: string): string[] {
   if (!printsStatus(step)) {
-    const normalise = (text: string): string[] => text.trim().split('\n').map((line) => line.trim().replace(/\s+/g, ' '))
+    const normalise = (text: string): string[] =>
+      text
+        .trim()
+        .split('\n')
+        .map((line) => line.trim().replace(/\s+/g, ' '))
     const [shown, actual] = [normalise(step.shown.join('\n')).join('\n'), normalise(printed).join('\n')]
     return sameText(shown, actual) ? [] : [`printed ${JSON.stringify(actual)}, the README shows ${JSON.stringify(shown)}`]
   }
@@ -94,7 +98,10 @@ export function differences(step: QuickStartStep, printed: string): string[] {
 const ANY = '\u0000any'
 
 function sameText(shown: string, printed: string): boolean {
-  const pattern = shown.split('…').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[\\s\\S]*')
+  const pattern = shown
+    .split('…')
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('[\\s\\S]*')
   return new RegExp(`^${pattern}$`).test(printed)
 }
 

@@ -18,7 +18,10 @@ export interface Outcome {
 
 async function statusOf(base: string, id: string): Promise<JobStatus | undefined> {
   const response = await fetch(`${base}/v1/jobs/${encodeURIComponent(id)}`, { signal: AbortSignal.timeout(5000) })
-  if (response.status === 404) { await response.body?.cancel(); return undefined }
+  if (response.status === 404) {
+    await response.body?.cancel()
+    return undefined
+  }
   if (!response.ok) throw new Error(`GET /v1/jobs/${id} answered ${response.status}`)
   return (await response.json()) as JobStatus
 }
@@ -35,10 +38,15 @@ export async function outcomeOf(base: string, ids: Iterable<string>, timeoutMs: 
   while (pending.size > 0 && Date.now() < deadline) {
     const batch = [...pending]
     for (let i = 0; i < batch.length; i += 16) {
-      await Promise.all(batch.slice(i, i + 16).map(async (id) => {
-        const status = await statusOf(base, id).catch(() => undefined)
-        if (status?.state === 'succeeded') { pending.delete(id); attempts.set(id, status.attempts) }
-      }))
+      await Promise.all(
+        batch.slice(i, i + 16).map(async (id) => {
+          const status = await statusOf(base, id).catch(() => undefined)
+          if (status?.state === 'succeeded') {
+            pending.delete(id)
+            attempts.set(id, status.attempts)
+          }
+        }),
+      )
     }
     if (pending.size > 0) await new Promise((resolve) => setTimeout(resolve, 1000))
   }
@@ -52,9 +60,13 @@ export async function outcomeOf(base: string, ids: Iterable<string>, timeoutMs: 
 
 /** Waits until the queue is empty: nothing pending, nothing in flight. */
 export async function queueDrained(base: string, timeoutMs: number): Promise<void> {
-  await eventually('the queue to drain (depth 0, inFlight 0)', async () => {
-    const response = await fetch(`${base}/v1/queue`, { signal: AbortSignal.timeout(5000) })
-    const body = (await response.json()) as { depth: number; inFlight: number }
-    return body.depth === 0 && body.inFlight === 0 ? true : undefined
-  }, { timeoutMs, intervalMs: 1000 })
+  await eventually(
+    'the queue to drain (depth 0, inFlight 0)',
+    async () => {
+      const response = await fetch(`${base}/v1/queue`, { signal: AbortSignal.timeout(5000) })
+      const body = (await response.json()) as { depth: number; inFlight: number }
+      return body.depth === 0 && body.inFlight === 0 ? true : undefined
+    },
+    { timeoutMs, intervalMs: 1000 },
+  )
 }

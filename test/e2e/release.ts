@@ -23,9 +23,7 @@ export async function releasePods(namespace: string, release: string): Promise<P
     .map((pod) => {
       const ready = pod.status.conditions?.find((condition) => condition.type === 'Ready')
       const isReady = ready?.status === 'True'
-      const startSeconds = isReady
-        ? (Date.parse(ready.lastTransitionTime) - Date.parse(pod.metadata.creationTimestamp)) / 1000
-        : undefined
+      const startSeconds = isReady ? (Date.parse(ready.lastTransitionTime) - Date.parse(pod.metadata.creationTimestamp)) / 1000 : undefined
       return {
         name: pod.metadata.name,
         uid: pod.metadata.uid,
@@ -40,7 +38,10 @@ export async function releasePods(namespace: string, release: string): Promise<P
 /** The worker Deployment's desired replicas and generation (one spec write = one generation). */
 export async function workerScale(namespace: string, deployment: string): Promise<{ replicas: number; generation: number; ready: number }> {
   const d = await getJson<{ spec: { replicas: number }; metadata: { generation: number }; status: { readyReplicas?: number } }>([
-    '-n', namespace, 'deployment', deployment,
+    '-n',
+    namespace,
+    'deployment',
+    deployment,
   ])
   return { replicas: d.spec.replicas, generation: d.metadata.generation, ready: d.status.readyReplicas ?? 0 }
 }
@@ -63,10 +64,10 @@ export async function scalerObserved(namespace: string, scaler: string): Promise
  */
 export async function leftovers(namespace: string, release: string): Promise<string[]> {
   const namespaced = (await kubectl(['api-resources', '--verbs=list', '--namespaced', '-o', 'name'])).split('\n').filter(Boolean)
-  const found = (await kubectl(['-n', namespace, 'get', namespaced.join(','), '-o', 'name', '--ignore-not-found'], 120_000))
-    .split('\n').filter(Boolean)
+  const found = (await kubectl(['-n', namespace, 'get', namespaced.join(','), '-o', 'name', '--ignore-not-found'], 120_000)).split('\n').filter(Boolean)
   const clusterScoped = (await kubectl(['api-resources', '--verbs=list', '--namespaced=false', '-o', 'name'])).split('\n').filter(Boolean)
   const labelled = (await kubectl(['get', clusterScoped.join(','), '-l', `app.kubernetes.io/instance=${release}`, '-o', 'name', '--ignore-not-found'], 120_000))
-    .split('\n').filter(Boolean)
+    .split('\n')
+    .filter(Boolean)
   return [...found, ...labelled].sort()
 }

@@ -36,13 +36,17 @@ export class Summary {
       lines.push('', `  ${'jobs'.padEnd(24)} ${'accepted'.padStart(9)} ${'processed'.padStart(9)} ${'lost'.padStart(5)} ${'run twice'.padStart(9)}`)
       const total = { accepted: 0, processed: 0, lost: 0, runTwice: 0 }
       for (const [flow, c] of this.#jobs) {
-        lines.push(`  ${flow.padEnd(24)} ${String(c.accepted).padStart(9)} ${String(c.processed).padStart(9)} ${String(c.lost).padStart(5)} ${String(c.runTwice).padStart(9)}`)
+        lines.push(
+          `  ${flow.padEnd(24)} ${String(c.accepted).padStart(9)} ${String(c.processed).padStart(9)} ${String(c.lost).padStart(5)} ${String(c.runTwice).padStart(9)}`,
+        )
         total.accepted += c.accepted
         total.processed += c.processed
         total.lost += c.lost
         total.runTwice += c.runTwice
       }
-      lines.push(`  ${'total'.padEnd(24)} ${String(total.accepted).padStart(9)} ${String(total.processed).padStart(9)} ${String(total.lost).padStart(5)} ${String(total.runTwice).padStart(9)}`)
+      lines.push(
+        `  ${'total'.padEnd(24)} ${String(total.accepted).padStart(9)} ${String(total.processed).padStart(9)} ${String(total.lost).padStart(5)} ${String(total.runTwice).padStart(9)}`,
+      )
     }
     return lines.join('\n')
   }

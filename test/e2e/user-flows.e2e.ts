@@ -45,7 +45,9 @@ function expectOnlyDocumentedAnswers(flow: string, result: LoadResult): void {
 
 describe('e2e - the chart on a real node', () => {
   beforeAll(async () => {
-    expect(values, 'cluster-values.yaml names the NATS image of NATS_SERVER_VERSION').toContain(`tag: ${pinnedVersion('NATS_SERVER_VERSION').replace(/^v/, '')}`)
+    expect(values, 'cluster-values.yaml names the NATS image of NATS_SERVER_VERSION').toContain(
+      `tag: ${pinnedVersion('NATS_SERVER_VERSION').replace(/^v/, '')}`,
+    )
     await kubectl(['wait', '--for=condition=Ready', 'node', '--all', '--timeout=60s'])
   })
 
@@ -59,8 +61,21 @@ describe('e2e - the chart on a real node', () => {
 
   it('e2e - helm install into a fresh namespace: every pod Ready', async () => {
     const started = Date.now()
-    await helm(['install', release, chartDir, '-n', namespace, '--create-namespace', '-f', valuesFile,
-      '--set', `ingress.ingressResource.host=${ingressHost}`, '--wait', '--timeout', '5m'])
+    await helm([
+      'install',
+      release,
+      chartDir,
+      '-n',
+      namespace,
+      '--create-namespace',
+      '-f',
+      valuesFile,
+      '--set',
+      `ingress.ingressResource.host=${ingressHost}`,
+      '--wait',
+      '--timeout',
+      '5m',
+    ])
     summary.add('install', 'helm install --wait', seconds(Date.now() - started))
     const pods = await releasePods(namespace, release)
     expect(pods.filter((pod) => !pod.ready).map((pod) => pod.name)).toEqual([])
@@ -87,14 +102,28 @@ describe('e2e - the chart on a real node', () => {
       ['ingress', ingressController, ['-H', `Host: ${ingressHost}`]],
     ] as const) {
       // Traefik picks the Ingress up a moment after it is created.
-      const seed = await eventually(`the seed route through the ${via}`, async () => {
-        const answer = await curl([...headers, `${url}/?user_id=${via}-seed`])
-        return answer.status === 200 ? answer : undefined
-      }, { timeoutMs: 60_000, intervalMs: 500 })
+      const seed = await eventually(
+        `the seed route through the ${via}`,
+        async () => {
+          const answer = await curl([...headers, `${url}/?user_id=${via}-seed`])
+          return answer.status === 200 ? answer : undefined
+        },
+        { timeoutMs: 60_000, intervalMs: 500 },
+      )
       expect(seed.body).toBe(`queuing user process: ${via}-seed`)
       const id = `${via}-json`
-      const posted = await curl([...headers, '-X', 'POST', `${url}/v1/jobs`, '-H', 'content-type: application/json',
-        '-H', `idempotency-key: ${id}`, '-d', JSON.stringify({ type: 'user', payload: { user_id: id } })])
+      const posted = await curl([
+        ...headers,
+        '-X',
+        'POST',
+        `${url}/v1/jobs`,
+        '-H',
+        'content-type: application/json',
+        '-H',
+        `idempotency-key: ${id}`,
+        '-d',
+        JSON.stringify({ type: 'user', payload: { user_id: id } }),
+      ])
       expect(posted.status, posted.body).toBe(202)
       expect(JSON.parse(posted.body)).toMatchObject({ id, duplicate: false })
       const status = await curl([...headers, `${url}/v1/jobs/${id}`])
@@ -109,7 +138,11 @@ describe('e2e - the chart on a real node', () => {
 
   it('e2e - a flood: the QueueScaler scales the workers up in one write, ≥ 2 pods process, the backlog drains, workers scale down', async () => {
     await queueDrained(base, 60_000)
-    await eventually('workers at minReplicas before the flood', async () => ((await workerScale(namespace, worker)).replicas === minReplicas ? true : undefined), 120_000)
+    await eventually(
+      'workers at minReplicas before the flood',
+      async () => ((await workerScale(namespace, worker)).replicas === minReplicas ? true : undefined),
+      120_000,
+    )
     const before = await workerScale(namespace, worker)
     // The operator reads the backlog every pollIntervalSeconds: pause it while the flood is accepted, so its
     // first look after resuming sees the whole backlog, and its answer can be checked as one write.
@@ -120,25 +153,41 @@ describe('e2e - the chart on a real node', () => {
     expect(flood.accepted.size).toBe(160)
     const resumed = Date.now()
     await kubectl(['-n', namespace, 'annotate', 'queuescaler', worker, 'sluice.dev/paused-'])
-    const up = await eventually('the workers scaled up', async () => {
-      const scale = await workerScale(namespace, worker)
-      return scale.replicas > minReplicas ? { ...scale, at: Date.now() } : undefined
-    }, { timeoutMs: 60_000, intervalMs: 200 })
+    const up = await eventually(
+      'the workers scaled up',
+      async () => {
+        const scale = await workerScale(namespace, worker)
+        return scale.replicas > minReplicas ? { ...scale, at: Date.now() } : undefined
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    )
     expect(up.replicas, 'straight to maxReplicas (160 jobs / 10 per worker is past it)').toBe(maxReplicas)
     expect(up.generation - before.generation, 'spec writes for the scale-up').toBe(1)
     summary.add('flood', `resume to scale-up write (${minReplicas} -> ${up.replicas} workers)`, seconds(up.at - resumed))
     const firstPods = logs.podsThatStarted()
-    const newWorkerBusy = await eventually('a new worker pod processing', () => {
-      const pods = logs.podsThatStarted()
-      return [...pods].some((pod) => !firstPods.has(pod)) ? Date.now() : undefined
-    }, { timeoutMs: 120_000, intervalMs: 200 })
+    const newWorkerBusy = await eventually(
+      'a new worker pod processing',
+      () => {
+        const pods = logs.podsThatStarted()
+        return [...pods].some((pod) => !firstPods.has(pod)) ? Date.now() : undefined
+      },
+      { timeoutMs: 120_000, intervalMs: 200 },
+    )
     summary.add('flood', 'resume to a new worker pod processing', seconds(newWorkerBusy - resumed))
-    const allReady = await eventually('every worker Ready', async () => ((await workerScale(namespace, worker)).ready === maxReplicas ? Date.now() : undefined), 120_000)
+    const allReady = await eventually(
+      'every worker Ready',
+      async () => ((await workerScale(namespace, worker)).ready === maxReplicas ? Date.now() : undefined),
+      120_000,
+    )
     summary.add('flood', `scale-up write to ${maxReplicas} workers Ready`, seconds(allReady - up.at))
     await queueDrained(base, 300_000)
     const drained = Date.now()
     summary.add('flood', `resume to backlog drained (160 jobs x 3 s)`, seconds(drained - resumed))
-    const down = await eventually('the workers scaled down', async () => ((await workerScale(namespace, worker)).replicas === minReplicas ? Date.now() : undefined), { timeoutMs: 180_000, intervalMs: 500 })
+    const down = await eventually(
+      'the workers scaled down',
+      async () => ((await workerScale(namespace, worker)).replicas === minReplicas ? Date.now() : undefined),
+      { timeoutMs: 180_000, intervalMs: 500 },
+    )
     summary.add('flood', 'backlog drained to scale-down (stabilisation 20 s)', seconds(down - drained))
     const outcome = await outcomeOf(base, flood.accepted, 120_000)
     await record('flood', outcome, false)
@@ -168,7 +217,11 @@ describe('e2e - the chart on a real node', () => {
     await annotate('sluice.dev/paused-replicas-')
     await eventually('QueueScaler resumed', async () => ((await scalerCondition(namespace, worker, 'Paused')) === 'False' ? true : undefined), 60_000)
     const resumed = Date.now()
-    await eventually('the operator back in charge (minReplicas on an empty queue)', async () => ((await workerScale(namespace, worker)).replicas === minReplicas ? true : undefined), 120_000)
+    await eventually(
+      'the operator back in charge (minReplicas on an empty queue)',
+      async () => ((await workerScale(namespace, worker)).replicas === minReplicas ? true : undefined),
+      120_000,
+    )
     summary.add('paused', 'scale held at 3; paused-replicas held 2; resumed to min in', seconds(Date.now() - resumed))
   })
 
@@ -179,8 +232,22 @@ describe('e2e - the chart on a real node', () => {
     try {
       await eventually('load running', () => (load.snapshot().accepted.size >= 20 ? true : undefined), 30_000)
       const started = Date.now()
-      await helm(['upgrade', release, chartDir, '-n', namespace, '-f', valuesFile, '--set', `ingress.ingressResource.host=${ingressHost}`,
-        '--set-string', 'commonLabels.sluice-e2e-revision=2', '--wait', '--timeout', '5m'])
+      await helm([
+        'upgrade',
+        release,
+        chartDir,
+        '-n',
+        namespace,
+        '-f',
+        valuesFile,
+        '--set',
+        `ingress.ingressResource.host=${ingressHost}`,
+        '--set-string',
+        'commonLabels.sluice-e2e-revision=2',
+        '--wait',
+        '--timeout',
+        '5m',
+      ])
       summary.add('upgrade', 'helm upgrade --wait (every pod rolled)', seconds(Date.now() - started))
       const acceptedAtEnd = load.snapshot().accepted.size
       await eventually('load after the upgrade', () => (load.snapshot().accepted.size >= acceptedAtEnd + 20 ? true : undefined), 30_000)
@@ -197,13 +264,17 @@ describe('e2e - the chart on a real node', () => {
 
   it('e2e - deleting a worker pod mid-job: 0 accepted jobs lost', async () => {
     const batch = await loadAgainst(base, 'kill-worker', 50, 12).finished
-    const victim = await eventually('a worker pod in the middle of a job', () => {
-      for (const id of batch.accepted) {
-        const pod = logs.firstStartedOn(id)
-        if (pod) return pod
-      }
-      return undefined
-    }, { timeoutMs: 60_000, intervalMs: 100 })
+    const victim = await eventually(
+      'a worker pod in the middle of a job',
+      () => {
+        for (const id of batch.accepted) {
+          const pod = logs.firstStartedOn(id)
+          if (pod) return pod
+        }
+        return undefined
+      },
+      { timeoutMs: 60_000, intervalMs: 100 },
+    )
     await kubectl(['-n', namespace, 'delete', 'pod', victim, '--wait=false'])
     summary.add('delete worker', 'deleted pod', victim)
     await record('delete worker', await outcomeOf(base, batch.accepted, 180_000), true)
@@ -235,10 +306,14 @@ describe('e2e - the chart on a real node', () => {
     await queueDrained(base, 120_000)
     await helm(['uninstall', release, '-n', namespace, '--wait', '--timeout', '3m'])
     // helm waits for the objects it deleted; their pods then stop within their grace periods (NATS: 60 s).
-    const left = await eventually('the release\'s pods gone', async () => {
-      const names = await leftovers(namespace, release)
-      return names.some((name) => name.startsWith('pod/')) ? undefined : names
-    }, { timeoutMs: 150_000, intervalMs: 2000 })
+    const left = await eventually(
+      "the release's pods gone",
+      async () => {
+        const names = await leftovers(namespace, release)
+        return names.some((name) => name.startsWith('pod/')) ? undefined : names
+      },
+      { timeoutMs: 150_000, intervalMs: 2000 },
+    )
     // What the chart's README documents as staying (section "Uninstalling"): the NATS volume claim (data
     // outlives the release), the autoscaler's leader-election Lease (made at run time, not by the chart),
     // Events; and what every namespace has.

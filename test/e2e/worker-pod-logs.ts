@@ -26,12 +26,19 @@ export class WorkerPodLogs {
     const look = async (): Promise<void> => {
       try {
         const pods = await getJson<{ items: { metadata: { name: string }; status: { phase: string } }[] }>([
-          '-n', this.#namespace, 'pods', '-l', this.#selector,
+          '-n',
+          this.#namespace,
+          'pods',
+          '-l',
+          this.#selector,
         ])
         for (const pod of pods.items) {
           const name = pod.metadata.name
           if (this.#followed.has(name) || pod.status.phase === 'Pending') continue
-          this.#followed.set(name, followLog(this.#namespace, name, (line) => this.#record(name, line)))
+          this.#followed.set(
+            name,
+            followLog(this.#namespace, name, (line) => this.#record(name, line)),
+          )
         }
       } catch {
         // The next look retries (the API server is busy during a helm upgrade).

@@ -112,7 +112,10 @@ describe('client errors', () => {
 
   it('client errors - a broken chunked body is answered at once with a 400 problem+json', async () => {
     const started = performance.now()
-    const { answers } = await exchange(port, 'POST /v1/jobs HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n')
+    const { answers } = await exchange(
+      port,
+      'POST /v1/jobs HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n',
+    )
     expectProblem(answers[0], 400, 'urn:sluice:problem:invalid-request')
     // Not left waiting for a body that can no longer arrive (the bound for that is 65 s).
     expect(performance.now() - started).toBeLessThan(10_000)

@@ -46,7 +46,12 @@ describe('dead letters', () => {
     await eventually(`${id} to be ${state}`, async () => ((await stateOf(id)) === state ? true : undefined))
   }
   async function submit(id: string): Promise<void> {
-    const response = await ingress.app.inject({ method: 'POST', url: '/v1/jobs', headers: { ...json, 'idempotency-key': id }, payload: { type: 'report', payload: { id } } })
+    const response = await ingress.app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { ...json, 'idempotency-key': id },
+      payload: { type: 'report', payload: { id } },
+    })
     expect(response.statusCode).toBe(202)
   }
 
@@ -121,7 +126,13 @@ describe('dead letters written by other clients', () => {
   it('dead letters - missing or malformed headers are listed with fallbacks, never a 500', async () => {
     const js = jetstream(ingress.nats.nc)
     const deadAt = '2026-01-02T03:04:05.000Z'
-    await publishDeadLetter(js, 'fine', { 'Sluice-Job-Type': 'report', 'Sluice-Queued-At': deadAt, 'Sluice-Error': 'boom', 'Sluice-Attempts': '3', 'Sluice-Dead-At': deadAt })
+    await publishDeadLetter(js, 'fine', {
+      'Sluice-Job-Type': 'report',
+      'Sluice-Queued-At': deadAt,
+      'Sluice-Error': 'boom',
+      'Sluice-Attempts': '3',
+      'Sluice-Dead-At': deadAt,
+    })
     await publishDeadLetter(js, 'words', { 'Sluice-Job-Type': 'report', 'Sluice-Attempts': 'lots', 'Sluice-Dead-At': 'yesterday' })
     await publishDeadLetter(js, 'huge', { 'Sluice-Attempts': '1e400' })
     await publishDeadLetter(js, 'negative', { 'Sluice-Attempts': '-2' })

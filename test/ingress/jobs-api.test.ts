@@ -37,7 +37,12 @@ describe('jobs api', () => {
 
   it('jobs api - a job accepted under the longest Idempotency-Key can be read back', async () => {
     const id = 'k'.repeat(128)
-    const response = await ingress.app.inject({ method: 'POST', url: '/v1/jobs', headers: { ...json, 'idempotency-key': id }, payload: { type: 'report', payload: {} } })
+    const response = await ingress.app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { ...json, 'idempotency-key': id },
+      payload: { type: 'report', payload: {} },
+    })
     expect(response.statusCode).toBe(202)
     const status = await ingress.app.inject({ method: 'GET', url: response.headers.location as string })
     expect(status.statusCode).toBe(200)
@@ -50,7 +55,12 @@ describe('jobs api', () => {
     const jsm = await jetstreamManager(ingress.nats.nc)
     const before = (await jsm.streams.info(env.QUEUE_STREAM!)).state.messages
     const submit = () =>
-      ingress.app.inject({ method: 'POST', url: '/v1/jobs', headers: { ...json, 'idempotency-key': 'order-42' }, payload: { type: 'charge', payload: { cents: 100 } } })
+      ingress.app.inject({
+        method: 'POST',
+        url: '/v1/jobs',
+        headers: { ...json, 'idempotency-key': 'order-42' },
+        payload: { type: 'charge', payload: { cents: 100 } },
+      })
     const first = await submit()
     const second = await submit()
     expect(first.statusCode).toBe(202)

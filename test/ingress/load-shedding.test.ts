@@ -63,32 +63,51 @@ describe('load shedding', () => {
   const invalidSubmissions = [
     { name: 'malformed JSON', method: 'POST', url: '/v1/jobs', headers: json, payload: '{"type": "t", "payload": ' },
     { name: 'a job without a type', method: 'POST', url: '/v1/jobs', headers: json, payload: '{"payload":{}}' },
-    { name: 'a body over JOB_MAX_BYTES', method: 'POST', url: '/v1/jobs', headers: json, payload: JSON.stringify({ type: 't', payload: 'x'.repeat(JOB_MAX_BYTES) }) },
+    {
+      name: 'a body over JOB_MAX_BYTES',
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: json,
+      payload: JSON.stringify({ type: 't', payload: 'x'.repeat(JOB_MAX_BYTES) }),
+    },
     { name: 'a user_id with a control character', method: 'GET', url: '/?user_id=a%01b' },
     { name: 'a user_id over 256 characters', method: 'POST', url: `/?user_id=${'9'.repeat(300)}` },
   ] as const
 
-  it.each(invalidSubmissions)('load shedding - while the queue refuses, $name is refused before the body is read or validated (503, not 4xx)', async (request) => {
-    const before = await rejectedCount(ingress, 'unavailable')
-    const answer = await ingress.app.inject(request)
-    expect(answer.statusCode).toBe(503)
-    expect(answer.json()).toMatchObject({ type: 'urn:sluice:problem:queue-unavailable', status: 503 })
-    expect(await rejectedCount(ingress, 'unavailable')).toBe(before + 1)
-  })
+  it.each(invalidSubmissions)(
+    'load shedding - while the queue refuses, $name is refused before the body is read or validated (503, not 4xx)',
+    async (request) => {
+      const before = await rejectedCount(ingress, 'unavailable')
+      const answer = await ingress.app.inject(request)
+      expect(answer.statusCode).toBe(503)
+      expect(answer.json()).toMatchObject({ type: 'urn:sluice:problem:queue-unavailable', status: 503 })
+      expect(await rejectedCount(ingress, 'unavailable')).toBe(before + 1)
+    },
+  )
 
   it('load shedding - the refusal carries what every answer carries: problem+json, Retry-After, security headers, the request id', async () => {
-    for (const [method, url] of [['GET', '/?user_id=7'], ['POST', '/?user_id=7'], ['POST', '/v1/jobs']] as const) {
+    for (const [method, url] of [
+      ['GET', '/?user_id=7'],
+      ['POST', '/?user_id=7'],
+      ['POST', '/v1/jobs'],
+    ] as const) {
       const answer = await ingress.app.inject({ method, url, headers: { ...json, 'x-request-id': 'trace-1' }, payload: '{"type":"t","payload":1}' })
       expect(answer.statusCode).toBe(503)
       expect(answer.headers['content-type']).toBe('application/problem+json; charset=utf-8')
       expect(answer.headers['retry-after']).toBe('4')
       expect(answer.headers['x-content-type-options']).toBe('nosniff')
       expect(answer.headers['x-request-id']).toBe('trace-1')
-      expect(answer.json()).toEqual({ type: 'urn:sluice:problem:queue-unavailable', title: 'Queue Unavailable', status: 503, detail: 'the queue server is not connected', instance: url })
+      expect(answer.json()).toEqual({
+        type: 'urn:sluice:problem:queue-unavailable',
+        title: 'Queue Unavailable',
+        status: 503,
+        detail: 'the queue server is not connected',
+        instance: url,
+      })
     }
   })
 
-  it('load shedding - the seed\'s missing user_id keeps its 400, and routes that store no job are not shed', async () => {
+  it("load shedding - the seed's missing user_id keeps its 400, and routes that store no job are not shed", async () => {
     for (const url of ['/', '/?user_id=']) {
       const answer = await ingress.app.inject({ method: 'GET', url })
       expect(answer.statusCode).toBe(400)
@@ -128,7 +147,7 @@ describe('load shedding behind keys and a rate limit', () => {
     await server?.close()
   })
 
-  it('load shedding behind keys and a rate limit - a missing key is 401 and a client past its rate 429 before the queue\'s 503', async () => {
+  it("load shedding behind keys and a rate limit - a missing key is 401 and a client past its rate 429 before the queue's 503", async () => {
     for (const url of ['/v1/jobs', '/?user_id=1']) {
       const anonymous = await ingress.app.inject({ method: 'POST', url, headers: json, payload: '{"type":"t","payload":1}' })
       expect(anonymous.statusCode).toBe(401)
@@ -136,7 +155,12 @@ describe('load shedding behind keys and a rate limit', () => {
     // Past 2 a second: the first two are shed, the third is limited first.
     const statuses = []
     for (let i = 0; i < 3; i++) {
-      const answer = await ingress.app.inject({ method: 'POST', url: '/v1/jobs', headers: { ...json, authorization: `Bearer ${KEY}` }, payload: '{"type":"t","payload":1}' })
+      const answer = await ingress.app.inject({
+        method: 'POST',
+        url: '/v1/jobs',
+        headers: { ...json, authorization: `Bearer ${KEY}` },
+        payload: '{"type":"t","payload":1}',
+      })
       statuses.push(answer.statusCode)
     }
     expect(statuses).toEqual([503, 503, 429])
@@ -158,14 +182,12 @@ describe('load shedding through the ingress', () => {
     await nats?.close()
   })
 
-  it('load shedding through the ingress - a flood on a full queue: every answer is a 503 of the route\'s kind, each one counted once', async () => {
+  it("load shedding through the ingress - a flood on a full queue: every answer is a 503 of the route's kind, each one counted once", async () => {
     expect((await fetch(`${baseUrl}/?user_id=fill`)).status).toBe(200)
     // The first refusal comes from the server; those right after it (within FULL_HOLD_MS) are shed.
     const answers = await Promise.all(
       Array.from({ length: 60 }, (_, i) =>
-        i % 2 === 0
-          ? fetch(`${baseUrl}/?user_id=${i}`)
-          : fetch(`${baseUrl}/v1/jobs`, { method: 'POST', headers: json, body: '{"type":"noop","payload":{}}' }),
+        i % 2 === 0 ? fetch(`${baseUrl}/?user_id=${i}`) : fetch(`${baseUrl}/v1/jobs`, { method: 'POST', headers: json, body: '{"type":"noop","payload":{}}' }),
       ),
     )
     for (const [i, answer] of answers.entries()) {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually } from '../support/eventually.ts'
 import { startIngress, type InProcessIngress } from '../support/in-process.ts'
-import { NOT_CONTROLLABLE_REASON, startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
+import { NOT_CONTROLLABLE_REASON, startNatsServer } from '../support/nats-server.ts'
 import { queueEnv } from '../support/queue-env.ts'
 
 const PUBLISH_TIMEOUT_MS = 1000
@@ -13,7 +13,9 @@ describe.skipIf(!server.controllable)(`nats outage${server.controllable ? '' : `
   let ingress: InProcessIngress
 
   beforeAll(async () => {
-    ingress = await startIngress(queueEnv(server.url, { INGRESS_PUBLISH_TIMEOUT_MS: String(PUBLISH_TIMEOUT_MS), INGRESS_MAX_INFLIGHT: '2', INGRESS_QUEUE_INFO_CACHE_MS: '0' }))
+    ingress = await startIngress(
+      queueEnv(server.url, { INGRESS_PUBLISH_TIMEOUT_MS: String(PUBLISH_TIMEOUT_MS), INGRESS_MAX_INFLIGHT: '2', INGRESS_QUEUE_INFO_CACHE_MS: '0' }),
+    )
   })
   afterAll(async () => {
     server.resume()

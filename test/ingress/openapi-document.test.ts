@@ -32,7 +32,9 @@ describe('openapi document', () => {
   })
 
   const operations = () =>
-    Object.entries(document.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, operation]) => ({ label: `${method.toUpperCase()} ${path}`, operation })))
+    Object.entries(document.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([method, operation]) => ({ label: `${method.toUpperCase()} ${path}`, operation })),
+    )
 
   it('openapi document - every 4xx and 5xx is documented with the media type it is sent with, never plain JSON', () => {
     for (const { label, operation } of operations()) {
@@ -90,11 +92,14 @@ describe('openapi document', () => {
 
   // The README: "Ids ... with control characters are a problem+json 400": C0, DEL, C1 (U+0080-U+009F) and
   // the line and paragraph separators, which split log lines as well as a newline does.
-  it.each(['%00', '%0A', '%1F', '%7F', '%C2%80', '%C2%85', '%C2%9F', '%E2%80%A8', '%E2%80%A9'])('openapi document - a user_id holding %s is a 400', async (encoded) => {
-    const answer = await ingress.app.inject({ method: 'GET', url: `/?user_id=a${encoded}b` })
-    expect(answer.statusCode).toBe(400)
-    expect(answer.headers['content-type']).toMatch(/^application\/problem\+json/)
-  })
+  it.each(['%00', '%0A', '%1F', '%7F', '%C2%80', '%C2%85', '%C2%9F', '%E2%80%A8', '%E2%80%A9'])(
+    'openapi document - a user_id holding %s is a 400',
+    async (encoded) => {
+      const answer = await ingress.app.inject({ method: 'GET', url: `/?user_id=a${encoded}b` })
+      expect(answer.statusCode).toBe(400)
+      expect(answer.headers['content-type']).toMatch(/^application\/problem\+json/)
+    },
+  )
 
   it('openapi document - printable non-ASCII user_ids are still accepted', async () => {
     for (const encoded of ['%C2%A0', '%C3%A9', '%F0%9F%98%80', '%E2%80%A7']) {

@@ -13,7 +13,21 @@ import { startApp, type AppProcess } from '../support/sluice-processes.ts'
 const SEED = '13'
 const MAX_EXAMPLES = '40'
 const RUN_TIMEOUT_MS = 150_000
-const ARGS = ['--checks', 'all', '--seed', SEED, '--max-examples', MAX_EXAMPLES, '--generation-database', 'none', '--workers', '1', '--request-timeout', '10', '--no-color']
+const ARGS = [
+  '--checks',
+  'all',
+  '--seed',
+  SEED,
+  '--max-examples',
+  MAX_EXAMPLES,
+  '--generation-database',
+  'none',
+  '--workers',
+  '1',
+  '--request-timeout',
+  '10',
+  '--no-color',
+]
 
 const KEY = 'schemathesis-key-0000000001'
 
@@ -39,7 +53,9 @@ describe.skipIf(skipReason !== undefined)(`openapi schemathesis${skipReason ? ` 
     const ingress = await startApp('ingress', queueEnv(nats.url, env), 'warn')
     ingresses.push(ingress)
     const result = await runSchemathesis(`${ingress.baseUrl}/openapi.json`, [...ARGS, ...extraArgs], RUN_TIMEOUT_MS)
-    console.info(`schemathesis (${Object.keys(env).length ? JSON.stringify(env) : 'defaults'}): ${result.seconds.toFixed(1)} s, ${result.ok ? 'no findings' : 'FINDINGS'}`)
+    console.info(
+      `schemathesis (${Object.keys(env).length ? JSON.stringify(env) : 'defaults'}): ${result.seconds.toFixed(1)} s, ${result.ok ? 'no findings' : 'FINDINGS'}`,
+    )
     expect(result.ok, result.output.slice(-20_000)).toBe(true)
     // The ingress must still be there: no answer killed it.
     expect(ingress.exit(), ingress.logTail(20)).toBeUndefined()

@@ -20,12 +20,14 @@ describe('rate limit', () => {
 
   beforeAll(async () => {
     server = await startNatsServer()
-    keyed = await startIngress(queueEnv(server.url, {
-      INGRESS_AUTH: 'api-key',
-      INGRESS_API_KEYS_FILE: keysFile([SUBMIT_KEY]),
-      INGRESS_SEED_ROUTE: 'open',
-      INGRESS_RATE_LIMIT_PER_SECOND: '5',
-    }))
+    keyed = await startIngress(
+      queueEnv(server.url, {
+        INGRESS_AUTH: 'api-key',
+        INGRESS_API_KEYS_FILE: keysFile([SUBMIT_KEY]),
+        INGRESS_SEED_ROUTE: 'open',
+        INGRESS_RATE_LIMIT_PER_SECOND: '5',
+      }),
+    )
   })
   afterAll(async () => {
     await keyed?.close()

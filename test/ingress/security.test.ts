@@ -52,7 +52,7 @@ describe('security', () => {
     expect((await post({ 'x-api-key': SUBMIT_KEY })).statusCode).toBe(202)
   })
 
-  it('security - a key without the route\'s scope is 403', async () => {
+  it("security - a key without the route's scope is 403", async () => {
     const readOnly = await post({ authorization: `Bearer ${READ_KEY}` })
     expect(readOnly.statusCode).toBe(403)
     expect(readOnly.json()).toMatchObject({ type: 'urn:sluice:problem:forbidden' })
@@ -136,7 +136,11 @@ describe('logs', () => {
     const keys = keysFile([SUBMIT_KEY])
     const ingress = await startApp('ingress', queueEnv(server.url, { INGRESS_AUTH: 'api-key', INGRESS_API_KEYS_FILE: keys }), 'debug')
     try {
-      await fetch(`${ingress.baseUrl}/v1/jobs`, { method: 'POST', headers: { ...json, authorization: `Bearer ${SUBMIT_KEY}` }, body: JSON.stringify({ type: 't', payload: { card: 'secret-payload-4242' } }) })
+      await fetch(`${ingress.baseUrl}/v1/jobs`, {
+        method: 'POST',
+        headers: { ...json, authorization: `Bearer ${SUBMIT_KEY}` },
+        body: JSON.stringify({ type: 't', payload: { card: 'secret-payload-4242' } }),
+      })
       await fetch(`${ingress.baseUrl}/v1/jobs`, { method: 'POST', headers: { ...json, authorization: 'Bearer wrong-key-9999999999' }, body: '{}' })
     } finally {
       await ingress.stop()

@@ -21,7 +21,7 @@ describe('seed route', () => {
     await server?.close()
   })
 
-  it('seed route - GET and POST queue a user job with the seed\'s text answer', async () => {
+  it("seed route - GET and POST queue a user job with the seed's text answer", async () => {
     for (const method of ['GET', 'POST'] as const) {
       const response = await ingress.app.inject({ method, url: '/?user_id=7' })
       expect(response.statusCode).toBe(200)
@@ -35,11 +35,16 @@ describe('seed route', () => {
   })
 
   it('seed route - POST ignores any body, as the seed did', async () => {
-    const response = await ingress.app.inject({ method: 'POST', url: '/?user_id=8', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'a=b' })
+    const response = await ingress.app.inject({
+      method: 'POST',
+      url: '/?user_id=8',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'a=b',
+    })
     expect(response.statusCode).toBe(200)
   })
 
-  it('seed route - a missing or empty user_id is the seed\'s 400', async () => {
+  it("seed route - a missing or empty user_id is the seed's 400", async () => {
     for (const url of ['/', '/?user_id=', '/?other=1']) {
       const response = await ingress.app.inject({ method: 'GET', url })
       expect(response.statusCode).toBe(400)
@@ -48,7 +53,7 @@ describe('seed route', () => {
     }
   })
 
-  it('seed route - a full queue is 503 with Retry-After and the seed\'s text, and the stream never exceeds max_msgs', async () => {
+  it("seed route - a full queue is 503 with Retry-After and the seed's text, and the stream never exceeds max_msgs", async () => {
     // Concurrent flood well past the capacity of 5 (three are already queued by the tests above).
     const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => ingress.app.inject({ method: 'GET', url: `/?user_id=flood-${i}` })))
     const accepted = answers.filter((answer) => answer.statusCode === 200)
@@ -65,7 +70,7 @@ describe('seed route', () => {
     expect(accepted.length).toBe(5 - 3)
   })
 
-  it('seed route - a full queue refused by the server itself is the seed\'s 503, counted once', async () => {
+  it("seed route - a full queue refused by the server itself is the seed's 503, counted once", async () => {
     const before = (await ingress.app.queue.metrics.rejected.get()).values.find((value) => value.labels.reason === 'queue_full')?.value ?? 0
     // Past the full-queue hold, so that this refusal comes from the server, not from the one the ingress keeps.
     await eventually('the full-queue hold to end', () => (ingress.app.queue.publisher.refusal() === undefined ? true : undefined))

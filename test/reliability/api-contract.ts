@@ -101,7 +101,9 @@ export class ApiContract {
           const operation: Operation = {
             method: method.toUpperCase(),
             parameters: (raw.parameters ?? []).map((parameter) => ({ ...parameter, check: compileSchema(parameter.schema) })),
-            body: bodySchema ? { mediaTypes: Object.keys(bodyContent), check: compileSchema(bodySchema), required: raw.requestBody?.required === true } : undefined,
+            body: bodySchema
+              ? { mediaTypes: Object.keys(bodyContent), check: compileSchema(bodySchema), required: raw.requestBody?.required === true }
+              : undefined,
             answers: new Map(Object.entries(raw.responses).map(([status, answer]) => [Number(status), Object.keys(answer.content ?? { '*': {} })])),
           }
           return [operation.method, operation]
@@ -118,12 +120,19 @@ export class ApiContract {
   violation(request: FuzzRequest, answer: Answer, room: QueueRoom): string | undefined {
     const expected = this.expect(request, room)
     const types = expected.allowed.get(answer.status)
-    if (!types) return `${answer.status} where the contract allows ${[...expected.allowed.keys()].join('/')} (${expected.valid ? 'valid' : 'invalid'}: ${expected.why})`
+    if (!types)
+      return `${answer.status} where the contract allows ${[...expected.allowed.keys()].join('/')} (${expected.valid ? 'valid' : 'invalid'}: ${expected.why})`
     const mediaType = essence(answer.contentType ?? '')
-    if (!types.includes('*') && !types.includes(mediaType)) return `${answer.status} as ${answer.contentType ?? 'no content type'} where the contract says ${types.join(' or ')} (${expected.why})`
+    if (!types.includes('*') && !types.includes(mediaType))
+      return `${answer.status} as ${answer.contentType ?? 'no content type'} where the contract says ${types.join(' or ')} (${expected.why})`
     if ((answer.status === 503 || answer.status === 429) && !answer.retryAfter) return `${answer.status} without Retry-After`
     if (answer.status === 405) {
-      const allow = new Set((answer.allow ?? '').split(',').map((method) => method.trim()).filter((method) => method !== 'HEAD'))
+      const allow = new Set(
+        (answer.allow ?? '')
+          .split(',')
+          .map((method) => method.trim())
+          .filter((method) => method !== 'HEAD'),
+      )
       if (!sameSet(allow, new Set(expected.allow))) return `405 with Allow "${answer.allow ?? ''}" where the path takes ${expected.allow?.join(', ')}`
     }
     if (mediaType === PROBLEM && request.method !== 'HEAD' && answer.body !== undefined) {
@@ -172,9 +181,14 @@ export class ApiContract {
     if (malformedQuery) refuse(400, 'a malformed query')
     const search = new URLSearchParams(query ?? '')
     for (const parameter of operation.parameters) {
-      const values = parameter.in === 'path' ? [decodeURIComponent(params.get(parameter.name) ?? '')]
-        : parameter.in === 'query' ? search.getAll(parameter.name)
-          : request.headers[parameter.name] === undefined ? [] : [request.headers[parameter.name]!]
+      const values =
+        parameter.in === 'path'
+          ? [decodeURIComponent(params.get(parameter.name) ?? '')]
+          : parameter.in === 'query'
+            ? search.getAll(parameter.name)
+            : request.headers[parameter.name] === undefined
+              ? []
+              : [request.headers[parameter.name]!]
       if (values.length === 0) {
         if (parameter.required) refuse(400, `no ${parameter.name}`)
       } else if (values.length > 1 || !parameter.check(values[0])) refuse(400, `${parameter.in} ${parameter.name} off its schema`)
@@ -237,13 +251,20 @@ export class ApiContract {
     }
     if (mediaType !== 'application/json') return
     const text = decoder.decode(sent)
-    if (text.trim() === '') return refuse(400, 'a blank JSON body')
-    if (jsonDepth(text) > this.#limits.jobMaxDepth) return refuse(400, 'JSON nested deeper than JOB_MAX_DEPTH')
+    if (text.trim() === '') {
+      refuse(400, 'a blank JSON body')
+      return
+    }
+    if (jsonDepth(text) > this.#limits.jobMaxDepth) {
+      refuse(400, 'JSON nested deeper than JOB_MAX_DEPTH')
+      return
+    }
     let value: unknown
     try {
       value = JSON.parse(text)
     } catch {
-      return refuse(400, 'a body that is not JSON')
+      refuse(400, 'a body that is not JSON')
+      return
     }
     if (body && !body.check(value)) refuse(400, 'a body off its schema')
   }
@@ -275,7 +296,12 @@ function invalid(why: string, statuses: readonly number[]): Expectation {
 }
 
 function notAllowed(methods: readonly string[], malformedQuery: boolean): Expectation {
-  return { valid: false, why: 'a method the path does not take', allowed: new Map([[405, [PROBLEM]], ...(malformedQuery ? [[400, [PROBLEM]] as const] : [])]), allow: methods }
+  return {
+    valid: false,
+    why: 'a method the path does not take',
+    allowed: new Map([[405, [PROBLEM]], ...(malformedQuery ? [[400, [PROBLEM]] as const] : [])]),
+    allow: methods,
+  }
 }
 
 /** The media type of a Content-Type value, lower case, without parameters. */

@@ -69,8 +69,16 @@ describe.skipIf(!binary)(`nats cluster${binary ? '' : ` (skipped: ${NO_BINARY_RE
     const report = await deployment.ledger.waitForAll(result.accepted, SETTLE_MS)
     const settleMs = Date.now() - settleStarted
     printFigures('cluster leader kill', {
-      leader, successor, settleMs, accepted: report.accepted, processed: report.processed, lost: report.lost.length,
-      duplicates: report.duplicates.length, refused503: result.refused503, refused429: result.refused429, connectionErrors: result.connectionErrors,
+      leader,
+      successor,
+      settleMs,
+      accepted: report.accepted,
+      processed: report.processed,
+      lost: report.lost.length,
+      duplicates: report.duplicates.length,
+      refused503: result.refused503,
+      refused429: result.refused429,
+      connectionErrors: result.connectionErrors,
     })
     // Only documented answers (202, or 503/429 with Retry-After) and never silence: the ingress stayed up.
     expect(result.undocumented).toEqual([])

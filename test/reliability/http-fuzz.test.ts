@@ -85,9 +85,15 @@ describe('http fuzz', () => {
     })
     const header = (name: string) => (answer.headers[name] === undefined ? undefined : String(answer.headers[name]))
     const received = { ...request, url: asInjected(request.url) }
-    const violation = contract.violation(received, { status: answer.statusCode, contentType: header('content-type'), retryAfter: header('retry-after'), allow: header('allow'), body: answer.body }, room)
+    const violation = contract.violation(
+      received,
+      { status: answer.statusCode, contentType: header('content-type'), retryAfter: header('retry-after'), allow: header('allow'), body: answer.body },
+      room,
+    )
     const path = received.url.split('?')[0]
-    const newJob = (path === '/v1/jobs' && answer.statusCode === 202 && answer.json<{ duplicate: boolean }>().duplicate === false) || (path === '/' && answer.statusCode === 200)
+    const newJob =
+      (path === '/v1/jobs' && answer.statusCode === 202 && answer.json<{ duplicate: boolean }>().duplicate === false) ||
+      (path === '/' && answer.statusCode === 200)
     if (newJob) {
       stored++
       if (request.headers['idempotency-key'] !== undefined) storedIds.add(request.headers['idempotency-key'])

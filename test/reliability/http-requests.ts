@@ -23,9 +23,26 @@ const tokenChar = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP
 const token = fc.string({ unit: tokenChar, minLength: 1, maxLength: 32 })
 
 const knownPaths = fc.constantFrom(
-  '/', '/v1/jobs', '/v1/jobs/', '/v1/jobs/some-id', '/v1/queue', '/healthz', '/readyz', '/metrics', '/openapi.json',
-  '/v1/dead-letters', '/v1/dead-letters/redrive', '/v1/dead-letters/some-id/redrive',
-  '//', '/v1//jobs', '/v1/jobs/..', '/V1/JOBS', '/v1/jobs/%2e%2e', '/v1/jobs/a/b', '/*', '/v1/jobs?',
+  '/',
+  '/v1/jobs',
+  '/v1/jobs/',
+  '/v1/jobs/some-id',
+  '/v1/queue',
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/openapi.json',
+  '/v1/dead-letters',
+  '/v1/dead-letters/redrive',
+  '/v1/dead-letters/some-id/redrive',
+  '//',
+  '/v1//jobs',
+  '/v1/jobs/..',
+  '/V1/JOBS',
+  '/v1/jobs/%2e%2e',
+  '/v1/jobs/a/b',
+  '/*',
+  '/v1/jobs?',
 )
 const jobIdPath = fc.oneof(token, fc.string({ maxLength: 200 })).map((id) => `/v1/jobs/${encodeURIComponent(id)}`)
 const randomSegments = fc.array(fc.string({ maxLength: 20 }), { maxLength: 6 }).map((segments) => `/${segments.map(encodeURIComponent).join('/')}`)
@@ -47,13 +64,27 @@ const queryPair = fc.oneof(
   // The dead-letter listing's paging.
   fc.constantFrom('limit=5', 'limit=0', 'limit=101', 'limit=x', 'after=3', 'after=-1', 'limit=1&limit=2'),
 )
-const query = fc.option(fc.array(queryPair, { minLength: 1, maxLength: 4 }).map((pairs) => `?${pairs.join('&')}`), { nil: '' })
+const query = fc.option(
+  fc.array(queryPair, { minLength: 1, maxLength: 4 }).map((pairs) => `?${pairs.join('&')}`),
+  { nil: '' },
+)
 
 const contentType = fc.oneof(
   fc.constantFrom(
-    'application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON', 'application/json; charset=latin1', 'application/json;',
-    'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/problem+json',
-    'application/octet-stream', '', ';', 'application/', '*/*',
+    'application/json',
+    'application/json; charset=utf-8',
+    'APPLICATION/JSON',
+    'application/json; charset=latin1',
+    'application/json;',
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data; boundary=x',
+    'application/problem+json',
+    'application/octet-stream',
+    '',
+    ';',
+    'application/',
+    '*/*',
   ),
   printable,
 )
@@ -64,7 +95,13 @@ const idempotencyKey = fc.oneof(
   printable,
   fc.constantFrom(' a', 'a b', 'a,b', '../x', '%41', 'ü'.normalize('NFD').replace(/[^\x20-\x7e]/g, '?')),
 )
-const extraHeader = fc.tuple(token, fc.oneof(printable, fc.integer({ min: 1000, max: 8000 }).map((length) => 'h'.repeat(length))))
+const extraHeader = fc.tuple(
+  token,
+  fc.oneof(
+    printable,
+    fc.integer({ min: 1000, max: 8000 }).map((length) => 'h'.repeat(length)),
+  ),
+)
 const headers = fc
   .record(
     {
@@ -76,7 +113,9 @@ const headers = fc
     },
     { requiredKeys: [] },
   )
-  .chain((known) => fc.array(extraHeader, { maxLength: 3 }).map((extra) => ({ ...Object.fromEntries(extra.map(([name, value]) => [`x-${name}`, value])), ...known })))
+  .chain((known) =>
+    fc.array(extraHeader, { maxLength: 3 }).map((extra) => ({ ...Object.fromEntries(extra.map(([name, value]) => [`x-${name}`, value])), ...known })),
+  )
 
 /** Bodies: none, random JSON, plausible jobs, deep nesting, invalid UTF-8, and sizes around `maxBytes`. */
 export function bodyArbitrary(maxBytes: number): fc.Arbitrary<Uint8Array | undefined> {
@@ -111,13 +150,15 @@ export function fuzzRequestArbitrary(maxBytes: number): fc.Arbitrary<FuzzRequest
       headers,
       body: bodyArbitrary(maxBytes),
     })
-    .map(({ method, path: pathname, query: search, headers: sent, body }): FuzzRequest => ({
-      method,
-      url: `${pathname}${search}`,
-      headers: sent,
-      // GET and HEAD with a body are legal but odd; keep them, except HEAD, which some clients refuse.
-      ...(body && method !== 'HEAD' ? { body } : {}),
-    }))
+    .map(
+      ({ method, path: pathname, query: search, headers: sent, body }): FuzzRequest => ({
+        method,
+        url: `${pathname}${search}`,
+        headers: sent,
+        // GET and HEAD with a body are legal but odd; keep them, except HEAD, which some clients refuse.
+        ...(body && method !== 'HEAD' ? { body } : {}),
+      }),
+    )
   // Plausible submissions, so the accepted path (and queue-full shedding) is fuzzed too, not only refusals.
   const submission = fc
     .record({
@@ -125,11 +166,13 @@ export function fuzzRequestArbitrary(maxBytes: number): fc.Arbitrary<FuzzRequest
       type: fc.oneof({ weight: 3, arbitrary: fc.constantFrom('user', 'noop') }, token),
       payload: fc.jsonValue({ maxDepth: 6 }),
     })
-    .map(({ key, type, payload }): FuzzRequest => ({
-      method: 'POST',
-      url: '/v1/jobs',
-      headers: { 'content-type': 'application/json', ...(key === undefined ? {} : { 'idempotency-key': key }) },
-      body: encoder.encode(JSON.stringify({ type, payload })),
-    }))
+    .map(
+      ({ key, type, payload }): FuzzRequest => ({
+        method: 'POST',
+        url: '/v1/jobs',
+        headers: { 'content-type': 'application/json', ...(key === undefined ? {} : { 'idempotency-key': key }) },
+        body: encoder.encode(JSON.stringify({ type, payload })),
+      }),
+    )
   return fc.oneof({ weight: 3, arbitrary: anything }, { weight: 1, arbitrary: submission })
 }

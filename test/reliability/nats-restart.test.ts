@@ -36,7 +36,12 @@ describe.skipIf(!server.controllable)(`nats faults${server.controllable ? '' : `
     await deployment.addWorker()
 
     const report = await deployment.ledger.waitForAll(sent.accepted, 30_000)
-    printFigures('nats SIGKILL, queued jobs', { accepted: report.accepted, processed: report.processed, lost: report.lost.length, duplicates: report.duplicates.length })
+    printFigures('nats SIGKILL, queued jobs', {
+      accepted: report.accepted,
+      processed: report.processed,
+      lost: report.lost.length,
+      duplicates: report.duplicates.length,
+    })
     expect(report.lost).toEqual([])
     // Nothing ran before the kill, so nothing can have run twice.
     expect(report.duplicates).toEqual([])
@@ -60,8 +65,12 @@ describe.skipIf(!server.controllable)(`nats faults${server.controllable ? '' : `
     expect(result.undocumented).toEqual([])
     const report = await deployment.ledger.waitForAll(result.accepted, 30_000)
     printFigures('nats SIGKILL under load', {
-      accepted: report.accepted, processed: report.processed, lost: report.lost.length, duplicates: report.duplicates.length,
-      refused503: result.refused503, connectionErrors: result.connectionErrors,
+      accepted: report.accepted,
+      processed: report.processed,
+      lost: report.lost.length,
+      duplicates: report.duplicates.length,
+      refused503: result.refused503,
+      connectionErrors: result.connectionErrors,
     })
     expect(report.lost).toEqual([])
     // Duplicates are allowed here: a worker's ack sent as the server died is lost with it, so the job is

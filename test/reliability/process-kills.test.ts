@@ -54,8 +54,12 @@ describe.skipIf(!server.controllable)(`process kills${server.controllable ? '' :
     expect(result.undocumented).toEqual([])
     const report = await deployment.ledger.waitForAll(result.accepted, 20_000)
     printFigures('worker SIGKILL', {
-      accepted: report.accepted, processed: report.processed, lost: report.lost.length,
-      duplicates: report.duplicates.length, rescued: report.rescued, refused503: result.refused503,
+      accepted: report.accepted,
+      processed: report.processed,
+      lost: report.lost.length,
+      duplicates: report.duplicates.length,
+      rescued: report.rescued,
+      refused503: result.refused503,
     })
     expect(report.lost).toEqual([])
     // The kills did land mid-job: jobs cut short were finished by another worker.
@@ -84,8 +88,11 @@ describe.skipIf(!server.controllable)(`process kills${server.controllable ? '' :
     expect(result.undocumented).toEqual([])
     const report = await deployment.ledger.waitForAll(result.accepted, 20_000)
     printFigures('ingress SIGKILL', {
-      accepted: report.accepted, processed: report.processed, lost: report.lost.length,
-      duplicates: report.duplicates.length, connectionErrors: result.connectionErrors,
+      accepted: report.accepted,
+      processed: report.processed,
+      lost: report.lost.length,
+      duplicates: report.duplicates.length,
+      connectionErrors: result.connectionErrors,
     })
     expect(report.lost).toEqual([])
     // No worker died, so no job may have run twice.

@@ -87,6 +87,8 @@ export class SluiceDeployment {
 /** Prints one line of a test's figures when `RELIABILITY_FIGURES` is set (quiet in `make test`). */
 export function printFigures(test: string, figures: Record<string, number | string>): void {
   if (!process.env.RELIABILITY_FIGURES) return
-  const line = Object.entries(figures).map(([name, value]) => `${name}=${value}`).join(' ')
+  const line = Object.entries(figures)
+    .map(([name, value]) => `${name}=${value}`)
+    .join(' ')
   process.stdout.write(`[figures] ${test}: ${line}\n`)
 }

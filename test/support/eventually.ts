@@ -13,11 +13,7 @@ export interface EventuallyOptions {
  * deadline naming `what` (with the last error as cause). Tests wait for conditions, never for time.
  * `options` may be just the timeout in ms.
  */
-export async function eventually<T>(
-  what: string,
-  attempt: () => Promise<T | undefined> | T | undefined,
-  options: number | EventuallyOptions = {},
-): Promise<T> {
+export async function eventually<T>(what: string, attempt: () => Promise<T | undefined> | T | undefined, options: number | EventuallyOptions = {}): Promise<T> {
   const { timeoutMs = 30_000, intervalMs = 50 } = typeof options === 'number' ? { timeoutMs: options } : options
   const deadline = Date.now() + timeoutMs
   let lastError: unknown

@@ -63,18 +63,37 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
         name: `nats-server ${name}`,
         command: binary,
         args: [
-          '-js', '-a', '127.0.0.1', '-p', String(port.client), '-m', String(port.monitor), '-n', name,
-          '-sd', join(dir, name), '--cluster_name', clusterName, '--cluster', `nats://127.0.0.1:${port.cluster}`, '--routes', routes,
+          '-js',
+          '-a',
+          '127.0.0.1',
+          '-p',
+          String(port.client),
+          '-m',
+          String(port.monitor),
+          '-n',
+          name,
+          '-sd',
+          join(dir, name),
+          '--cluster_name',
+          clusterName,
+          '--cluster',
+          `nats://127.0.0.1:${port.cluster}`,
+          '--routes',
+          routes,
         ],
         logPath: join(dir, `${name}-${generation}.log`),
         ...orphanGuard(),
       })
       const current = server
-      await eventually(`${name} to be healthy`, async () => {
-        if (current.exit()) throw new Error(`${name} exited: ${current.logTail()}`)
-        const response = await fetch(`http://127.0.0.1:${port.monitor}/healthz?js-enabled-only=true`)
-        return response.ok ? true : undefined
-      }, 20_000)
+      await eventually(
+        `${name} to be healthy`,
+        async () => {
+          if (current.exit()) throw new Error(`${name} exited: ${current.logTail()}`)
+          const response = await fetch(`http://127.0.0.1:${port.monitor}/healthz?js-enabled-only=true`)
+          return response.ok ? true : undefined
+        },
+        20_000,
+      )
     }
     return {
       name,
@@ -136,10 +155,14 @@ async function waitForReplicatedStreams(url: string, replicas: number): Promise<
   try {
     const jsm = await jetstreamManager(nc, { timeout: 2000, checkAPI: false })
     const name = `CLUSTER_READY_${Math.random().toString(36).slice(2, 8).toUpperCase()}`
-    await eventually('the cluster to place a replicated stream', async () => {
-      await jsm.streams.add({ name, subjects: [`${name}.>`], num_replicas: replicas, storage: StorageType.Memory, retention: RetentionPolicy.Limits })
-      return true
-    }, 30_000)
+    await eventually(
+      'the cluster to place a replicated stream',
+      async () => {
+        await jsm.streams.add({ name, subjects: [`${name}.>`], num_replicas: replicas, storage: StorageType.Memory, retention: RetentionPolicy.Limits })
+        return true
+      },
+      30_000,
+    )
     await jsm.streams.delete(name)
   } finally {
     await nc.close()

@@ -114,20 +114,28 @@ export class ProcessedLedger {
 
   /** Compares `accepted` with the finished ids, after reading every record stored so far. */
   async report(accepted: ReadonlySet<string>): Promise<LossReport> {
-    await eventually('the run records to be read', async () => {
-      await this.catchUp()
-      return true
-    }, 20_000)
+    await eventually(
+      'the run records to be read',
+      async () => {
+        await this.catchUp()
+        return true
+      },
+      20_000,
+    )
     return this.#report(accepted)
   }
 
   /** Waits (bounded) until every id in `accepted` finished at least once; resolves with the report either way. */
   async waitForAll(accepted: ReadonlySet<string>, timeoutMs: number): Promise<LossReport> {
     try {
-      await eventually(`${accepted.size} accepted jobs to finish`, async () => {
-        await this.catchUp()
-        return this.#report(accepted).lost.length === 0 ? true : undefined
-      }, { timeoutMs, intervalMs: 200 })
+      await eventually(
+        `${accepted.size} accepted jobs to finish`,
+        async () => {
+          await this.catchUp()
+          return this.#report(accepted).lost.length === 0 ? true : undefined
+        },
+        { timeoutMs, intervalMs: 200 },
+      )
     } catch {
       // The report below names what is missing; that is the useful failure.
     }
@@ -158,7 +166,15 @@ export class ProcessedLedger {
         if (!startedOn.some((pid) => this.#killed.has(pid))) unexplainedDuplicates.push(id)
       }
     }
-    return { accepted: accepted.size, processed: accepted.size - lost.length, lost, duplicates, unexplainedDuplicates, rescued, idMismatches: this.#idMismatches }
+    return {
+      accepted: accepted.size,
+      processed: accepted.size - lost.length,
+      lost,
+      duplicates,
+      unexplainedDuplicates,
+      rescued,
+      idMismatches: this.#idMismatches,
+    }
   }
 
   #finishedOn(id: string, pid: number): boolean {
@@ -187,14 +203,20 @@ export class ProcessedLedger {
     if (record.event === 'started') {
       this.#started.set(id, this.startedCount(id) + 1)
       let workers = this.#startedBy.get(id)
-      if (!workers) this.#startedBy.set(id, (workers = new Set()))
+      if (!workers) {
+        workers = new Set()
+        this.#startedBy.set(id, workers)
+      }
       workers.add(record.pid)
       return
     }
     this.#totalFinished++
     this.#finished.set(id, this.finishedCount(id) + 1)
     let ids = this.#finishedBy.get(record.pid)
-    if (!ids) this.#finishedBy.set(record.pid, (ids = new Set()))
+    if (!ids) {
+      ids = new Set()
+      this.#finishedBy.set(record.pid, ids)
+    }
     ids.add(id)
   }
 }

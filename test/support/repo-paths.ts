@@ -29,7 +29,14 @@ export function isExecutable(path: string): boolean {
  * puts it there), else the first `name` on PATH.
  */
 export function findExecutable(envVar: string, name: string): string | undefined {
-  const candidates = [process.env[envVar], join(repoRoot, '.tools', 'bin', name), ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, name))]
+  const candidates = [
+    process.env[envVar],
+    join(repoRoot, '.tools', 'bin', name),
+    ...(process.env.PATH ?? '')
+      .split(delimiter)
+      .filter(Boolean)
+      .map((dir) => join(dir, name)),
+  ]
   return candidates.find((path): path is string => path !== undefined && path !== '' && isExecutable(path))
 }
 

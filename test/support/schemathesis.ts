@@ -52,7 +52,13 @@ export async function runSchemathesis(schemaUrl: string, args: readonly string[]
   const cwd = mkdtempSync(join(tmpdir(), 'sluice-schemathesis-'))
   const started = performance.now()
   try {
-    const { stdout, stderr } = await run(bin, ['run', schemaUrl, ...args], { cwd, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1' } })
+    const { stdout, stderr } = await run(bin, ['run', schemaUrl, ...args], {
+      cwd,
+      timeout: timeoutMs,
+      killSignal: 'SIGKILL',
+      maxBuffer: 64 * 1024 * 1024,
+      env: { ...process.env, NO_COLOR: '1' },
+    })
     return { ok: true, output: `${stdout}${stderr}`, seconds: (performance.now() - started) / 1000 }
   } catch (error) {
     const failed = error as { stdout?: string; stderr?: string; killed?: boolean }

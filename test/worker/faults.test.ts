@@ -42,10 +42,14 @@ describe.skipIf(!server.controllable)(`worker faults${server.controllable ? '' :
   }
 
   async function settled(ingress: AppProcess, id: string, state: string, timeoutMs = 20_000) {
-    return eventually(`${id} to be ${state}`, async () => {
-      const status = await stateOf(ingress, id)
-      return status.state === state ? status : undefined
-    }, timeoutMs)
+    return eventually(
+      `${id} to be ${state}`,
+      async () => {
+        const status = await stateOf(ingress, id)
+        return status.state === state ? status : undefined
+      },
+      timeoutMs,
+    )
   }
 
   it('worker faults - SIGKILL mid-job: the job is redelivered after ack_wait and completed by another worker', async () => {
@@ -121,4 +125,3 @@ describe.skipIf(!server.controllable)(`worker faults${server.controllable ? '' :
     await worker.waitForLog(/"msg":"processing user: seed-user, finished"/)
   })
 })
-

@@ -9,7 +9,12 @@ const job: Job = { id: 'job-1', type: 'noop', queuedAt: '2026-01-01T00:00:00.000
 // A parent logger that only records the children asked of it.
 function recordingLogger(): { logger: Logger; children: Record<string, unknown>[] } {
   const children: Record<string, unknown>[] = []
-  const logger = { child: (bindings: Record<string, unknown>) => (children.push(bindings), logger) } as unknown as Logger
+  const logger = {
+    child: (bindings: Record<string, unknown>) => {
+      children.push(bindings)
+      return logger
+    },
+  } as unknown as Logger
   return { logger, children }
 }
 
@@ -22,7 +27,7 @@ describe('job context', () => {
     expect(children).toEqual([{ jobId: 'job-1', jobType: 'noop', attempt: 2 }])
   })
 
-  it('job context - the signal is the running job\'s, so a drain aborts it', () => {
+  it("job context - the signal is the running job's, so a drain aborts it", () => {
     const abort = new AbortController()
     const context = new LazyJobContext(job, 1, abort, recordingLogger().logger)
     abort.abort()

@@ -41,7 +41,12 @@ describe.skipIf(!server.controllable)(`late copies${server.controllable ? '' : `
   }
 
   async function submit(ingress: InProcessIngress, id: string): Promise<void> {
-    const response = await ingress.app.inject({ method: 'POST', url: '/v1/jobs', headers: { ...json, 'idempotency-key': id }, payload: { type: 'user', payload: { user_id: id } } })
+    const response = await ingress.app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { ...json, 'idempotency-key': id },
+      payload: { type: 'user', payload: { user_id: id } },
+    })
     expect(response.statusCode).toBe(202)
   }
 
@@ -49,7 +54,7 @@ describe.skipIf(!server.controllable)(`late copies${server.controllable ? '' : `
     return (await ingress.app.inject({ method: 'GET', url: `/v1/jobs/${id}` })).json<RecordedState>()
   }
 
-  it('late copies - a worker that stalls past ack_wait and then fails cannot turn the other copy\'s success back', async () => {
+  it("late copies - a worker that stalls past ack_wait and then fails cannot turn the other copy's success back", async () => {
     const env = queueEnv(server.url, { QUEUE_ACK_WAIT_MS: String(ACK_WAIT_MS), QUEUE_RETRY_BACKOFF_MS: '100' })
     const ingress = await ingressFor(env)
     // One slot: while the stalled job holds it, this worker has no pull open to take the redelivery.
@@ -57,22 +62,25 @@ describe.skipIf(!server.controllable)(`late copies${server.controllable ? '' : `
     const stallStarted = new Promise<void>((resolve) => (startedStall = resolve))
     let letStall!: () => void
     const stallMayGo = new Promise<void>((resolve) => (letStall = resolve))
-    const stalling = await workerFor({ ...env, WORKER_CONCURRENCY: '1' }, new Map<string, JobHandler>([
-      [
-        'user',
-        async (_payload, { job }) => {
-          startedStall()
-          await stallMayGo
-          // The event loop is blocked: no heartbeat leaves, so the server hands the job to the other worker.
-          const until = Date.now() + 2.5 * ACK_WAIT_MS
-          while (Date.now() < until) {
-            // busy
-          }
-          await eventually('the other copy to succeed', async () => ((await stateOf(ingress, job.id)).state === 'succeeded' ? true : undefined), 15_000)
-          throw new Error('the late copy fails')
-        },
-      ],
-    ]))
+    const stalling = await workerFor(
+      { ...env, WORKER_CONCURRENCY: '1' },
+      new Map<string, JobHandler>([
+        [
+          'user',
+          async (_payload, { job }) => {
+            startedStall()
+            await stallMayGo
+            // The event loop is blocked: no heartbeat leaves, so the server hands the job to the other worker.
+            const until = Date.now() + 2.5 * ACK_WAIT_MS
+            while (Date.now() < until) {
+              // busy
+            }
+            await eventually('the other copy to succeed', async () => ((await stateOf(ingress, job.id)).state === 'succeeded' ? true : undefined), 15_000)
+            throw new Error('the late copy fails')
+          },
+        ],
+      ]),
+    )
     await submit(ingress, 'late-fail')
     await stallStarted
     // The rescuer is a real worker process, so the stall above does not stop it.
@@ -108,7 +116,11 @@ describe.skipIf(!server.controllable)(`late copies${server.controllable ? '' : `
     let ran = 0
     const worker = await workerFor(env, new Map<string, JobHandler>([['user', async () => void ran++]]))
     const jsm = await jetstreamManager(ingress.nats.nc)
-    await eventually('the redelivery to leave the queue', async () => ((await jsm.streams.info(env.QUEUE_STREAM!)).state.messages === 0 ? true : undefined), 15_000)
+    await eventually(
+      'the redelivery to leave the queue',
+      async () => ((await jsm.streams.info(env.QUEUE_STREAM!)).state.messages === 0 ? true : undefined),
+      15_000,
+    )
     expect(ran).toBe(0)
     expect(await stateOf(ingress, 'ack-lost')).toMatchObject({ state: 'succeeded', attempts: 1 })
     const outcomes = await worker.worker.metrics.registry.getSingleMetricAsString('sluice_worker_jobs_total')

@@ -49,7 +49,7 @@ describe('near-limit jobs', () => {
     return (await ingress.app.inject({ method: 'GET', url: `/v1/jobs/${id}` })).json().state
   }
 
-  it('near-limit jobs - a message filling the queue\'s size limit, from another client, is dead-lettered whole', async () => {
+  it("near-limit jobs - a message filling the queue's size limit, from another client, is dead-lettered whole", async () => {
     const env = queueEnv(server.url, { QUEUE_MAX_DELIVER: '2', QUEUE_RETRY_BACKOFF_MS: '10' })
     const ingress = await ingressFor(env)
     const worker = await startWorker(env)
@@ -82,7 +82,12 @@ describe('near-limit jobs', () => {
     const env = queueEnv(server.url, LOST_ON_LAST_ATTEMPT)
     const ingress = await ingressFor(env)
     await publishNearLimit(ingress, env, 'huge2')
-    const after = await ingress.app.inject({ method: 'POST', url: '/v1/jobs', headers: { ...json, 'idempotency-key': 'after-huge' }, payload: { type: 'noop', payload: {} } })
+    const after = await ingress.app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { ...json, 'idempotency-key': 'after-huge' },
+      payload: { type: 'noop', payload: {} },
+    })
     expect(after.statusCode).toBe(202)
     await loseFirstDeliveries(ingress, env, ['huge2', 'after-huge'])
 
@@ -100,7 +105,12 @@ describe('near-limit jobs', () => {
     const config = workerConfigFor(env)
     const logger = createLogger('worker', config.log)
     await publishNearLimit(ingress, env, 'poison')
-    const after = await ingress.app.inject({ method: 'POST', url: '/v1/jobs', headers: { ...json, 'idempotency-key': 'after-poison' }, payload: { type: 'noop', payload: {} } })
+    const after = await ingress.app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { ...json, 'idempotency-key': 'after-poison' },
+      payload: { type: 'noop', payload: {} },
+    })
     expect(after.statusCode).toBe(202)
     await loseFirstDeliveries(ingress, env, ['poison', 'after-poison'])
     // A dead-letter stream that cannot take the first one (here: sized like the queue, as it once was).
@@ -109,7 +119,11 @@ describe('near-limit jobs', () => {
     await ingress.jsm.streams.update(env.QUEUE_DLQ_STREAM!, { ...dlq.config, max_msg_size: jobsLimit })
 
     await startWorkerFor(env)
-    await eventually('the job after the poison one to be dead-lettered', async () => ((await stateOf(ingress, 'after-poison')) === 'dead' ? true : undefined), 15_000)
+    await eventually(
+      'the job after the poison one to be dead-lettered',
+      async () => ((await stateOf(ingress, 'after-poison')) === 'dead' ? true : undefined),
+      15_000,
+    )
     expect(await messagesIn(ingress.jsm, env.QUEUE_STREAM!)).toBe(1)
 
     // Once the stream has its room back (the ingress applies it at start-up), a redelivery files it.

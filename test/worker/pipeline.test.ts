@@ -106,7 +106,7 @@ describe('pipeline', () => {
     expect(status).toMatchObject({ attempts: 1, error: 'no handler for job type "no-such-type"' })
   })
 
-  it('pipeline - the seed route\'s job runs the user handler', async () => {
+  it("pipeline - the seed route's job runs the user handler", async () => {
     const response = await ingress.app.inject({ method: 'GET', url: '/?user_id=abc' })
     expect(response.statusCode).toBe(200)
     const jsm = await jetstreamManager(ingress.nats.nc)

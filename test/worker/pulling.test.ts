@@ -24,7 +24,15 @@ describe('pulling', () => {
     let release!: () => void
     const gate = new Promise<void>((resolve) => (release = resolve))
     const ranBy = { busy: 0, idle: 0 }
-    const busyHandlers = new Map<string, JobHandler>([['hold', async () => (ranBy.busy++, gate)]])
+    const busyHandlers = new Map<string, JobHandler>([
+      [
+        'hold',
+        async () => {
+          ranBy.busy++
+          return gate
+        },
+      ],
+    ])
     const idleHandlers = new Map<string, JobHandler>([['hold', async () => void ranBy.idle++]])
     const ingress = await startIngress(env)
     const busy = await startWorker(env, busyHandlers)

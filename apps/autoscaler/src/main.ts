@@ -1,5 +1,16 @@
 import { KubeConfig } from '@kubernetes/client-node'
-import { connectNats, createLogger, exitBoundMs, exitBounds, loadAutoscalerConfig, loadConfigOrExit, startOpsServer, startOrExit, stopOnSignals, type NatsHandle } from '@sluice/core'
+import {
+  connectNats,
+  createLogger,
+  exitBoundMs,
+  exitBounds,
+  loadAutoscalerConfig,
+  loadConfigOrExit,
+  startOpsServer,
+  startOrExit,
+  stopOnSignals,
+  type NatsHandle,
+} from '@sluice/core'
 import { operatorIdentity, operatorNamespace, startOperator } from './kubernetes-operator.ts'
 import { startLocalMode } from './local-mode.ts'
 import { createAutoscalerMetrics } from './metrics/autoscaler-metrics.ts'
@@ -15,9 +26,20 @@ const running = await startOrExit(logger, async () => {
   if (settings.mode === 'local') {
     const nats: NatsHandle = await connectNats(config.nats, 'sluice-autoscaler', logger)
     const local = startLocalMode(config, nats, logger, metrics)
-    const ops = await startOpsServer({ host: settings.host, port: settings.port, registry: metrics.registry, isReady: () => nats.isConnected() && local.isReady() })
+    const ops = await startOpsServer({
+      host: settings.host,
+      port: settings.port,
+      registry: metrics.registry,
+      isReady: () => nats.isConnected() && local.isReady(),
+    })
     logger.info({ port: ops.port }, 'autoscaler (local mode) listening')
-    return { ops, stop: async () => { await local.close(); await nats.close() } }
+    return {
+      ops,
+      stop: async () => {
+        await local.close()
+        await nats.close()
+      },
+    }
   }
   const kubeConfig = new KubeConfig()
   kubeConfig.loadFromDefault()

@@ -27,11 +27,7 @@ const encoder = new TextEncoder()
  * answered, by the error handler). A missing id gets a fresh NUID, which also de-duplicates the ingress's
  * own retries. Queue errors come back as `refused`.
  */
-export async function acceptJob(
-  queue: QueueServices,
-  route: string,
-  job: { id?: string | undefined; type: string; payload: unknown },
-): Promise<AcceptOutcome> {
+export async function acceptJob(queue: QueueServices, route: string, job: { id?: string | undefined; type: string; payload: unknown }): Promise<AcceptOutcome> {
   // Shedding stays cheap: a refusal known in advance costs no id, timestamp or encoding.
   const known = queue.publisher.refusal()
   if (known) return { refused: known }

@@ -18,7 +18,7 @@ export function createIngressMetrics(inflight: () => number): IngressMetrics {
   collectDefaultMetrics({ register: registry })
   new Gauge({
     name: 'sluice_ingress_publishes_in_flight',
-    help: 'Publishes awaiting the server\'s acknowledgement.',
+    help: "Publishes awaiting the server's acknowledgement.",
     registers: [registry],
     collect() {
       this.set(inflight())
@@ -33,10 +33,15 @@ export function createIngressMetrics(inflight: () => number): IngressMetrics {
       labelNames: ['route'],
       registers: [registry],
     }),
-    rejected: new Counter({ name: 'sluice_ingress_jobs_rejected_total', help: 'Submissions not accepted, by reason.', labelNames: ['reason'], registers: [registry] }),
+    rejected: new Counter({
+      name: 'sluice_ingress_jobs_rejected_total',
+      help: 'Submissions not accepted, by reason.',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
     publishSeconds: new Histogram({
       name: 'sluice_ingress_publish_duration_seconds',
-      help: 'Time from publish to the server\'s acknowledgement.',
+      help: "Time from publish to the server's acknowledgement.",
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),

@@ -79,9 +79,15 @@ export class JobPublisher {
    */
   refusal(): SluiceError | undefined {
     // Refuse at once rather than let the client library buffer publishes while it reconnects.
-    if (!this.#options.isConnected()) return (this.#notConnected ??= new QueueUnavailableError('the queue server is not connected'))
+    if (!this.#options.isConnected()) {
+      this.#notConnected ??= new QueueUnavailableError('the queue server is not connected')
+      return this.#notConnected
+    }
     if (this.#fullError && (this.#probing || Date.now() < this.#fullUntil)) return this.#fullError
-    if (this.#inflight >= this.#options.maxInflight) return (this.#tooManyInflight ??= new TooManyInflightError(this.#options.maxInflight))
+    if (this.#inflight >= this.#options.maxInflight) {
+      this.#tooManyInflight ??= new TooManyInflightError(this.#options.maxInflight)
+      return this.#tooManyInflight
+    }
     return undefined
   }
 

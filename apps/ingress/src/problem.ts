@@ -47,12 +47,7 @@ export interface ProblemKind {
 }
 
 /** Sends a problem+json answer. */
-export function sendProblem(
-  reply: FastifyReply,
-  kind: ProblemKind,
-  detail: string,
-  extensions: Record<string, unknown> = {},
-): FastifyReply {
+export function sendProblem(reply: FastifyReply, kind: ProblemKind, detail: string, extensions: Record<string, unknown> = {}): FastifyReply {
   const body: Problem = { ...kind, detail, instance: reply.request.url, ...extensions }
   return reply.code(kind.status).type(PROBLEM_CONTENT_TYPE).send(body)
 }

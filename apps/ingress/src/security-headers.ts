@@ -13,4 +13,3 @@ export const SECURITY_HEADERS = {
   // Honoured only over HTTPS, i.e. behind a TLS-terminating ingress; ignored on plain HTTP.
   'strict-transport-security': 'max-age=31536000; includeSubDomains',
 } as const
-

@@ -33,7 +33,10 @@ export class BoundedSlots {
   /** Gives a slot back, handing it straight to the next waiter if there is one. */
   release(): void {
     const next = this.#waiters.shift()
-    if (next) return next()
+    if (next) {
+      next()
+      return
+    }
     this.#used--
     if (this.#used === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve()
   }

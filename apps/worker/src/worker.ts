@@ -1,9 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { jetstream, type JsMsg } from '@nats-io/jetstream'
-import { applyWorkerConsumer, JobHeader, JobStatusStore, PipelinedPublisher, startOpsServer, type NatsHandle, type OpsServer, type WorkerConfig } from '@sluice/core'
+import {
+  applyWorkerConsumer,
+  JobHeader,
+  JobStatusStore,
+  PipelinedPublisher,
+  startOpsServer,
+  type JobTypes,
+  type NatsHandle,
+  type OpsServer,
+  type WorkerConfig,
+} from '@sluice/core'
 import type { Logger } from 'pino'
 import { DeadLetterPublisher } from './dead-letters.ts'
-import type { HandlerRegistry } from './handlers/job-handler.ts'
+import type { HandlerRegistry, JobHandler } from './handlers/job-handler.ts'
 import { JobPuller } from './job-puller.ts'
 import { JobAttempt } from './job-attempt.ts'
 import { JobRunner } from './job-runner.ts'
@@ -26,6 +36,10 @@ export interface WorkerDependencies {
   readonly nats: NatsHandle
   readonly logger: Logger
   readonly handlers: HandlerRegistry
+  /** Runs the types `handlers` has no handler for (HTTP push to WORKER_HTTP_URL); none: they are dead-lettered. */
+  readonly fallback?: JobHandler | undefined
+  /** The job types file (JOB_TYPES_FILE), when set: payloads are checked against their type's schema. */
+  readonly jobTypes?: JobTypes | undefined
 }
 
 /**
@@ -73,7 +87,7 @@ export class Worker {
   }
 
   async #start(): Promise<void> {
-    const { config, nats, logger, handlers } = this.#deps
+    const { config, nats, logger, handlers, fallback, jobTypes } = this.#deps
     const { queue } = config
     this.#ops = await startOpsServer({ host: config.worker.host, port: config.worker.port, registry: this.metrics.registry, isReady: () => this.isReady() })
     await applyWorkerConsumer(nats.nc, queue, logger)
@@ -82,13 +96,27 @@ export class Worker {
     this.#publisher = new PipelinedPublisher(nats.nc, PUBLISH_TIMEOUT_MS)
     const statusStore = await JobStatusStore.open(js, queue.statusBucket, this.#publisher)
     const deadLetters = new DeadLetterPublisher(this.#publisher, queue)
-    const runner = new JobRunner({ queue, handlers, statusStore, deadLetters, metrics: this.metrics, logger, disconnects: nats.disconnects })
+    const runner = new JobRunner({
+      queue,
+      handlers,
+      fallback,
+      jobTypes,
+      resultMaxBytes: config.worker.resultMaxBytes,
+      statusStore,
+      deadLetters,
+      metrics: this.metrics,
+      logger,
+      disconnects: nats.disconnects,
+    })
+    // The ingress refuses types the file does not list: a handler for one of them would never get a job.
+    const unlisted = jobTypes ? [...handlers.keys()].filter((type) => !jobTypes.has(type)) : []
+    if (unlisted.length > 0) logger.warn({ types: unlisted }, 'handlers for job types that JOB_TYPES_FILE does not list; the ingress refuses these types')
     const consumer = await js.consumers.get(queue.stream, queue.consumer)
     this.#puller = new JobPuller(consumer, { concurrency: config.worker.concurrency, expiresMs: PULL_EXPIRES_MS, logger }, (msg) => this.#run(msg, runner))
     this.#puller.start()
     this.#sweeper = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS)
     this.#sweeper.unref()
-    logger.info({ concurrency: config.worker.concurrency, opsPort: this.opsPort, handlers: [...handlers.keys()] }, 'worker started')
+    logger.info({ concurrency: config.worker.concurrency, opsPort: this.opsPort, handlers: [...handlers.keys()], fallback: fallback !== undefined }, 'worker started')
   }
 
   async #run(msg: JsMsg, runner: JobRunner): Promise<void> {

@@ -28,6 +28,8 @@ export interface JobStatus {
   readonly error?: string
   /** When the next attempt is due, for `failed`. */
   readonly nextAttemptAt?: string
+  /** What the handler returned (JSON, at most JOB_RESULT_MAX_BYTES), for `succeeded`. */
+  readonly result?: unknown
 }
 
 const decoder = new TextDecoder()
@@ -97,7 +99,7 @@ const ADVANCE_ATTEMPTS = 5
 
 // Other clients can write the bucket too: what is not a state of ours counts as no state.
 function parseStatus(entry: KvEntry | null): JobStatus | undefined {
-  if (!entry || entry.operation !== 'PUT' || entry.value.length === 0) return undefined
+  if (entry?.operation !== 'PUT' || entry.value.length === 0) return undefined
   try {
     const status = JSON.parse(decoder.decode(entry.value)) as Partial<JobStatus> | null
     return typeof status?.state === 'string' && typeof status.attempts === 'number' && typeof status.queuedAt === 'string' ? (status as JobStatus) : undefined

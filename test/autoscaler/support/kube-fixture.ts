@@ -38,8 +38,7 @@ export async function installCrd(admin: KubeConfig): Promise<void> {
     const stored = await admin.makeApiClient(ApiextensionsV1Api).readCustomResourceDefinition({ name: crd.metadata!.name! })
     return stored.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ? true : undefined
   })
-  await eventually('the QueueScaler endpoint', () =>
-    admin.makeApiClient(CustomObjectsApi).listClusterCustomObject({ ...queueScalerApi }))
+  await eventually('the QueueScaler endpoint', () => admin.makeApiClient(CustomObjectsApi).listClusterCustomObject({ ...queueScalerApi }))
 }
 
 /** A namespace with a `worker` Deployment, a ServiceAccount bound to the chart's Role, and a NATS Secret. */
@@ -71,7 +70,10 @@ export async function prepareNamespace(cp: ControlPlane, replicas = 1, extraSecr
   const rbac = admin.makeApiClient(RbacAuthorizationV1Api)
   await rbac.createNamespacedRole({
     namespace,
-    body: { metadata: { name: 'sluice-autoscaler' }, rules: [...rules, { apiGroups: [''], resources: ['secrets'], verbs: ['get'], resourceNames: [secretName, ...extraSecretNames] }] },
+    body: {
+      metadata: { name: 'sluice-autoscaler' },
+      rules: [...rules, { apiGroups: [''], resources: ['secrets'], verbs: ['get'], resourceNames: [secretName, ...extraSecretNames] }],
+    },
   })
   await rbac.createNamespacedRoleBinding({
     namespace,
@@ -86,7 +88,11 @@ export async function prepareNamespace(cp: ControlPlane, replicas = 1, extraSecr
     namespace,
     body: {
       metadata: { name: 'worker' },
-      spec: { replicas, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'worker', image: 'sluice/worker:test' }] } } },
+      spec: {
+        replicas,
+        selector: { matchLabels: labels },
+        template: { metadata: { labels }, spec: { containers: [{ name: 'worker', image: 'sluice/worker:test' }] } },
+      },
     },
   })
   // The RBAC authorizer reads Roles through an informer: wait until the grant is visible.
@@ -96,7 +102,13 @@ export async function prepareNamespace(cp: ControlPlane, replicas = 1, extraSecr
 }
 
 /** Creates a QueueScaler named `name` (as admin). */
-export async function createQueueScaler(admin: KubeConfig, namespace: string, name: string, spec: QueueScalerSpec, annotations?: Record<string, string>): Promise<QueueScaler> {
+export async function createQueueScaler(
+  admin: KubeConfig,
+  namespace: string,
+  name: string,
+  spec: QueueScalerSpec,
+  annotations?: Record<string, string>,
+): Promise<QueueScaler> {
   return (await admin.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
     ...queueScalerApi,
     namespace,
@@ -120,7 +132,12 @@ export interface TestOperator extends Operator {
 }
 
 /** Starts an operator replica; close it in the test. */
-export function startTestOperator(kubeConfig: KubeConfig, namespace: string, identity: string, lease = { durationMs: 3000, renewMs: 2000, retryMs: 300 }): TestOperator {
+export function startTestOperator(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  identity: string,
+  lease = { durationMs: 3000, renewMs: 2000, retryMs: 300 },
+): TestOperator {
   const metrics = createAutoscalerMetrics()
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent', base: { identity } })
   const operator = startOperator({

@@ -47,18 +47,21 @@ function send(agent: Agent, base: URL, fuzz: FuzzRequest): Promise<Answer> {
   // without a Content-Length, so the server reads it as the start of the next request on the connection.
   const headers = fuzz.body ? { ...fuzz.headers, 'content-length': String(fuzz.body.length) } : fuzz.headers
   return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      { agent, host: base.hostname, port: base.port, method: fuzz.method, path: fuzz.url, headers, timeout: 10_000 },
-      (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (chunk: Buffer) => chunks.push(chunk))
-        res.once('end', () => {
-          const allow = res.headers.allow
-          resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], contentType: res.headers['content-type'], allow, body: Buffer.concat(chunks).toString('utf8') })
+    const req = httpRequest({ agent, host: base.hostname, port: base.port, method: fuzz.method, path: fuzz.url, headers, timeout: 10_000 }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.once('end', () => {
+        const allow = res.headers.allow
+        resolve({
+          status: res.statusCode ?? 0,
+          retryAfter: res.headers['retry-after'],
+          contentType: res.headers['content-type'],
+          allow,
+          body: Buffer.concat(chunks).toString('utf8'),
         })
-        res.once('error', reject)
-      },
-    )
+      })
+      res.once('error', reject)
+    })
     req.once('timeout', () => req.destroy(new Error('client timeout')))
     req.once('error', reject)
     req.end(fuzz.body ? Buffer.from(fuzz.body) : undefined)
@@ -73,7 +76,7 @@ export async function runHttpFuzz(server: NatsServerFixture, seconds: number, pr
   // A small queue so queue-full shedding is among the answers; no worker, so it stays full.
   const deployment = await SluiceDeployment.create(queueEnv(server.url, { QUEUE_MAX_MESSAGES: '50', JOB_MAX_BYTES: String(JOB_MAX_BYTES) }))
   const rss = new RssSampler(2000)
-  const agent = new Agent({ keepAlive: process.env.FUZZ_KEEP_ALIVE !== "0", maxSockets: CONCURRENCY })
+  const agent = new Agent({ keepAlive: process.env.FUZZ_KEEP_ALIVE !== '0', maxSockets: CONCURRENCY })
   const statuses = new Map<number, number>()
   const undocumented: string[] = []
   let undocumentedCount = 0
@@ -104,7 +107,8 @@ export async function runHttpFuzz(server: NatsServerFixture, seconds: number, pr
             const headersOver = size > HEADER_LIMIT_BYTES + HEADER_MARGIN_BYTES && answer.status !== 431
             if (violation || headersOver) {
               undocumentedCount++
-              if (undocumented.length < KEPT_FAILURES) undocumented.push(`${headersOver ? `${answer.status} for headers over 16 KiB` : violation} for ${describeRequest(fuzz)}`)
+              if (undocumented.length < KEPT_FAILURES)
+                undocumented.push(`${headersOver ? `${answer.status} for headers over 16 KiB` : violation} for ${describeRequest(fuzz)}`)
             }
           } catch (error) {
             connectionErrors++
@@ -117,7 +121,12 @@ export async function runHttpFuzz(server: NatsServerFixture, seconds: number, pr
       }
     }
     await Promise.all(Array.from({ length: CONCURRENCY }, lane))
-    const healthy = ingress.exit() === undefined && (await fetch(`${ingress.baseUrl}/healthz`).then((response) => response.ok, () => false))
+    const healthy =
+      ingress.exit() === undefined &&
+      (await fetch(`${ingress.baseUrl}/healthz`).then(
+        (response) => response.ok,
+        () => false,
+      ))
     return { seconds, requests, statuses, connectionErrors, connectionErrorKinds, undocumented, undocumentedCount, survived: healthy, rss: rss.stop() }
   } finally {
     rss.stop()

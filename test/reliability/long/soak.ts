@@ -82,7 +82,9 @@ export async function runSoak(server: NatsServerFixture, settings: SoakSettings,
     const addWorker = async () => rss.track(`worker-${++workersStarted}`, (await deployment.addWorker()).pid)
     for (let i = 0; i < settings.workers; i++) await addWorker()
 
-    progress(`soak: ${ratePerSecond} jobs/s (${Math.round(settings.loadFactor * 100)}% of ${capacity}/s) for ${settings.seconds} s, a worker killed every ~${settings.killEverySeconds} s`)
+    progress(
+      `soak: ${ratePerSecond} jobs/s (${Math.round(settings.loadFactor * 100)}% of ${capacity}/s) for ${settings.seconds} s, a worker killed every ~${settings.killEverySeconds} s`,
+    )
     const load = startJobLoad({ targets: deployment.targets, ratePerSecond, maxInFlight: 256, idPrefix: 'soak' })
     const endAt = Date.now() + settings.seconds * 1000
     let nextReport = Date.now() + 30_000
@@ -99,7 +101,9 @@ export async function runSoak(server: NatsServerFixture, settings: SoakSettings,
       if (Date.now() >= nextReport) {
         const now = load.snapshot()
         await deployment.ledger.catchUp().catch(() => undefined)
-        progress(`soak: ${Math.round((Date.now() - started) / 1000)} s, accepted ${now.accepted.size}, finished ${deployment.ledger.totalFinished}, 503s ${now.refused503}, workers killed ${killed}`)
+        progress(
+          `soak: ${Math.round((Date.now() - started) / 1000)} s, accepted ${now.accepted.size}, finished ${deployment.ledger.totalFinished}, 503s ${now.refused503}, workers killed ${killed}`,
+        )
         nextReport = Date.now() + 30_000
       }
     }

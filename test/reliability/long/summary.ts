@@ -29,7 +29,9 @@ export function printSummary({ soak, fuzz, failures }: RunSummary, print: (line:
   if (soak) {
     const { settings, load, loss } = soak
     print('')
-    print(`Soak: ${settings.seconds} s at ${soak.ratePerSecond} jobs/s (${Math.round(settings.loadFactor * 100)}% of ${settings.workers} workers × ${settings.concurrency} / ${settings.jobMs} ms), ${soak.killedWorkers} workers SIGKILLed`)
+    print(
+      `Soak: ${settings.seconds} s at ${soak.ratePerSecond} jobs/s (${Math.round(settings.loadFactor * 100)}% of ${settings.workers} workers × ${settings.concurrency} / ${settings.jobMs} ms), ${soak.killedWorkers} workers SIGKILLed`,
+    )
     for (const line of table([
       ['figure', 'value'],
       ['requests sent', String(load.sent)],
@@ -44,7 +46,8 @@ export function printSummary({ soak, fuzz, failures }: RunSummary, print: (line:
       ['no answer (connection errors)', String(load.connectionErrors)],
       ['skipped (client in-flight cap)', String(load.skipped)],
       ['duration (s)', (soak.durationMs / 1000).toFixed(1)],
-    ])) print(line)
+    ]))
+      print(line)
     print('')
     print('RSS (MiB) per process, sampled every 5 s')
     for (const line of table([['process', 'pid', 'start', 'end', 'max', 'samples', 'flat'], ...rssRows(soak.rss)])) print(line)
@@ -53,7 +56,13 @@ export function printSummary({ soak, fuzz, failures }: RunSummary, print: (line:
     print('')
     print(`HTTP fuzz: ${fuzz.requests} requests in ${fuzz.seconds} s over real HTTP; ingress survived: ${fuzz.survived ? 'yes' : 'NO'}`)
     const statuses = [...fuzz.statuses].sort(([a], [b]) => a - b)
-    for (const line of table([['status', 'count'], ...statuses.map(([status, count]) => [String(status), String(count)]), ['no answer', String(fuzz.connectionErrors)], ['undocumented', String(fuzz.undocumentedCount)]])) print(line)
+    for (const line of table([
+      ['status', 'count'],
+      ...statuses.map(([status, count]) => [String(status), String(count)]),
+      ['no answer', String(fuzz.connectionErrors)],
+      ['undocumented', String(fuzz.undocumentedCount)],
+    ]))
+      print(line)
     for (const [kind, { count, example }] of fuzz.connectionErrorKinds) print(`no answer, ${kind}: ${count}, e.g. ${example.slice(0, 300)}`)
     print('')
     for (const line of table([['process', 'pid', 'start', 'end', 'max', 'samples', 'flat'], ...rssRows(fuzz.rss)])) print(line)

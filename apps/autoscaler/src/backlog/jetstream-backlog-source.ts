@@ -45,5 +45,7 @@ function asReadError(error: unknown, options: JetStreamBacklogOptions): BacklogR
     return new BacklogReadError(reason, error.message, { cause: error })
   }
   const message = error instanceof Error ? error.message : String(error)
-  return new BacklogReadError(BacklogReadFailure.NatsError, `reading consumer ${options.consumer} of stream ${options.stream} failed: ${message}`, { cause: error })
+  return new BacklogReadError(BacklogReadFailure.NatsError, `reading consumer ${options.consumer} of stream ${options.stream} failed: ${message}`, {
+    cause: error,
+  })
 }

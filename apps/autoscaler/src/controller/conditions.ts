@@ -7,7 +7,12 @@ export type ConditionUpdate = Omit<Condition, 'lastTransitionTime' | 'observedGe
  * Merges `updates` into `existing` the way `meta.SetStatusCondition` does: `lastTransitionTime` moves
  * only when the status flips, so `kubectl describe` shows how long a scaler has been in its state.
  */
-export function setConditions(existing: readonly Condition[] | undefined, updates: readonly ConditionUpdate[], now: Date, generation: number | undefined): Condition[] {
+export function setConditions(
+  existing: readonly Condition[] | undefined,
+  updates: readonly ConditionUpdate[],
+  now: Date,
+  generation: number | undefined,
+): Condition[] {
   const result = new Map<ConditionType, Condition>((existing ?? []).map((condition) => [condition.type, condition]))
   for (const update of updates) {
     const previous = result.get(update.type)
@@ -43,7 +48,9 @@ export function statusChanged(previous: QueueScalerStatus | undefined, next: Que
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`
   if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value).filter(([, field]) => field !== undefined).sort(([a], [b]) => a.localeCompare(b))
+    const entries = Object.entries(value)
+      .filter(([, field]) => field !== undefined)
+      .sort(([a], [b]) => a.localeCompare(b))
     return `{${entries.map(([key, field]) => `${JSON.stringify(key)}:${canonical(field)}`).join(',')}}`
   }
   return JSON.stringify(value)

@@ -30,10 +30,7 @@ export class DeploymentScale {
 
   /** Sets `spec.replicas` in one merge patch of the scale subresource; resolves with the stored value. */
   async scale(namespace: string, name: string, replicas: number): Promise<number> {
-    const scale = await this.#apps.patchNamespacedDeploymentScale(
-      { name, namespace, body: { spec: { replicas } }, fieldManager: FIELD_MANAGER },
-      mergePatch,
-    )
+    const scale = await this.#apps.patchNamespacedDeploymentScale({ name, namespace, body: { spec: { replicas } }, fieldManager: FIELD_MANAGER }, mergePatch)
     return scale.spec?.replicas ?? replicas
   }
 }

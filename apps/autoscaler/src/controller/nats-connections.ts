@@ -43,11 +43,17 @@ export class NatsConnections {
    */
   async acquire(user: string, url: string, credentials: NatsCredentials): Promise<NatsConnection> {
     if (this.#closing) throw new Error('NATS connections are closed')
-    const fingerprint = createHash('sha256').update(JSON.stringify([url, credentials])).digest('hex')
+    const fingerprint = createHash('sha256')
+      .update(JSON.stringify([url, credentials]))
+      .digest('hex')
     if (this.#byUser.get(user) !== fingerprint) this.release(user)
     let entry = this.#entries.get(fingerprint)
     if (!entry) {
-      entry = { fingerprint, users: new Set(), connection: connectNatsOnce({ url, name: 'sluice-autoscaler', connectTimeoutMs: this.#connectTimeoutMs, credentials }, this.#logger) }
+      entry = {
+        fingerprint,
+        users: new Set(),
+        connection: connectNatsOnce({ url, name: 'sluice-autoscaler', connectTimeoutMs: this.#connectTimeoutMs, credentials }, this.#logger),
+      }
       this.#entries.set(fingerprint, entry)
       // A failed first connection is forgotten, so the next reconcile tries again.
       entry.connection.catch(() => {
@@ -75,7 +81,10 @@ export class NatsConnections {
     entry.users.delete(user)
     if (entry.users.size > 0) return
     this.#entries.delete(entry.fingerprint)
-    void entry.connection.then((nc) => nc.close(), () => undefined)
+    void entry.connection.then(
+      (nc) => nc.close(),
+      () => undefined,
+    )
   }
 
   /** Closes every connection. Idempotent. */
@@ -84,13 +93,15 @@ export class NatsConnections {
       const entries = [...this.#entries.values()]
       this.#entries.clear()
       this.#byUser.clear()
-      await Promise.all(entries.map(async (entry) => {
-        try {
-          await (await entry.connection).close()
-        } catch {
-          // Never connected, or already closed.
-        }
-      }))
+      await Promise.all(
+        entries.map(async (entry) => {
+          try {
+            await (await entry.connection).close()
+          } catch {
+            // Never connected, or already closed.
+          }
+        }),
+      )
     })()
     return this.#closing
   }

@@ -68,7 +68,9 @@ export class NatsCredentialsReader {
       data = (await this.#core.readNamespacedSecret({ name, namespace })).data ?? {}
     } catch (error) {
       const code = (error as { code?: number }).code
-      throw new BacklogReadError(BacklogReadFailure.CredentialsUnavailable, `cannot read Secret ${namespace}/${name}${code ? ` (HTTP ${code})` : ''}`, { cause: error })
+      throw new BacklogReadError(BacklogReadFailure.CredentialsUnavailable, `cannot read Secret ${namespace}/${name}${code ? ` (HTTP ${code})` : ''}`, {
+        cause: error,
+      })
     }
     return Object.fromEntries(Object.entries(data).map(([key, value]) => [key, Buffer.from(value, 'base64').toString('utf8')]))
   }

@@ -52,8 +52,17 @@ export class QueueScalerController {
     this.#queue = new WorkQueue({ baseDelayMs: options.retryBaseDelayMs, maxDelayMs: options.retryMaxDelayMs })
     const custom = kubeConfig.makeApiClient(CustomObjectsApi)
     const path = `/apis/${QUEUE_SCALER_GROUP}/${QUEUE_SCALER_VERSION}/namespaces/${namespace}/${QUEUE_SCALER_PLURAL}`
-    this.#informer = makeInformer<QueueScaler>(kubeConfig, path, async () =>
-      (await custom.listNamespacedCustomObject({ group: QUEUE_SCALER_GROUP, version: QUEUE_SCALER_VERSION, namespace, plural: QUEUE_SCALER_PLURAL })) as KubernetesListObject<QueueScaler>)
+    this.#informer = makeInformer<QueueScaler>(
+      kubeConfig,
+      path,
+      async () =>
+        (await custom.listNamespacedCustomObject({
+          group: QUEUE_SCALER_GROUP,
+          version: QUEUE_SCALER_VERSION,
+          namespace,
+          plural: QUEUE_SCALER_PLURAL,
+        })) as KubernetesListObject<QueueScaler>,
+    )
     this.#connections = new NatsConnections({ logger })
     const events = new EventRecorder(kubeConfig, options.identity, logger)
     this.#reconciler = new Reconciler({

@@ -5,9 +5,10 @@ import { ReplicaDecider } from '../decision/replica-decider.ts'
 import type { ScalingDecision } from '../decision/desired-replicas.ts'
 import type { ScalingPolicy } from '../decision/scaling-policy.ts'
 import type { AutoscalerMetrics } from '../metrics/autoscaler-metrics.ts'
-import { type ConditionUpdate } from './conditions.ts'
+import type { ConditionUpdate } from './conditions.ts'
 import type { DeploymentScale, TargetState } from './deployment-scale.ts'
 import { EventReason, type EventRecorder } from './event-recorder.ts'
+import type { NatsConnection } from '@nats-io/nats-core'
 import type { NatsConnections } from './nats-connections.ts'
 import type { NatsCredentialsReader } from './nats-credentials.ts'
 import { pauseStateOf, type PauseState } from './pause.ts'
@@ -92,8 +93,13 @@ export class Reconciler {
       try {
         current = await this.#options.targets.scale(namespace, targetName, desired)
       } catch (error) {
-        throw await this.#options.status.fail(scaler, EventReason.FailedRescale, 'FailedRescale',
-          `scaling Deployment ${targetName} to ${desired} failed: ${(error as Error).message}`, error)
+        throw await this.#options.status.fail(
+          scaler,
+          EventReason.FailedRescale,
+          'FailedRescale',
+          `scaling Deployment ${targetName} to ${desired} failed: ${(error as Error).message}`,
+          error,
+        )
       }
       scaledAt = new Date(now)
       await this.#recordRescale(scaler, pause, target.replicas, current, reading)
@@ -125,8 +131,13 @@ export class Reconciler {
     } catch (error) {
       const code = (error as { code?: number }).code
       const reason = code === 404 ? 'ScaleTargetNotFound' : 'FailedGetScaleTarget'
-      throw await this.#options.status.fail(scaler, EventReason.FailedGetScaleTarget, reason,
-        `cannot read Deployment ${namespace}/${targetName}${code ? ` (HTTP ${code})` : ''}; replicas left as they are`, error)
+      throw await this.#options.status.fail(
+        scaler,
+        EventReason.FailedGetScaleTarget,
+        reason,
+        `cannot read Deployment ${namespace}/${targetName}${code ? ` (HTTP ${code})` : ''}; replicas left as they are`,
+        error,
+      )
     }
   }
 
@@ -135,15 +146,20 @@ export class Reconciler {
       return await (await this.#sourceFor(scaler, key, namespace)).read()
     } catch (error) {
       const readError = error instanceof BacklogReadError ? error : undefined
-      throw await this.#options.status.fail(scaler, EventReason.FailedGetBacklog, readError?.reason ?? 'NatsError',
-        `${(error as Error).message}; replicas left as they are`, error)
+      throw await this.#options.status.fail(
+        scaler,
+        EventReason.FailedGetBacklog,
+        readError?.reason ?? 'NatsError',
+        `${(error as Error).message}; replicas left as they are`,
+        error,
+      )
     }
   }
 
   async #sourceFor(scaler: QueueScaler, key: string, namespace: string): Promise<BacklogSource> {
     const { nats, stream, consumer } = scaler.spec
     const credentials = await this.#options.credentials.read(namespace, { credentials: nats.credentialsSecretRef?.name, tls: nats.tlsSecretRef?.name })
-    let nc
+    let nc: NatsConnection
     try {
       nc = await this.#options.connections.acquire(key, nats.url, credentials)
     } catch (error) {
@@ -165,9 +181,10 @@ export class Reconciler {
 
   async #recordRescale(scaler: QueueScaler, pause: PauseState, from: number, to: number, reading: BacklogReading): Promise<void> {
     const target = scaler.spec.scaleTargetRef.name
-    const why = pause.kind === 'paused-replicas'
-      ? `paused-replicas annotation on the ${pause.source}`
-      : `backlog ${reading.backlog} (${reading.num_pending} pending, ${reading.num_ack_pending} in flight)`
+    const why =
+      pause.kind === 'paused-replicas'
+        ? `paused-replicas annotation on the ${pause.source}`
+        : `backlog ${reading.backlog} (${reading.num_pending} pending, ${reading.num_ack_pending} in flight)`
     const reason = pause.kind === 'paused-replicas' ? EventReason.PausedReplicasSet : to > from ? EventReason.ScaledUp : EventReason.ScaledDown
     this.#options.logger.info({ scaler: `${scaler.metadata?.namespace}/${scaler.metadata?.name}`, from, to, backlog: reading.backlog }, 'rescaled')
     await this.#options.events.record(scaler, 'Normal', reason, `Deployment ${target} scaled from ${from} to ${to}: ${why}`)
@@ -185,7 +202,12 @@ function conditionsFor(decision: ScalingDecision | undefined, pause: PauseState,
         ? { type: 'Active', status: 'True', reason: 'BacklogAboveActivation', message: `backlog ${reading.backlog} needs workers` }
         : { type: 'Active', status: 'False', reason: 'Idle', message: 'no backlog above the activation threshold' },
       decision.limitedBy
-        ? { type: 'ScalingLimited', status: 'True', reason: decision.limitedBy, message: `the recommendation of ${decision.recommendation} replicas was limited by ${decision.limitedBy}` }
+        ? {
+            type: 'ScalingLimited',
+            status: 'True',
+            reason: decision.limitedBy,
+            message: `the recommendation of ${decision.recommendation} replicas was limited by ${decision.limitedBy}`,
+          }
         : { type: 'ScalingLimited', status: 'False', reason: 'DesiredWithinRange', message: 'the desired replicas follow the backlog' },
     )
   }
@@ -199,7 +221,12 @@ function pausedCondition(pause: PauseState): ConditionUpdate {
     case 'paused':
       return { type: 'Paused', status: 'True', reason: 'PausedByAnnotation', message: `sluice.dev/paused on the ${pause.source}: replicas left as they are` }
     case 'paused-replicas':
-      return { type: 'Paused', status: 'True', reason: 'PausedReplicas', message: `sluice.dev/paused-replicas on the ${pause.source}: holding ${pause.replicas}` }
+      return {
+        type: 'Paused',
+        status: 'True',
+        reason: 'PausedReplicas',
+        message: `sluice.dev/paused-replicas on the ${pause.source}: holding ${pause.replicas}`,
+      }
     case 'invalid':
       return { type: 'Paused', status: 'True', reason: 'InvalidPauseAnnotation', message: `${pause.message}; replicas left as they are` }
   }

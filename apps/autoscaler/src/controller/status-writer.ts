@@ -5,7 +5,15 @@ import type { BacklogReading } from '../backlog/backlog-source.ts'
 import type { AutoscalerMetrics } from '../metrics/autoscaler-metrics.ts'
 import { conditionOf, setConditions, statusChanged, type ConditionUpdate } from './conditions.ts'
 import type { EventReason, EventRecorder } from './event-recorder.ts'
-import { FIELD_MANAGER, keyOf, QUEUE_SCALER_GROUP, QUEUE_SCALER_PLURAL, QUEUE_SCALER_VERSION, type QueueScaler, type QueueScalerStatus } from './queue-scaler.ts'
+import {
+  FIELD_MANAGER,
+  keyOf,
+  QUEUE_SCALER_GROUP,
+  QUEUE_SCALER_PLURAL,
+  QUEUE_SCALER_VERSION,
+  type QueueScaler,
+  type QueueScalerStatus,
+} from './queue-scaler.ts'
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
 // Rewrite an otherwise unchanged status this often, so lastReadTime in `kubectl get -o yaml` stays roughly fresh.
@@ -112,10 +120,18 @@ export class StatusWriter {
   async #patch(scaler: QueueScaler, status: QueueScalerStatus): Promise<void> {
     const { namespace = '', name = '' } = scaler.metadata ?? {}
     try {
-      await this.#custom.patchNamespacedCustomObjectStatus({
-        group: QUEUE_SCALER_GROUP, version: QUEUE_SCALER_VERSION, plural: QUEUE_SCALER_PLURAL,
-        namespace, name, body: { status }, fieldManager: FIELD_MANAGER,
-      }, mergePatch)
+      await this.#custom.patchNamespacedCustomObjectStatus(
+        {
+          group: QUEUE_SCALER_GROUP,
+          version: QUEUE_SCALER_VERSION,
+          plural: QUEUE_SCALER_PLURAL,
+          namespace,
+          name,
+          body: { status },
+          fieldManager: FIELD_MANAGER,
+        },
+        mergePatch,
+      )
       this.#written.set(keyOf(scaler), { uid: scaler.metadata?.uid, status })
     } catch (error) {
       // Deleted while we worked: nothing left to report on.

@@ -25,7 +25,11 @@ export interface ScalingDecision {
  * `activationBacklog`; once awake, the target goes back to `minReplicas` only when the backlog is empty,
  * so no job is stranded in a queue nobody consumes ("zero only from idle").
  */
-export function recommendReplicas(backlog: number, currentReplicas: number, policy: ScalingPolicy): { replicas: number; active: boolean; limitedBy: ScalingLimit | undefined } {
+export function recommendReplicas(
+  backlog: number,
+  currentReplicas: number,
+  policy: ScalingPolicy,
+): { replicas: number; active: boolean; limitedBy: ScalingLimit | undefined } {
   const asleep = currentReplicas === 0
   const active = asleep ? backlog > policy.activationBacklog : backlog > 0
   if (!active) return { replicas: policy.minReplicas, active, limitedBy: undefined }

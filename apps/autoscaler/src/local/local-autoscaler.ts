@@ -47,7 +47,10 @@ export function startLocalAutoscaler(options: LocalAutoscalerOptions): LocalAuto
       const decision = decider.decide(Date.now(), reading.backlog, current, policy)
       if (closing) return
       if (decision.desired !== current) {
-        logger.info({ from: current, to: decision.desired, backlog: reading.backlog, limitedBy: decision.limitedBy }, decision.desired > current ? 'scaling up' : 'scaling down')
+        logger.info(
+          { from: current, to: decision.desired, backlog: reading.backlog, limitedBy: decision.limitedBy },
+          decision.desired > current ? 'scaling up' : 'scaling down',
+        )
         target.scale(decision.desired)
       }
       metrics.observe(LOCAL_SCALER, { backlog: reading.backlog, desired: decision.desired, current: target.replicas() })

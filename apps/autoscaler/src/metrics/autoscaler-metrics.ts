@@ -22,11 +22,35 @@ export function createAutoscalerMetrics(now: () => number = Date.now): Autoscale
   collectDefaultMetrics({ register: registry })
   const lastReadAt = new Map<string, number>()
   const labelNames = ['scaler'] as const
-  const backlog = new Gauge({ name: 'sluice_autoscaler_backlog', help: 'Backlog (num_pending + num_ack_pending) at the last successful read.', labelNames, registers: [registry] })
-  const desired = new Gauge({ name: 'sluice_autoscaler_desired_replicas', help: 'Replicas the decision engine asked for at the last reconcile.', labelNames, registers: [registry] })
-  const current = new Gauge({ name: 'sluice_autoscaler_current_replicas', help: 'Replicas of the scale target after the last reconcile.', labelNames, registers: [registry] })
-  const errors = new Counter({ name: 'sluice_autoscaler_reconcile_errors_total', help: 'Reconciles that failed, by reason; replicas were left as they were.', labelNames: ['scaler', 'reason'], registers: [registry] })
-  const leader = new Gauge({ name: 'sluice_autoscaler_leader', help: '1 while this replica holds the leader Lease (always 1 in local mode).', registers: [registry] })
+  const backlog = new Gauge({
+    name: 'sluice_autoscaler_backlog',
+    help: 'Backlog (num_pending + num_ack_pending) at the last successful read.',
+    labelNames,
+    registers: [registry],
+  })
+  const desired = new Gauge({
+    name: 'sluice_autoscaler_desired_replicas',
+    help: 'Replicas the decision engine asked for at the last reconcile.',
+    labelNames,
+    registers: [registry],
+  })
+  const current = new Gauge({
+    name: 'sluice_autoscaler_current_replicas',
+    help: 'Replicas of the scale target after the last reconcile.',
+    labelNames,
+    registers: [registry],
+  })
+  const errors = new Counter({
+    name: 'sluice_autoscaler_reconcile_errors_total',
+    help: 'Reconciles that failed, by reason; replicas were left as they were.',
+    labelNames: ['scaler', 'reason'],
+    registers: [registry],
+  })
+  const leader = new Gauge({
+    name: 'sluice_autoscaler_leader',
+    help: '1 while this replica holds the leader Lease (always 1 in local mode).',
+    registers: [registry],
+  })
   new Gauge({
     name: 'sluice_autoscaler_last_read_age_seconds',
     help: 'Seconds since the backlog was last read successfully; alert when it grows past a few poll intervals.',

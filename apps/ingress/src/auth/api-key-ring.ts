@@ -61,10 +61,12 @@ export function parseKeys(text: string): KeyEntry[] {
     const line = raw.trim()
     if (line === '' || line.startsWith('#')) return
     const [key, scopeList, ...rest] = line.split(/\s+/)
-    if (!key || rest.length > 0 || key.length < 16) throw new ConfigError([`INGRESS_API_KEYS_FILE line ${index + 1}: expected "<key of 16+ characters> [scope,...]"`])
+    if (!key || rest.length > 0 || key.length < 16)
+      throw new ConfigError([`INGRESS_API_KEYS_FILE line ${index + 1}: expected "<key of 16+ characters> [scope,...]"`])
     const scopes = scopeList ? scopeList.split(',') : DEFAULT_SCOPES
     for (const scope of scopes) {
-      if (!SCOPES.includes(scope as Scope)) throw new ConfigError([`INGRESS_API_KEYS_FILE line ${index + 1}: unknown scope "${scope}" (use ${SCOPES.join(', ')})`])
+      if (!SCOPES.includes(scope as Scope))
+        throw new ConfigError([`INGRESS_API_KEYS_FILE line ${index + 1}: unknown scope "${scope}" (use ${SCOPES.join(', ')})`])
     }
     const digest = createHash('sha256').update(key).digest()
     entries.push({ digest, label: digest.toString('hex').slice(0, 8), scopes: new Set(scopes as Scope[]) })

@@ -41,7 +41,11 @@ export const apiKeyAuthPlugin = fp<{ keysFile: string }>(
       if (!entry) return unauthorized(reply, 'the API key is not valid')
       request.apiKey = entry
       if (scope !== undefined && !entry.scopes.has(scope)) {
-        return sendProblem(reply, ProblemType.forbidden, `this API key may not ${scope === 'admin' ? 'manage dead letters' : scope === 'read' ? 'read jobs' : 'submit jobs'}`)
+        return sendProblem(
+          reply,
+          ProblemType.forbidden,
+          `this API key may not ${scope === 'admin' ? 'manage dead letters' : scope === 'read' ? 'read jobs' : 'submit jobs'}`,
+        )
       }
     })
   },

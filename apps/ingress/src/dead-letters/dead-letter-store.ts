@@ -61,7 +61,9 @@ export class DeadLetterStore {
     if (stored.data.length > this.#queue.jobMaxBytes) return new DeadLetterTooLargeError(id, this.#queue.jobMaxBytes)
     const letter = this.#describe(stored)
     const queuedAt = new Date().toISOString()
-    const ack = await this.#publisher.publish({ id, type: letter.type, queuedAt, payload: stored.data, dedupeId: `${id}-redrive-${stored.seq}` }).catch(toQueueError)
+    const ack = await this.#publisher
+      .publish({ id, type: letter.type, queuedAt, payload: stored.data, dedupeId: `${id}-redrive-${stored.seq}` })
+      .catch(toQueueError)
     if (ack instanceof SluiceError) return ack
     // Only the redrive whose publish stored the job records it, with the queue time the job carries: a
     // later time from an overlapping redrive would outrank every state the worker records for it. Written

@@ -78,7 +78,13 @@ export async function deadLettersRoutes(app: FastifyInstance): Promise<void> {
           '(`urn:sluice:problem:dead-letter-too-large`): its body is larger than JOB_MAX_BYTES, so it stays a dead letter.',
         tags: ['dead letters'],
         params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: JOB_ID_PATTERN.source } } },
-        response: { 202: { type: 'object', properties: { id: { type: 'string' }, redriven: { type: 'boolean' } } }, 404: problemRef, 409: problemRef, 422: problemRef, 503: problemRef },
+        response: {
+          202: { type: 'object', properties: { id: { type: 'string' }, redriven: { type: 'boolean' } } },
+          404: problemRef,
+          409: problemRef,
+          422: problemRef,
+          503: problemRef,
+        },
       },
     },
     async (request, reply) => {

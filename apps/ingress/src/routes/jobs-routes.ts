@@ -1,7 +1,8 @@
-import { JOB_ID_PATTERN, JOB_TYPE_PATTERN, QueueUnavailableError } from '@sluice/core'
+import { JOB_ID_PATTERN, JOB_TYPE_PATTERN, loadJobTypes, QueueUnavailableError } from '@sluice/core'
 import type { FastifyInstance } from 'fastify'
 import { acceptJob } from '../accept-job.ts'
 import { findJobStatus } from '../job-lookup.ts'
+import { jobTypeRefusal } from '../job-type-check.ts'
 import { JobNotFoundError } from '../request-errors.ts'
 
 interface SubmitBody {
@@ -37,6 +38,7 @@ const statusSchema = {
     updatedAt: { type: 'string' },
     error: { type: 'string' },
     nextAttemptAt: { type: 'string' },
+    result: { description: 'What the handler returned (any JSON), once the job succeeded' },
   },
 } as const
 
@@ -44,6 +46,8 @@ const statusSchema = {
 export async function jobsRoutes(app: FastifyInstance): Promise<void> {
   // Jobs are JSON only: anything else (text/plain included, which Fastify parses by default) is a 415.
   app.removeContentTypeParser('text/plain')
+  // Read once: a file that cannot be used stops the ingress at start-up.
+  const jobTypes = loadJobTypes(app.queue.config.queue.jobTypesFile)
 
   app.post<{ Body: SubmitBody; Headers: { 'idempotency-key'?: string } }>(
     '/v1/jobs',
@@ -67,14 +71,16 @@ export async function jobsRoutes(app: FastifyInstance): Promise<void> {
           required: ['type', 'payload'],
           additionalProperties: false,
           properties: {
-            type: { type: 'string', pattern: JOB_TYPE_PATTERN.source, description: 'Handler name' },
-            payload: { description: 'Any JSON value, handed to the handler as is' },
+            type: { type: 'string', pattern: JOB_TYPE_PATTERN.source, description: 'Handler name; with JOB_TYPES_FILE set, one it lists' },
+            payload: { description: "Any JSON value, handed to the handler as is; with JOB_TYPES_FILE set, it must fit its type's schema" },
           },
         },
         response: { 202: acceptedSchema, 400: problemRef, 413: problemRef, 415: problemRef, 429: problemRef, 503: problemRef },
       },
     },
     async (request, reply) => {
+      const invalid = jobTypeRefusal(jobTypes, request.body.type, request.body.payload)
+      if (invalid) return reply.send(invalid)
       const { accepted, refused } = await acceptJob(app.queue, 'jobs', {
         id: request.headers['idempotency-key'],
         type: request.body.type,
@@ -90,7 +96,7 @@ export async function jobsRoutes(app: FastifyInstance): Promise<void> {
     {
       config: { scope: 'read' },
       schema: {
-        summary: 'A job\'s state, kept for JOB_STATUS_TTL_MS after its last change',
+        summary: "A job's state, kept for JOB_STATUS_TTL_MS after its last change",
         tags: ['jobs'],
         params: { type: 'object', required: ['id'], properties: { id: jobIdSchema } },
         response: { 200: statusSchema, 400: problemRef, 404: problemRef, 503: problemRef },
@@ -98,7 +104,9 @@ export async function jobsRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       if (!app.queue.isConnected()) return reply.send(new QueueUnavailableError('the queue server is not connected'))
-      const status = await findJobStatus(app.queue, request.params.id).catch((error: unknown) => new QueueUnavailableError('the job state could not be read', { cause: error }))
+      const status = await findJobStatus(app.queue, request.params.id).catch(
+        (error: unknown) => new QueueUnavailableError('the job state could not be read', { cause: error }),
+      )
       return reply.send(status ?? new JobNotFoundError(request.params.id))
     },
   )

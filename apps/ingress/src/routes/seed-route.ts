@@ -31,7 +31,7 @@ export async function seedRoute(app: FastifyInstance, options: { scope: 'submit'
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => done(null, undefined))
 
   const schema = {
-    summary: 'Enqueue the seed\'s `user` job (text/plain answers)',
+    summary: "Enqueue the seed's `user` job (text/plain answers)",
     tags: ['seed'],
     querystring: {
       type: 'object',
@@ -60,7 +60,9 @@ export async function seedRoute(app: FastifyInstance, options: { scope: 'submit'
     },
   }
   // The error handler of the API, but a full queue keeps the seed's text.
-  app.setErrorHandler(errorHandler({ retryAfterSeconds: app.queue.config.ingress.retryAfterSeconds, plainText: { [ProblemType.queueFull.type]: SEED_FULL_TEXT } }))
+  app.setErrorHandler(
+    errorHandler({ retryAfterSeconds: app.queue.config.ingress.retryAfterSeconds, plainText: { [ProblemType.queueFull.type]: SEED_FULL_TEXT } }),
+  )
   // The seed's own 400 for a missing or empty id comes before the schema's (problem+json) one, and before
   // the queue's refusal.
   type Request = FastifyRequest<{ Querystring: SeedQuery }>

@@ -49,9 +49,7 @@ const natsCredentialNames: NatsCredentialNames = {
   clientKey: natsSettings.tlsKeyFile.env,
 }
 
-const knownNames: ReadonlySet<string> = new Set(
-  Object.values(allSettingGroups).flatMap((group) => Object.values(group).map((setting) => setting.env)),
-)
+const knownNames: ReadonlySet<string> = new Set(Object.values(allSettingGroups).flatMap((group) => Object.values(group).map((setting) => setting.env)))
 
 /** Parses the ingress configuration once at start-up; throws a `ConfigError` naming every problem. */
 export function loadIngressConfig(env: NodeJS.ProcessEnv = process.env): IngressConfig {

@@ -68,10 +68,7 @@ export function integer(env: string, d: Describe & { default: number; min?: numb
 }
 
 /** A comma-separated list of whole numbers, each within [min, max]. */
-export function integerList(
-  env: string,
-  d: Describe & { default: readonly number[]; min?: number; max?: number },
-): Setting<readonly number[]> {
+export function integerList(env: string, d: Describe & { default: readonly number[]; min?: number; max?: number }): Setting<readonly number[]> {
   const item = integer(env, { doc: d.doc, default: 0, ...(d.min === undefined ? {} : { min: d.min }), ...(d.max === undefined ? {} : { max: d.max }) })
   return {
     env,
@@ -179,11 +176,7 @@ export function readSettings<G extends SettingGroup>(env: NodeJS.ProcessEnv, gro
  * Rejects variables that look like ours (by prefix) but name no known setting: a typo such as
  * `QUEUE_MAX_MESAGES` must fail loudly rather than silently keep the default.
  */
-export function findUnknownSettings(
-  env: NodeJS.ProcessEnv,
-  prefixes: readonly string[],
-  known: ReadonlySet<string>,
-): string[] {
+export function findUnknownSettings(env: NodeJS.ProcessEnv, prefixes: readonly string[], known: ReadonlySet<string>): string[] {
   const problems: string[] = []
   for (const name of Object.keys(env)) {
     if (known.has(name) || !prefixes.some((prefix) => name.startsWith(prefix))) continue

@@ -57,9 +57,5 @@ async function ensureStatusBucket(nc: NatsConnection, jsm: JetStreamManager, que
     })
     logger.info({ bucket: queue.statusBucket }, 'job state bucket created')
   }
-  await ensureStream(
-    jsm,
-    { name, storage, max_age: nanos(queue.statusTtlMs), max_bytes: queue.statusMaxBytes, num_replicas: queue.replicas },
-    logger,
-  )
+  await ensureStream(jsm, { name, storage, max_age: nanos(queue.statusTtlMs), max_bytes: queue.statusMaxBytes, num_replicas: queue.replicas }, logger)
 }

@@ -6,13 +6,7 @@ import { describeChanges, diffSettings } from './settings-diff.ts'
 
 // The server rejects changing these on an existing consumer.
 const IMMUTABLE_CONSUMER_FIELDS = ['ack_policy', 'deliver_policy', 'replay_policy'] as const satisfies readonly (keyof ConsumerConfig)[]
-const MUTABLE_CONSUMER_FIELDS = [
-  'ack_wait',
-  'max_deliver',
-  'max_ack_pending',
-  'filter_subject',
-  'backoff',
-] as const satisfies readonly (keyof ConsumerConfig)[]
+const MUTABLE_CONSUMER_FIELDS = ['ack_wait', 'max_deliver', 'max_ack_pending', 'filter_subject', 'backoff'] as const satisfies readonly (keyof ConsumerConfig)[]
 
 /**
  * Creates the durable consumer, or brings an existing one to `wanted` (limits updated in place, changed

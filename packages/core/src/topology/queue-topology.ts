@@ -1,13 +1,4 @@
-import {
-  AckPolicy,
-  DeliverPolicy,
-  DiscardPolicy,
-  ReplayPolicy,
-  RetentionPolicy,
-  StorageType,
-  type ConsumerConfig,
-  type StreamConfig,
-} from '@nats-io/jetstream'
+import { AckPolicy, DeliverPolicy, DiscardPolicy, ReplayPolicy, RetentionPolicy, StorageType, type ConsumerConfig, type StreamConfig } from '@nats-io/jetstream'
 import { nanos } from '@nats-io/nats-core'
 import type { QueueConfig } from '../config/load-config.ts'
 
