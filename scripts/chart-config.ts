@@ -19,6 +19,8 @@ export const chartSetSettings: Readonly<Record<string, string>> = {
   NATS_TLS_CERT_FILE: 'the Secret of nats.tls',
   NATS_TLS_KEY_FILE: 'the Secret of nats.tls',
   INGRESS_API_KEYS_FILE: 'the Secret of ingress.apiKeys',
+  JOB_TYPES_FILE: 'your own images (docs/your-own-jobs.md); the chart does not mount one yet',
+  WORKER_HANDLERS_MODULE: 'your own worker image (docs/your-own-jobs.md)',
   HOST: "the pods' ports",
   PORT: "the pods' ports",
   WORKER_HOST: "the pods' ports",

@@ -1,8 +1,10 @@
-import { readJob, type Job, type JobStatus, type JobStatusStore, type QueueConfig } from '@sluice/core'
+import { readJob, type Job, type JobStatus, type JobStatusStore, type JobTypes, type QueueConfig } from '@sluice/core'
 import type { Logger } from 'pino'
 import type { DeadLetterPublisher } from './dead-letters.ts'
 import { errorText } from './dead-letters.ts'
-import type { HandlerRegistry, JobContext } from './handlers/job-handler.ts'
+import { PermanentJobError, RetryLaterError } from './handlers/job-errors.ts'
+import type { HandlerRegistry, JobContext, JobHandler } from './handlers/job-handler.ts'
+import { checkedResult } from './job-result.ts'
 import { isoTime } from './iso-time.ts'
 import type { JobAttempt } from './job-attempt.ts'
 import { LazyJobContext } from './job-context.ts'
@@ -13,6 +15,12 @@ import type { JobOutcome, WorkerMetrics } from './worker-metrics.ts'
 export interface JobRunnerDependencies {
   readonly queue: QueueConfig
   readonly handlers: HandlerRegistry
+  /** Runs the types `handlers` has no handler for (HTTP push's WORKER_HTTP_URL); none: they are dead-lettered. */
+  readonly fallback?: JobHandler | undefined
+  /** The job types file, when JOB_TYPES_FILE is set: payloads are checked against their type's schema. */
+  readonly jobTypes?: JobTypes | undefined
+  /** JOB_RESULT_MAX_BYTES. */
+  readonly resultMaxBytes: number
   readonly statusStore: JobStatusStore
   readonly deadLetters: DeadLetterPublisher
   readonly metrics: WorkerMetrics
@@ -54,7 +62,7 @@ export class JobRunner {
       const error = `no outcome after ${attempt - 1} deliveries (worker lost or stuck past ack_wait)`
       return this.#deadLetter(running, job, attempt - 1, error, context)
     }
-    const handler = handlers.get(job.type)
+    const handler = handlers.get(job.type) ?? this.#deps.fallback
     if (!handler) return this.#deadLetter(running, job, attempt, `no handler for job type "${job.type}"`, context)
     let payload: unknown
     try {
@@ -62,40 +70,68 @@ export class JobRunner {
     } catch {
       return this.#deadLetter(running, job, attempt, 'payload is not valid JSON', context)
     }
+    // The ingress checked it already; this catches jobs published by other clients, which no retry mends.
+    const problem = this.#deps.jobTypes?.payloadProblem(job.type, payload)
+    if (problem) return this.#deadLetter(running, job, attempt, `payload${problem.path} ${problem.message} (the schema of job type "${job.type}")`, context)
 
     let runningRecorded: Promise<void> | undefined
     running.started(() => {
-      const status: JobStatus = { id: job.id, type: job.type, state: 'running', attempts: attempt, queuedAt: job.queuedAt, startedAt, updatedAt: isoTime(Date.now()) }
+      const status: JobStatus = {
+        id: job.id,
+        type: job.type,
+        state: 'running',
+        attempts: attempt,
+        queuedAt: job.queuedAt,
+        startedAt,
+        updatedAt: isoTime(Date.now()),
+      }
       runningRecorded = this.#record(running, status, context)
     })
     const startedAt = isoTime(running.startedAtMs)
     const handlerStarted = performance.now()
     let failure: { error: unknown } | undefined
+    let result: unknown
     try {
-      await handler(payload, context)
+      result = checkedResult(await handler(payload, context), this.#deps.resultMaxBytes)
     } catch (error) {
       failure = { error }
     } finally {
-      metrics.observeDuration(job.type, (performance.now() - handlerStarted) / 1000)
+      metrics.observeDuration(this.#typeLabel(job), (performance.now() - handlerStarted) / 1000)
       running.handlerDone()
       // A later state must not be overtaken by this earlier one.
       if (runningRecorded) await runningRecorded
     }
     if (failure) {
       if (running.abort.signal.aborted) return this.#giveBack(running, job)
-      if (attempt >= queue.maxDeliver) return this.#deadLetter(running, job, attempt, errorText(failure.error), context)
-      return this.#retry(running, job, attempt, errorText(failure.error), context)
+      const { error } = failure
+      if (attempt >= queue.maxDeliver || error instanceof PermanentJobError) return this.#deadLetter(running, job, attempt, errorText(error), context)
+      return this.#retry(running, job, attempt, errorText(error), context, error instanceof RetryLaterError ? error.delayMs : 0)
     }
     if (running.outcome) return 'abandoned'
     const finishedAt = isoTime(Date.now())
-    await this.#record(running, { id: job.id, type: job.type, state: 'succeeded', attempts: attempt, queuedAt: job.queuedAt, startedAt, finishedAt, updatedAt: finishedAt }, context)
+    await this.#record(
+      running,
+      {
+        id: job.id,
+        type: job.type,
+        state: 'succeeded',
+        attempts: attempt,
+        queuedAt: job.queuedAt,
+        startedAt,
+        finishedAt,
+        updatedAt: finishedAt,
+        ...(result === undefined ? {} : { result }),
+      },
+      context,
+    )
     if (!running.ack()) return 'abandoned'
-    metrics.countOutcome(job.type, 'succeeded')
+    metrics.countOutcome(this.#typeLabel(job), 'succeeded')
     return 'succeeded'
   }
 
-  async #retry(running: JobAttempt, job: Job, attempt: number, error: string, context: JobContext): Promise<JobOutcome | 'abandoned'> {
-    const delayMs = retryDelayMs(this.#deps.queue.retryBackoffMs, attempt)
+  // `atLeastMs`: a handler asked for no sooner than this (RetryLaterError); the backoff's step may be longer.
+  async #retry(running: JobAttempt, job: Job, attempt: number, error: string, context: JobContext, atLeastMs: number): Promise<JobOutcome | 'abandoned'> {
+    const delayMs = Math.max(atLeastMs, retryDelayMs(this.#deps.queue.retryBackoffMs, attempt))
     const now = Date.now()
     context.logger.warn({ error, retryInMs: delayMs }, 'job failed; will retry')
     await this.#record(
@@ -127,7 +163,7 @@ export class JobRunner {
 
   #giveBack(running: JobAttempt, job: Job): JobOutcome | 'abandoned' {
     if (!running.giveBack()) return 'abandoned'
-    this.#deps.metrics.countOutcome(job.type, 'returned')
+    this.#deps.metrics.countOutcome(this.#typeLabel(job), 'returned')
     return 'returned'
   }
 
@@ -158,9 +194,12 @@ export class JobRunner {
     }
   }
 
-  // Unknown types would give metrics one label per typo a client makes.
+  // Unknown types would give metrics one label per typo a client makes; a fallback handler (HTTP push) takes
+  // any type, so only the types of the job types file keep their own label there.
   #typeLabel(job: Job): string {
-    return this.#deps.handlers.has(job.type) ? job.type : 'unknown'
+    const { handlers, jobTypes } = this.#deps
+    if (handlers.has(job.type) || jobTypes?.has(job.type)) return job.type
+    return this.#deps.fallback ? 'other' : 'unknown'
   }
 }
 

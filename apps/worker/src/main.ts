@@ -1,13 +1,20 @@
-import { connectNats, createLogger, exitBoundMs, exitBounds, loadConfigOrExit, loadWorkerConfig, startOrExit, stopOnSignals } from '@sluice/core'
-import { builtinHandlers } from './handlers/builtin-handlers.ts'
+import { connectNats, createLogger, exitBoundMs, exitBounds, loadConfigOrExit, loadJobTypes, loadWorkerConfig, startOrExit, stopOnSignals } from '@sluice/core'
+import { builtinHandlerDefinitions } from './handlers/builtin-handlers.ts'
+import { handlerRegistry } from './handlers/define-handler.ts'
+import { loadHandlersModule } from './handlers/handlers-module.ts'
 import { Worker } from './worker.ts'
 
-// Wires the process: config, NATS, the worker, and a bounded drain on SIGTERM/SIGINT.
+// Wires the process: config, the handlers (a module's, or the built-in ones), NATS, the worker, and a
+// bounded drain on SIGTERM/SIGINT.
 const config = loadConfigOrExit(() => loadWorkerConfig())
 const logger = createLogger('worker', config.log)
 const { nats, worker } = await startOrExit(logger, async () => {
+  const { handlersModule } = config.worker
+  const definitions = handlersModule ? await loadHandlersModule(handlersModule) : builtinHandlerDefinitions({ jobDurationMs: config.worker.jobDurationMs })
+  const handlers = handlerRegistry(definitions)
+  const jobTypes = loadJobTypes(config.queue.jobTypesFile)
   const nats = await connectNats(config.nats, 'sluice-worker', logger)
-  const worker = await Worker.start({ config, nats, logger, handlers: builtinHandlers({ jobDurationMs: config.worker.jobDurationMs }) })
+  const worker = await Worker.start({ config, nats, logger, handlers, jobTypes })
   return { nats, worker }
 })
 

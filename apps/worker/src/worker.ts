@@ -116,7 +116,10 @@ export class Worker {
     this.#puller.start()
     this.#sweeper = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS)
     this.#sweeper.unref()
-    logger.info({ concurrency: config.worker.concurrency, opsPort: this.opsPort, handlers: [...handlers.keys()], fallback: fallback !== undefined }, 'worker started')
+    logger.info(
+      { concurrency: config.worker.concurrency, opsPort: this.opsPort, handlers: [...handlers.keys()], fallback: fallback !== undefined },
+      'worker started',
+    )
   }
 
   async #run(msg: JsMsg, runner: JobRunner): Promise<void> {

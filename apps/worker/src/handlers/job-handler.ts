@@ -14,10 +14,20 @@ export interface JobContext {
 }
 
 /**
- * Runs one job. Resolving acknowledges it; throwing schedules a retry, or dead-letters it after the last
- * allowed attempt. `payload` is the parsed JSON the client sent.
+ * Runs one job. Resolving acknowledges it, and what it resolves to (JSON, at most JOB_RESULT_MAX_BYTES) is
+ * the job's `result`; `undefined` is no result. Throwing schedules a retry, or dead-letters the job after
+ * the last allowed attempt; throw a {@link PermanentJobError} to dead-letter it at once, a
+ * {@link RetryLaterError} to retry no sooner than it says. `payload` is the parsed JSON the client sent,
+ * already checked against the type's schema when JOB_TYPES_FILE gives one.
  */
-export type JobHandler = (payload: unknown, context: JobContext) => Promise<void>
+export type JobHandler<Payload = unknown> = (payload: Payload, context: JobContext) => Promise<unknown>
 
 /** Handlers by job type. */
 export type HandlerRegistry = ReadonlyMap<string, JobHandler>
+
+/** One job type and the handler that runs it; made by {@link defineHandler}. */
+export interface HandlerDefinition {
+  /** The job type (`type` in `POST /v1/jobs`). */
+  readonly type: string
+  readonly run: JobHandler
+}

@@ -43,6 +43,7 @@ export const queueSettings = {
   statusBucket: text('JOB_STATUS_BUCKET', { default: 'JOB_STATUS', pattern: NAME, hint: NAME_HINT, unit: 'name', doc: 'Key-value bucket with each job\'s state for `GET /v1/jobs/<id>`.' }),
   statusTtlMs: integer('JOB_STATUS_TTL_MS', { default: 24 * 3600_000, min: 60_000, unit: 'ms', doc: 'How long a job\'s state stays readable after its last change.' }),
   statusMaxBytes: integer('JOB_STATUS_MAX_BYTES', { default: 128 * MIB, min: 64 * KIB, unit: 'bytes', doc: 'Size bound of the job-state bucket; the oldest states are dropped past it.' }),
+  jobTypesFile: optionalText('JOB_TYPES_FILE', { unit: 'path', doc: 'JSON file of the job types handled, each with an optional JSON Schema for its payload (docs/your-own-jobs.md). Set: the ingress refuses other types and payloads that break their schema (400), and workers check payloads too. Unset: any type is queued.' }),
 } satisfies SettingGroup
 
 /** The HTTP front door. */
@@ -70,6 +71,8 @@ export const workerSettings = {
   host: text('WORKER_HOST', { default: '0.0.0.0', unit: 'address', doc: 'Address of the worker\'s health and metrics port.' }),
   port: integer('WORKER_PORT', { default: 8081, min: 0, max: 65_535, unit: 'port', doc: 'Worker health and metrics port (0 picks a free one).' }),
   jobDurationMs: integer('JOB_DURATION_MS', { default: 10_000, min: 0, unit: 'ms', doc: 'How long the seed\'s `user` job works.' }),
+  handlersModule: optionalText('WORKER_HANDLERS_MODULE', { unit: 'path', doc: 'ES module (.ts or .js) whose default export lists the job handlers to run (see `defineHandler`, docs/your-own-jobs.md); unset: the built-in `user` and `noop`.' }),
+  resultMaxBytes: integer('JOB_RESULT_MAX_BYTES', { default: 16 * KIB, min: 0, max: 512 * KIB, unit: 'bytes', doc: 'Largest result a handler may return (JSON, UTF-8), shown by `GET /v1/jobs/<id>`; a larger one fails the attempt.' }),
 } satisfies SettingGroup
 
 /**
