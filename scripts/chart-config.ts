@@ -24,6 +24,7 @@ export const chartSetSettings: Readonly<Record<string, string>> = {
   WORKER_HTTP_SIGNING_SECRET: 'a Secret of your own (docs/your-own-jobs.md); the chart does not set one yet',
   HOST: "the pods' ports",
   PORT: "the pods' ports",
+  INGRESS_OPS_PORT: "the pods' ports",
   WORKER_HOST: "the pods' ports",
   WORKER_PORT: "the pods' ports",
   AUTOSCALER_HOST: "the pods' ports",

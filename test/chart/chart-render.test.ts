@@ -66,6 +66,23 @@ describe.skipIf(skipReason)(`chart render${skipReason ? ` (skipped: ${skipReason
     }
   })
 
+  it("chart render - every app is probed and scraped on its health and metrics port, the port its ConfigMap gives it, never the ingress's API port", async () => {
+    const portSetting: Record<string, string> = { ingress: 'INGRESS_OPS_PORT', worker: 'WORKER_PORT', autoscaler: 'AUTOSCALER_PORT' }
+    for (const [set, objects] of await renderAll()) {
+      const data = findObject(objects, 'ConfigMap', '-config').data as Record<string, string>
+      for (const { object, podSpec } of podOwners(objects).filter(({ object }) => object.kind === 'Deployment')) {
+        const app = Object.keys(portSetting).find((name) => object.metadata.name.endsWith(`-${name}`))!
+        const [container] = podSpec.containers
+        const where = `${set}: ${object.metadata.name}`
+        const metricsPort = container?.ports?.find((port) => port.name === 'metrics')
+        expect(String(metricsPort?.containerPort), where).toBe(data[portSetting[app]!])
+        for (const probe of [container?.startupProbe, container?.livenessProbe, container?.readinessProbe]) expect(probe?.httpGet?.port, where).toBe('metrics')
+      }
+      const metricsServices = objects.filter((object) => object.kind === 'Service' && object.metadata.name.endsWith('-metrics'))
+      expect(metricsServices.map((service) => service.metadata.name.replace(/^.*-(\w+)-metrics$/, '$1')), set).toContain('ingress')
+    }
+  })
+
   it("chart render - each pod's grace period exceeds its app's exit bound (exit-bounds.ts), the ingress's after its preStop pause", async () => {
     const loaders = { ingress: loadIngressConfig, worker: loadWorkerConfig, autoscaler: loadAutoscalerConfig }
     for (const [set, objects] of await renderAll()) {

@@ -11,8 +11,10 @@ export interface PodSpecView {
     args?: string[]
     env?: Array<{ name: string }>
     envFrom?: Array<{ configMapRef?: { name: string } }>
-    livenessProbe?: { httpGet?: { path: string } }
-    readinessProbe?: { httpGet?: { path: string } }
+    ports?: { name?: string; containerPort: number }[]
+    startupProbe?: { httpGet?: { path: string; port?: string | number } }
+    livenessProbe?: { httpGet?: { path: string; port?: string | number } }
+    readinessProbe?: { httpGet?: { path: string; port?: string | number } }
     lifecycle?: { preStop?: { sleep?: { seconds: number } } }
     resources?: { requests?: Record<string, unknown>; limits?: Record<string, unknown> }
     securityContext?: {

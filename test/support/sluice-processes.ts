@@ -38,7 +38,7 @@ export async function startApp(
   entry = join(repoRoot, 'apps', app, 'src', 'main.ts'),
 ): Promise<AppProcess> {
   const port = await freePort()
-  const portEnv = app === 'ingress' ? { PORT: String(port), HOST: '127.0.0.1' } : { WORKER_PORT: String(port), WORKER_HOST: '127.0.0.1' }
+  const portEnv = app === 'ingress' ? { PORT: String(port), HOST: '127.0.0.1', INGRESS_OPS_PORT: '0' } : { WORKER_PORT: String(port), WORKER_HOST: '127.0.0.1' }
   // The ingress runs with the heap bounds the Helm chart ships, unless `env` says otherwise.
   const shipped = app === 'ingress' ? { NODE_OPTIONS: chartIngressNodeOptions() } : {}
   const child = startManagedProcess({

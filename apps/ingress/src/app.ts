@@ -1,10 +1,11 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import rateLimit from '@fastify/rate-limit'
-import { JOB_ID_MAX_LENGTH, JobStatusStore, type IngressConfig, type NatsHandle } from '@sluice/core'
+import { JOB_ID_MAX_LENGTH, JobStatusStore, startOpsServer, type IngressConfig, type NatsHandle, type OpsServer } from '@sluice/core'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { apiKeyAuthPlugin } from './auth/auth-plugin.ts'
 import { answerClientError } from './client-errors.ts'
+import { capConnectionsPerAddress } from './connection-cap.ts'
 import { refuseWhileClosing } from './closing.ts'
 import { createIngressMetrics } from './ingress-metrics.ts'
 import { JobPublisher } from './job-publisher.ts'
@@ -20,7 +21,7 @@ import { ProblemType, sendProblem } from './problem.ts'
 import { QueueInfoReader } from './queue-info.ts'
 import { requestIdFor } from './request-id.ts'
 import { deadLettersRoutes } from './routes/dead-letters-routes.ts'
-import { healthRoutes } from './routes/health-routes.ts'
+import { healthRoutes, readinessProblems } from './routes/health-routes.ts'
 import { jobsRoutes } from './routes/jobs-routes.ts'
 import { openApiRoute } from './routes/openapi-route.ts'
 import { queueRoute } from './routes/queue-route.ts'
@@ -38,12 +39,18 @@ export interface Ingress {
   readonly app: FastifyInstance
   /** Fails `/readyz` so traffic moves away; call before `app.close()`. */
   startDraining(): void
+  /** What keeps the ingress from taking jobs now (empty: ready). */
+  readinessProblems(): Promise<string[]>
+  /**
+   * Starts `/healthz`, `/readyz` and `/metrics` on INGRESS_OPS_PORT, a server of their own, so a flood of
+   * API connections cannot fail the kubelet's probes. Close it after `app.close()`.
+   */
+  startOps(): Promise<OpsServer>
 }
 
-// Longer than typical load balancer idle timeouts, so they close first and never reuse a dead socket.
-const KEEP_ALIVE_TIMEOUT_MS = 72_000
-// A request must arrive whole within this long (slow-loris bound).
-const REQUEST_TIMEOUT_MS = 30_000
+// How often Node checks the header and request timeouts; its default (30 s) let a slow request live twice
+// INGRESS_REQUEST_TIMEOUT_MS.
+const TIMEOUT_CHECK_INTERVAL_MS = 1000
 // Management calls (stream and consumer info, job lookups) get their own short bound.
 const MANAGEMENT_TIMEOUT_MS = 2000
 
@@ -71,8 +78,10 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
   const debugEnabled = logger.isLevelEnabled('debug')
 
   const app = Fastify({
-    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-    requestTimeout: REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: config.ingress.keepAliveTimeoutMs,
+    requestTimeout: config.ingress.requestTimeoutMs,
+    // A new connection that sends nothing is closed after the headers timeout too.
+    http: { headersTimeout: config.ingress.headersTimeoutMs, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
     // Requests Node's parser refused get problem+json too, and no body for HEAD (see client-errors.ts).
     clientErrorHandler: answerClientError,
     // So do URLs the router cannot decode (`/%`) or over-long path parameters; no route's hooks run for
@@ -98,12 +107,16 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
   // Bodies are buffered before anything else runs, so their memory is bounded per connection, not per
   // publish: cap the connections (JOB_MAX_BYTES × INGRESS_MAX_CONNECTIONS is the most bodies can hold).
   app.server.maxConnections = config.ingress.maxConnections
+  capConnectionsPerAddress(app.server, config.ingress.maxConnectionsPerAddress)
   refuseWhileClosing(app)
   // In onSend, so that every answer carries them, whichever hook or route gave it.
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.headers(SECURITY_HEADERS).header('x-request-id', request.id)
     // While draining, answers close their connection: a kept-alive socket would hold app.close() open.
     if (draining) reply.header('connection', 'close')
+    // A refusal before the body was read (401, 403, 413, 429...) closes the connection, so the sender of an
+    // unwanted body cannot keep its slot by sending it slowly.
+    else if (reply.statusCode >= 400 && reply.statusCode < 500 && !request.raw.complete) reply.header('connection', 'close')
     done(null, payload)
   })
   app.addHook('onResponse', (request, reply, done) => {
@@ -152,5 +165,13 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
     startDraining() {
       draining = true
     },
+    readinessProblems: () => readinessProblems(services),
+    startOps: () =>
+      startOpsServer({
+        host: config.ingress.host,
+        port: config.ingress.opsPort,
+        registry: metrics.registry,
+        isReady: async () => (await readinessProblems(services)).length === 0,
+      }),
   }
 }

@@ -4,17 +4,19 @@ import { buildIngress } from './app.ts'
 // Wires the process: config, NATS, topology, HTTP listener, and a bounded drain on SIGTERM/SIGINT.
 const config = loadConfigOrExit(() => loadIngressConfig())
 const logger = createLogger('ingress', config.log)
-const { nats, ingress } = await startOrExit(logger, async () => {
+const { nats, ingress, ops } = await startOrExit(logger, async () => {
   const nats = await connectNats(config.nats, 'sluice-ingress', logger)
   await applyQueueStreams(nats.nc, config.queue, logger)
   const ingress = await buildIngress({ config, nats, logger })
+  const ops = await ingress.startOps()
   await ingress.app.listen({ host: config.ingress.host, port: config.ingress.port })
-  return { nats, ingress }
+  return { nats, ingress, ops }
 })
 
 // Readiness fails first, then the listener closes and in-flight requests (their publishes included) answer.
 stopOnSignals(logger, exitBoundMs(exitBounds.ingress, config), async () => {
   ingress.startDraining()
   await ingress.app.close()
+  await ops.close()
   await nats.close()
 })

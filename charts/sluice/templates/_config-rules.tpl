@@ -17,6 +17,9 @@ Prints one problem per line; validateValues adds them to its own. Not checked he
 {{- if and (eq (toString $c.INGRESS_SEED_ROUTE) "protected") (ne (toString $c.INGRESS_AUTH) "api-key") -}}
 {{- printf "config.INGRESS_SEED_ROUTE=protected needs config.INGRESS_AUTH=api-key\n" -}}
 {{- end -}}
+{{- if gt (int64 $c.INGRESS_HEADERS_TIMEOUT_MS) (int64 $c.INGRESS_REQUEST_TIMEOUT_MS) -}}
+{{- printf "config.INGRESS_HEADERS_TIMEOUT_MS (%v) exceeds config.INGRESS_REQUEST_TIMEOUT_MS (%v): the headers are part of the request\n" (int64 $c.INGRESS_HEADERS_TIMEOUT_MS) (int64 $c.INGRESS_REQUEST_TIMEOUT_MS) -}}
+{{- end -}}
 {{- if gt (int64 $c.WORKER_CONCURRENCY) (int64 $c.QUEUE_MAX_ACK_PENDING) -}}
 {{- printf "config.WORKER_CONCURRENCY (%v) exceeds config.QUEUE_MAX_ACK_PENDING (%v): a worker could never fill its slots\n" (int64 $c.WORKER_CONCURRENCY) (int64 $c.QUEUE_MAX_ACK_PENDING) -}}
 {{- end -}}

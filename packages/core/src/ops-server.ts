@@ -2,14 +2,14 @@ import { createServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
 
-/** What a background process (worker, autoscaler) exposes to Kubernetes and Prometheus. */
+/** What a process (worker, autoscaler, the ingress apart from its API) exposes to Kubernetes and Prometheus. */
 export interface OpsServerOptions {
   readonly host: string
   /** 0 picks a free port; read the chosen one from the result. */
   readonly port: number
   readonly registry: Registry
-  /** Readiness: false makes `/readyz` answer 503. */
-  readonly isReady: () => boolean
+  /** Readiness: false makes `/readyz` answer 503 (a rejected promise too). */
+  readonly isReady: () => boolean | Promise<boolean>
 }
 
 /** A running ops server. */
@@ -27,7 +27,15 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     const path = (req.url ?? '/').split('?')[0]
     if (req.method !== 'GET' && req.method !== 'HEAD') return problem(res, 405, 'Method Not Allowed', 'only GET is served here')
     if (path === '/healthz') return json(res, 200, { status: 'ok' })
-    if (path === '/readyz') return options.isReady() ? json(res, 200, { status: 'ready' }) : json(res, 503, { status: 'not ready' })
+    if (path === '/readyz') {
+      Promise.resolve()
+        .then(options.isReady)
+        .then(
+          (ready) => (ready ? json(res, 200, { status: 'ready' }) : json(res, 503, { status: 'not ready' })),
+          () => json(res, 503, { status: 'not ready' }),
+        )
+      return
+    }
     if (path === '/metrics') {
       options.registry.metrics().then(
         (text) => {

@@ -37,6 +37,7 @@ export const configRules: readonly ConfigRule[] = [
   { kind: 'differ', settings: [queueSettings.stream, queueSettings.deadLetterStream] },
   { kind: 'requires', when: ingressSettings.auth, is: 'api-key', needs: ingressSettings.apiKeysFile, why: 'the keys, one per line' },
   { kind: 'requires', when: ingressSettings.seedRoute, is: 'protected', needs: ingressSettings.auth, to: 'api-key' },
+  { kind: 'order', lower: ingressSettings.headersTimeoutMs, higher: ingressSettings.requestTimeoutMs, strict: false, why: 'the headers are part of the request' },
   { kind: 'order', lower: workerSettings.concurrency, higher: queueSettings.maxAckPending, strict: false, why: 'a worker could never fill its slots' },
   { kind: 'order', lower: autoscalerSettings.minReplicas, higher: autoscalerSettings.maxReplicas, strict: false },
   // client-go's leader election insists on the same two orderings.

@@ -51,6 +51,11 @@ export const ingressSettings = {
   host: text('HOST', { default: '0.0.0.0', unit: 'address', doc: 'Address the ingress listens on.' }),
   port: integer('PORT', { default: 8080, min: 0, max: 65_535, unit: 'port', doc: 'Port the ingress listens on.' }),
   maxConnections: integer('INGRESS_MAX_CONNECTIONS', { default: 1024, min: 1, doc: 'Open client connections per ingress process; past it new connections are closed at once. With JOB_MAX_BYTES it bounds the memory request bodies can take.' }),
+  maxConnectionsPerAddress: integer('INGRESS_MAX_CONNECTIONS_PER_ADDRESS', { default: 256, min: 1, doc: 'Open client connections from one address; past it that address\'s new connections are closed at once, so one client cannot take every slot. Behind a proxy every client has the proxy\'s address: raise it to the proxy\'s upstream connections.' }),
+  opsPort: integer('INGRESS_OPS_PORT', { default: 8083, min: 0, max: 65_535, unit: 'port', doc: 'Port of the ingress\'s own `/healthz`, `/readyz` and `/metrics` (on HOST), apart from the API\'s connection slots so a flood cannot fail the probes (0 picks a free one).' }),
+  headersTimeoutMs: integer('INGRESS_HEADERS_TIMEOUT_MS', { default: 5000, min: 500, max: 60_000, unit: 'ms', doc: 'A connection must send a request\'s headers within this long (an idle new connection too); then it is closed.' }),
+  requestTimeoutMs: integer('INGRESS_REQUEST_TIMEOUT_MS', { default: 30_000, min: 1000, max: 300_000, unit: 'ms', doc: 'A request must arrive whole (headers and body) within this long; then 408 and the connection closes.' }),
+  keepAliveTimeoutMs: integer('INGRESS_KEEP_ALIVE_TIMEOUT_MS', { default: 5000, min: 100, max: 600_000, unit: 'ms', doc: 'An idle kept-alive connection is closed after this long. Behind a load balancer, set it above the balancer\'s idle timeout so the balancer closes first.' }),
   maxInflight: integer('INGRESS_MAX_INFLIGHT', { default: 1024, min: 1, doc: 'Publishes awaiting the server\'s acknowledgement per ingress process; past it, 503 at once.' }),
   publishTimeoutMs: integer('INGRESS_PUBLISH_TIMEOUT_MS', { default: 2000, min: 50, max: 60_000, unit: 'ms', doc: 'Longest wait for the server to confirm a job is stored; then 503.' }),
   retryAfterSeconds: integer('INGRESS_RETRY_AFTER_SECONDS', { default: 2, min: 1, max: 3600, unit: 's', doc: '`Retry-After` sent with 503 and 429 answers.' }),
@@ -73,11 +78,6 @@ export const workerSettings = {
   jobDurationMs: integer('JOB_DURATION_MS', { default: 10_000, min: 0, unit: 'ms', doc: 'How long the seed\'s `user` job works.' }),
   handlersModule: optionalText('WORKER_HANDLERS_MODULE', { unit: 'path', doc: 'ES module (.ts or .js) whose default export lists the job handlers to run (see `defineHandler`, docs/your-own-jobs.md); unset: the built-in `user` and `noop`.' }),
   resultMaxBytes: integer('JOB_RESULT_MAX_BYTES', { default: 16 * KIB, min: 0, max: 512 * KIB, unit: 'bytes', doc: 'Largest result a handler may return (JSON, UTF-8), shown by `GET /v1/jobs/<id>`; a larger one fails the attempt.' }),
-  httpUrl: text('WORKER_HTTP_URL', { default: '', pattern: /^(https?:\/\/[^\s,]+)?$/, hint: 'an http:// or https:// URL', unit: 'url', doc: 'HTTP push: job types without a handler of their own are POSTed here (docs/your-own-jobs.md); empty: they are dead-lettered.' }),
-  httpTypeUrls: text('WORKER_HTTP_TYPE_URLS', { default: '', pattern: /^([A-Za-z0-9_.:-]{1,64}=https?:\/\/[^\s,]+(,[A-Za-z0-9_.:-]{1,64}=https?:\/\/[^\s,]+)*)?$/, hint: 'a comma-separated list of <job type>=<http(s) URL>', unit: 'type=url list', doc: 'HTTP push per job type: `<type>=<url>,...`; these types are POSTed to their own endpoint.' }),
-  httpTimeoutMs: integer('WORKER_HTTP_TIMEOUT_MS', { default: 30_000, min: 100, max: 900_000, unit: 'ms', doc: 'HTTP push: longest wait for an endpoint\'s answer (headers and body); then the attempt fails and is retried.' }),
-  httpConcurrency: integer('WORKER_HTTP_CONCURRENCY', { default: 16, min: 1, max: 1000, doc: 'HTTP push: requests in flight at once to one endpoint, per worker process.' }),
-  httpSigningSecret: optionalText('WORKER_HTTP_SIGNING_SECRET', { secret: true, doc: 'HTTP push: when set, each request carries `Sluice-Timestamp` and `Sluice-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`.' }),
 } satisfies SettingGroup
 
 /**
