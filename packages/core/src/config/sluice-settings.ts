@@ -78,6 +78,11 @@ export const workerSettings = {
   jobDurationMs: integer('JOB_DURATION_MS', { default: 10_000, min: 0, unit: 'ms', doc: 'How long the seed\'s `user` job works.' }),
   handlersModule: optionalText('WORKER_HANDLERS_MODULE', { unit: 'path', doc: 'ES module (.ts or .js) whose default export lists the job handlers to run (see `defineHandler`, docs/your-own-jobs.md); unset: the built-in `user` and `noop`.' }),
   resultMaxBytes: integer('JOB_RESULT_MAX_BYTES', { default: 16 * KIB, min: 0, max: 512 * KIB, unit: 'bytes', doc: 'Largest result a handler may return (JSON, UTF-8), shown by `GET /v1/jobs/<id>`; a larger one fails the attempt.' }),
+  httpUrl: text('WORKER_HTTP_URL', { default: '', pattern: /^(https?:\/\/[^\s,]+)?$/, hint: 'an http:// or https:// URL', unit: 'url', doc: 'HTTP push: job types without a handler of their own are POSTed here (docs/your-own-jobs.md); empty: they are dead-lettered.' }),
+  httpTypeUrls: text('WORKER_HTTP_TYPE_URLS', { default: '', pattern: /^([A-Za-z0-9_.:-]{1,64}=https?:\/\/[^\s,]+(,[A-Za-z0-9_.:-]{1,64}=https?:\/\/[^\s,]+)*)?$/, hint: 'a comma-separated list of <job type>=<http(s) URL>', unit: 'type=url list', doc: 'HTTP push per job type: `<type>=<url>,...`; these types are POSTed to their own endpoint.' }),
+  httpTimeoutMs: integer('WORKER_HTTP_TIMEOUT_MS', { default: 30_000, min: 100, max: 900_000, unit: 'ms', doc: 'HTTP push: longest wait for an endpoint\'s answer (headers and body); then the attempt fails and is retried.' }),
+  httpConcurrency: integer('WORKER_HTTP_CONCURRENCY', { default: 16, min: 1, max: 1000, doc: 'HTTP push: requests in flight at once to one endpoint, per worker process.' }),
+  httpSigningSecret: optionalText('WORKER_HTTP_SIGNING_SECRET', { secret: true, doc: 'HTTP push: when set, each request carries `Sluice-Timestamp` and `Sluice-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`.' }),
 } satisfies SettingGroup
 
 /**
