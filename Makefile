@@ -9,6 +9,7 @@ include tools/chart.mk
 include tools/cluster.mk
 include tools/reliability.mk
 include tools/schemathesis.mk
+include tools/python-worker.mk
 
 TOOLS := $(CURDIR)/.tools
 TOOLS_BIN := $(TOOLS)/bin
@@ -58,7 +59,7 @@ format: deps ## Format the sources and apply Biome's safe lint fixes
 check: setup lint typecheck ## Fast: lint, format, typecheck and the suites that need only nats-server (a few minutes)
 	vitest run --project nats
 
-unit: check controlplane-tools helm-tool schemathesis-tool ## make check, then the suites that need the control plane, helm or schemathesis
+unit: check controlplane-tools helm-tool schemathesis-tool python-worker-tool ## make check, then the suites that need the control plane, helm, schemathesis or nats-py
 	vitest run --project tools
 
 test: setup typecheck unit ## Everything CI runs: make check, every other suite, and the e2e stage

@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config'
 
 // Suites that need more than a nats-server: the control plane binaries (kube-apiserver, etcd and the PKI
-// helper, `make controlplane-tools`), helm, or schemathesis. `make check` runs the rest (project `nats`);
+// helper, `make controlplane-tools`), helm, schemathesis or nats-py. `make check` runs the rest (project `nats`);
 // `make test` runs both.
 const BEYOND_NATS = [
   'test/chart/**/*.test.ts',
@@ -14,6 +14,7 @@ const BEYOND_NATS = [
   'test/autoscaler/operator-mtls.test.ts',
   'test/core/nats-security.test.ts',
   'test/ingress/openapi-schemathesis.test.ts',
+  'test/examples/python-worker.test.ts',
 ]
 
 // Suites spawn real nats-server (and kube-apiserver) processes, so they get generous timeouts and run in

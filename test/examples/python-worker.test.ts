@@ -1,0 +1,120 @@
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { eventually } from '../support/eventually.ts'
+import { startManagedProcess, type ManagedProcess } from '../support/managed-process.ts'
+import { startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
+import { queueEnv, type Env } from '../support/queue-env.ts'
+import { repoRoot } from '../support/repo-paths.ts'
+import { startApp, type AppProcess } from '../support/sluice-processes.ts'
+
+const PYTHON_WORKER = join(repoRoot, 'examples', 'python-worker', 'worker.py')
+const TS_EXAMPLE = join(repoRoot, 'examples', 'typescript-handlers')
+// The interpreter of the venv `make python-worker-tool` makes, with the pinned nats-py.
+const PYTHON = process.env.PYTHON_WORKER_BIN ?? join(repoRoot, '.tools', 'python-worker', 'bin', 'python')
+
+function hasCommand(command: string): boolean {
+  try {
+    execFileSync(command, ['--version'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+const inCi = ['', 'false', '0'].includes(process.env.CI ?? '') === false
+// Without Python the example cannot run: a note on a developer's machine, a failure in CI.
+const skipReason = !existsSync(PYTHON) && !hasCommand('python3') && !inCi ? 'python3 is not installed (the Python worker example needs it)' : undefined
+
+describe.skipIf(skipReason !== undefined)(`examples/python-worker${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+  let server: NatsServerFixture
+  let ingress: AppProcess
+  let tsWorker: AppProcess
+  let pyWorker: ManagedProcess
+  let env: Env
+
+  beforeAll(async () => {
+    // The venv is made once, by the make target the Makefile's `unit` runs too (idempotent).
+    if (!existsSync(PYTHON)) execFileSync('make', ['python-worker-tool'], { cwd: repoRoot, stdio: 'inherit' })
+    server = await startNatsServer()
+    env = queueEnv(server.url, {
+      JOB_TYPES_FILE: join(TS_EXAMPLE, 'job-types.json'),
+      WORKER_HANDLERS_MODULE: join(TS_EXAMPLE, 'handlers.ts'),
+      JOB_RESULT_MAX_BYTES: '1024',
+      QUEUE_MAX_DELIVER: '2',
+      QUEUE_RETRY_BACKOFF_MS: '50',
+      WORKER_CONCURRENCY: '4',
+    })
+    ingress = await startApp('ingress', env)
+    // The TypeScript worker creates the shared consumer; the Python worker binds to it.
+    tsWorker = await startApp('worker', env)
+    pyWorker = startManagedProcess({
+      name: 'python-worker',
+      command: PYTHON,
+      args: [PYTHON_WORKER],
+      logPath: join(mkdtempSync(join(tmpdir(), 'sluice-python-')), 'python-worker.log'),
+      env,
+      cwd: repoRoot,
+    })
+    await eventually('the Python worker to start', () => {
+      if (pyWorker.exit()) throw new Error(`the Python worker exited:\n${pyWorker.logTail(30)}`)
+      return pyWorker.log().includes('"worker started"') ? true : undefined
+    })
+  }, 180_000)
+  afterAll(async () => {
+    await pyWorker?.stop(10_000)
+    await tsWorker?.stop()
+    await ingress?.stop()
+    await server?.close()
+  })
+
+  async function submit(type: string, payload: unknown): Promise<string> {
+    const response = await fetch(`${ingress.baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ type, payload }),
+    })
+    expect(response.status).toBe(202)
+    return ((await response.json()) as { id: string }).id
+  }
+
+  async function settled(id: string): Promise<Record<string, unknown>> {
+    return eventually(`job ${id} to settle`, async () => {
+      const status = (await (await fetch(`${ingress.baseUrl}/v1/jobs/${id}`)).json()) as Record<string, unknown>
+      return status.state === 'succeeded' || status.state === 'dead' ? status : undefined
+    })
+  }
+
+  const ranInPython = (id: string) => pyWorker.log().includes(`"jobId": "${id}"`)
+
+  it('python worker - jobs from one queue are processed by a Python and a TypeScript worker, each state and result visible through the API', async () => {
+    const ids = await Promise.all(Array.from({ length: 40 }, (_, i) => submit('greet', { name: `n${i}` })))
+    const statuses = await Promise.all(ids.map((id) => settled(id)))
+    statuses.forEach((status, i) => expect(status).toMatchObject({ state: 'succeeded', attempts: 1, result: { greeting: `Hello, n${i}!` } }))
+    const byPython = ids.filter(ranInPython).length
+    const metrics = await (await fetch(`${tsWorker.baseUrl}/metrics`)).text()
+    const byTypeScript = Number(/sluice_worker_jobs_total\{type="greet",outcome="succeeded"\} (\d+)/.exec(metrics)?.[1] ?? 0)
+    expect(byPython).toBeGreaterThan(0)
+    expect(byTypeScript).toBeGreaterThan(0)
+    expect(byPython + byTypeScript).toBe(40)
+  })
+
+  it('python worker - its dead letters and retries follow the protocol: a permanent failure is dead at once, an oversize result after the last attempt', async () => {
+    // Only the Python worker is left to take these jobs.
+    await tsWorker.stop()
+    const noWords = await submit('word-count', { text: '   ' })
+    expect(await settled(noWords)).toMatchObject({ state: 'dead', attempts: 1, error: 'the text has no words' })
+    const big = await submit('echo', { text: 'x'.repeat(2000) })
+    expect(await settled(big)).toMatchObject({ state: 'dead', attempts: 2, error: 'the result is 2011 bytes of JSON, over JOB_RESULT_MAX_BYTES (1024)' })
+    expect(ranInPython(noWords) && ranInPython(big)).toBe(true)
+    const listing = (await (await fetch(`${ingress.baseUrl}/v1/dead-letters`)).json()) as { items: { id: string; error: string; attempts: number }[] }
+    expect(listing.items).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ id: noWords, error: 'the text has no words', attempts: 1 }),
+        expect.objectContaining({ id: big, attempts: 2 }),
+      ]),
+    )
+  })
+})
