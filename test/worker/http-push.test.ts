@@ -56,6 +56,7 @@ describe('http push', () => {
       WORKER_HTTP_SIGNING_SECRET: SECRET,
       WORKER_CONCURRENCY: '8',
       QUEUE_MAX_DELIVER: '3',
+      JOB_RESULT_MAX_BYTES: '1024',
       QUEUE_RETRY_BACKOFF_MS: '50',
     })
     ingress = await startApp('ingress', env)
@@ -76,6 +77,8 @@ describe('http push', () => {
     switch (payload.mode) {
       case 'ok':
         return json(200, { echoed: payload })
+      case 'big':
+        return json(200, { text: 'x'.repeat(2000) })
       case 'no-content':
         return void response.writeHead(204).end()
       case 'rate-limited-once':
@@ -142,6 +145,16 @@ describe('http push', () => {
   it('http push - a 2xx without a JSON body succeeds with no result', async () => {
     const status = await settled(await submit('resize', { mode: 'no-content' }))
     expect(status.state).toBe('succeeded')
+    expect(status).not.toHaveProperty('result')
+  })
+
+  it('http push - a 2xx body over JOB_RESULT_MAX_BYTES fails the attempt, is never cut, and the job ends dead', async () => {
+    const status = await settled(await submit('resize', { mode: 'big' }))
+    expect(status).toMatchObject({
+      state: 'dead',
+      attempts: 3,
+      error: `the 200 answer of ${new URL(env.WORKER_HTTP_URL!).origin}/push is larger than JOB_RESULT_MAX_BYTES (1024 bytes)`,
+    })
     expect(status).not.toHaveProperty('result')
   })
 
