@@ -1,7 +1,7 @@
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node'
 import { SluiceError } from '@sluice/core'
 import type { Logger } from 'pino'
-import type { BacklogReading } from '../backlog/backlog-source.ts'
+import { BacklogReadFailure, type BacklogReading } from '../backlog/backlog-source.ts'
 import type { AutoscalerMetrics } from '../metrics/autoscaler-metrics.ts'
 import { conditionOf, setConditions, statusChanged, type ConditionUpdate } from './conditions.ts'
 import type { EventReason, EventRecorder } from './event-recorder.ts'
@@ -89,9 +89,17 @@ export class StatusWriter {
     const key = keyOf(scaler)
     const previous = this.#previous(scaler)
     const ready = conditionOf(previous, 'Ready')
+    const newReason = ready?.status !== 'False' || ready.reason !== reason
     this.#metrics.reconcileError(key, reason)
-    this.#logger.warn({ scaler: key, reason, err: cause }, message)
-    if (ready?.status !== 'False' || ready.reason !== reason) await this.#events.record(scaler, 'Warning', event, message)
+    // Logged once per reason, as the Event is: the condition and the metric show that it persists. Before any
+    // read succeeded (a fresh install), a missing consumer is expected until the first worker creates it: one
+    // plain line, not a warning with a stack.
+    if (newReason && reason === BacklogReadFailure.ConsumerNotFound && previous?.lastReadTime === undefined) {
+      this.#logger.info({ scaler: key, reason }, `${message} (expected until the first worker creates the consumer)`)
+    } else if (newReason) {
+      this.#logger.warn({ scaler: key, reason, err: cause }, message)
+    }
+    if (newReason) await this.#events.record(scaler, 'Warning', event, message)
     const now = new Date()
     const next: QueueScalerStatus = {
       ...previous,
