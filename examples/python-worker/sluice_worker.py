@@ -111,7 +111,8 @@ class Worker:
         self.sub = await self.js.pull_subscribe_bind(durable=s.consumer, stream=s.stream)
         log("worker started", handlers=sorted(self.handlers), concurrency=s.concurrency)
         await asyncio.gather(*(self.pull_loop() for _ in range(s.concurrency)))
-        await self.nc.drain()
+        # Every job taken has had its answer: nothing is left to drain.
+        await self.nc.close()
 
     # One job at a time per loop: a pull asks for one job only when this loop can run it at once.
     async def pull_loop(self) -> None:
