@@ -147,7 +147,11 @@ describe.skipIf(skipReason)(`chart render${skipReason ? ` (skipped: ${skipReason
     expect(replicasOf('nats-cluster-values.yaml')).toBe('3')
     expect(replicasOf('external-nats-values.yaml')).toBe('3')
     const natsConfig = findObject(rendered.get('nats-cluster-values.yaml') ?? [], 'ConfigMap', '-nats-config').data as Record<string, string>
-    expect(natsConfig['nats.conf']?.match(/nats:\/\/demo-sluice-nats-\d\.demo-sluice-nats-headless\.sluice\.svc:6222/g)).toHaveLength(3)
+    expect(natsConfig['nats.conf']).toContain('include ../nats-routes/routes.conf')
+    // The routes, with their credentials, are in a Secret (test/chart/nats-route-auth.test.ts starts them).
+    const routes = findObject(rendered.get('nats-cluster-values.yaml') ?? [], 'Secret', '-nats-routes').stringData as Record<string, string>
+    expect(routes['routes.conf']?.match(/nats:\/\/route:[A-Za-z0-9]{40}@demo-sluice-nats-\d\.demo-sluice-nats-headless\.sluice\.svc:6222/g)).toHaveLength(3)
+    expect(rendered.get('default-values.yaml')?.some((object) => object.metadata.name.endsWith('-nats-routes'))).toBe(false)
     expect(rendered.get('external-nats-values.yaml')?.some((object) => object.kind === 'StatefulSet')).toBe(false)
   })
 

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -62,9 +62,16 @@ describe('chart values', () => {
       const dir = await mkdtemp(join(tmpdir(), 'sluice-nats-conf-'))
       try {
         for (const set of ['default-values.yaml', 'nats-cluster-values.yaml']) {
-          const conf =
-            (findObject(await renderChart({ valuesFiles: [ciValuesFile(set)] }), 'ConfigMap', '-nats-config').data as Record<string, string>)['nats.conf'] ?? ''
-          const file = join(dir, `${set}.conf`)
+          const objects = await renderChart({ valuesFiles: [ciValuesFile(set)] })
+          const conf = (findObject(objects, 'ConfigMap', '-nats-config').data as Record<string, string>)['nats.conf'] ?? ''
+          // The routes Secret where the pod mounts it beside the config (/etc/nats, /etc/nats-routes).
+          const routes = objects.find((object) => object.kind === 'Secret' && object.metadata.name.endsWith('-nats-routes'))
+          await mkdir(join(dir, 'nats'), { recursive: true })
+          if (routes) {
+            await mkdir(join(dir, 'nats-routes'), { recursive: true })
+            await writeFile(join(dir, 'nats-routes', 'routes.conf'), (routes.stringData as Record<string, string>)['routes.conf'] ?? '')
+          }
+          const file = join(dir, 'nats', `${set}.conf`)
           // Paths that exist on this machine; everything else as rendered.
           await writeFile(file, conf.replace('store_dir: /data', `store_dir: ${join(dir, 'store')}`).replace('/var/run/nats/', `${dir}/`))
           const { stderr, stdout } = await run(natsServer, ['-c', file, '-t'], {

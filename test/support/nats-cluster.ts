@@ -38,12 +38,29 @@ export interface NatsCluster {
   close(): Promise<void>
 }
 
+/** Options of {@link startNatsCluster}. */
+export interface NatsClusterOptions {
+  /**
+   * Writes one server's configuration file (its `cluster { }` block: routes, their authorization) under
+   * `dir` and returns its path; the server then takes its cluster settings from it instead of from flags.
+   * `routePorts` are every server's route port, `clusterPort` this server's.
+   */
+  readonly clusterConfig?: (setup: { readonly dir: string; readonly name: string; readonly clusterName: string; readonly clusterPort: number; readonly routePorts: readonly number[] }) => string
+}
+
+/** Where a cluster's servers take routes, for a server that tries to join from outside. */
+export interface NatsClusterRoutes {
+  readonly name: string
+  /** Route URLs, as `--routes` takes them. */
+  readonly routes: string
+}
+
 /**
  * Starts three nats-servers with JetStream, routed to each other on free loopback ports, each with its own
  * store and name, and resolves once the cluster can place a replicated stream (its JetStream meta leader is
  * elected). Needs a local binary (see `findBinary` in nats-server.ts).
  */
-export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+export async function startNatsCluster(size = 3, options: NatsClusterOptions = {}): Promise<NatsCluster & NatsClusterRoutes> {
   const binary = findNatsServerBinary()
   if (!binary) throw new Error('no nats-server binary: run `make tools` or set NATS_SERVER_BIN')
   const dir = mkdtempSync(join(tmpdir(), 'sluice-nats-cluster-'))
@@ -63,6 +80,9 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
         name: `nats-server ${name}`,
         command: binary,
         args: [
+          ...(options.clusterConfig === undefined
+            ? []
+            : ['-c', options.clusterConfig({ dir, name, clusterName, clusterPort: port.cluster, routePorts: ports.map((each) => each.cluster) })]),
           '-js',
           '-a',
           '127.0.0.1',
@@ -74,12 +94,9 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
           name,
           '-sd',
           join(dir, name),
-          '--cluster_name',
-          clusterName,
-          '--cluster',
-          `nats://127.0.0.1:${port.cluster}`,
-          '--routes',
-          routes,
+          ...(options.clusterConfig === undefined
+            ? ['--cluster_name', clusterName, '--cluster', `nats://127.0.0.1:${port.cluster}`, '--routes', routes]
+            : []),
         ],
         logPath: join(dir, `${name}-${generation}.log`),
         ...orphanGuard(),
@@ -114,7 +131,9 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
   })
 
   const url = nodes.map((node) => node.url).join(',')
-  const cluster: NatsCluster = {
+  const cluster: NatsCluster & NatsClusterRoutes = {
+    name: clusterName,
+    routes,
     nodes,
     url,
     async leaderOf(stream) {

@@ -92,6 +92,11 @@ app.kubernetes.io/part-of: sluice
 {{- default (include "sluice.componentName" (dict "ctx" . "component" "nats-auth")) .Values.nats.auth.existingSecret -}}
 {{- end -}}
 
+{{/* The Secret holding the built-in NATS cluster's routes and their credentials. */}}
+{{- define "sluice.nats.routesSecretName" -}}
+{{- include "sluice.componentName" (dict "ctx" . "component" "nats-routes") -}}
+{{- end -}}
+
 {{/* The stream replicas: config.QUEUE_REPLICAS, else the built-in NATS's size, else 1. */}}
 {{- define "sluice.queueReplicas" -}}
 {{- if not (kindIs "invalid" .Values.config.QUEUE_REPLICAS) -}}
