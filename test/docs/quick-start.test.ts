@@ -24,7 +24,7 @@ interface Dev {
 }
 
 async function startDev(section: QuickStartSection): Promise<Dev> {
-  const [port, natsPort, natsMonitorPort, autoscalerPort] = (await freeLoopbackPorts(4)) as [number, number, number, number]
+  const [port, opsPort, natsPort, natsMonitorPort, autoscalerPort] = (await freeLoopbackPorts(5)) as [number, number, number, number, number]
   const storeDir = mkdtempSync(join(tmpdir(), 'sluice-quick-start-'))
   const child: ChildProcess = spawn(process.execPath, ['scripts/dev.ts'], {
     cwd: repoRoot,
@@ -33,6 +33,7 @@ async function startDev(section: QuickStartSection): Promise<Dev> {
       ...section.env,
       NATS_SERVER_BIN: natsServer,
       PORT: String(port),
+      INGRESS_OPS_PORT: String(opsPort),
       NATS_PORT: String(natsPort),
       NATS_MONITOR_PORT: String(natsMonitorPort),
       AUTOSCALER_PORT: String(autoscalerPort),
