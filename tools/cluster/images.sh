@@ -99,7 +99,7 @@ build_sluice() {
   stale "$archive" "$out/base.tar" "$root/Dockerfile" "$root/package-lock.json" "$root/apps" "$root/packages" || return 0
   say "sluice: buildah bud Dockerfile (NODE_IMAGE=$BASE_IMAGE)"
   # npm ci in the deps stage reaches the npm registry: host network for RUN steps.
-  "${buildah[@]}" bud --quiet "${limits[@]}" --network host --layers \
+  "${buildah[@]}" bud --quiet "${limits[@]}" --network host --layers --force-rm \
     --build-arg "NODE_IMAGE=$BASE_IMAGE" -t "$SLUICE_IMAGE" -f "$root/Dockerfile" "$root" >/dev/null
   save "$SLUICE_IMAGE" "$archive"
 }
@@ -167,8 +167,16 @@ list() {
   return 0
 }
 
+# Buildah leaves its storage's own mount (and a failed step's container) behind: undo both on the way out,
+# so the host's mount table is as before.
+release_storage() {
+  "${buildah[@]}" rm --all >/dev/null 2>&1 || true
+  umount "$out/storage/overlay" 2>/dev/null || true
+}
+
 case "${1:-}" in
   build)
+    trap release_storage EXIT
     [[ -n "$node_full" ]] || { echo "images.sh: no Node in .tools (run make setup)" >&2; exit 1; }
     mkdir -p "$out"
     for image in base sluice nats pause coredns traefik; do
