@@ -10,7 +10,7 @@ import { ingressConfigFor, queueEnv, type Env } from '../support/queue-env.ts'
 
 const JOB_MAX_BYTES = 1024
 const json = { 'content-type': 'application/json' }
-const KEY = 'load-shedding-key-000001'
+const KEY = 'load-shedding-key-Wd5sJ8qN2bX7'
 
 /** An ingress whose NATS connection the test can report as lost, so that the queue refuses every job at once. */
 interface RefusableIngress extends Ingress {

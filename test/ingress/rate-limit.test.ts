@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseKeys } from '../../apps/ingress/src/auth/api-key-ring.ts'
 import { startIngress, type InProcessIngress } from '../support/in-process.ts'
 import { startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
 import { queueEnv } from '../support/queue-env.ts'
@@ -39,5 +40,49 @@ describe('rate limit', () => {
     for (let i = 0; i < 20; i++) statuses.push((await keyed.app.inject({ method: 'GET', url: `/?user_id=u${i}` })).statusCode)
     expect(statuses.filter((status) => status === 200).length).toBeLessThanOrEqual(5)
     expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(15)
+  })
+})
+
+describe('auth failures', () => {
+  let server: NatsServerFixture
+  let keyed: InProcessIngress
+
+  beforeAll(async () => {
+    server = await startNatsServer()
+    keyed = await startIngress(queueEnv(server.url, { INGRESS_AUTH: 'api-key', INGRESS_API_KEYS_FILE: keysFile([SUBMIT_KEY]) }))
+  })
+  afterAll(async () => {
+    await keyed?.close()
+    await server?.close()
+  })
+
+  it('auth failures - an address that keeps failing to authenticate gets 429 with Retry-After, even with a valid key then', async () => {
+    const statuses: number[] = []
+    for (let i = 0; i < 40; i++) {
+      const answer = await keyed.app.inject({ method: 'GET', url: '/v1/queue', headers: { authorization: `Bearer guess-${i}-aaaaaaaaaaaaaaaaaaaaaaaa` } })
+      statuses.push(answer.statusCode)
+    }
+    expect(statuses.filter((status) => status === 401).length).toBeLessThanOrEqual(20)
+    expect(statuses.at(-1)).toBe(429)
+    const blocked = await keyed.app.inject({ method: 'GET', url: '/v1/queue', headers: { authorization: `Bearer ${SUBMIT_KEY}` } })
+    expect(blocked.statusCode).toBe(429)
+    expect(blocked.headers['retry-after']).toBeDefined()
+    // Another address is not affected.
+    const other = await keyed.app.inject({ method: 'GET', url: '/v1/queue', remoteAddress: '10.0.0.9', headers: { authorization: `Bearer ${SUBMIT_KEY}` } })
+    expect(other.statusCode).toBe(200)
+  })
+})
+
+describe('key strength', () => {
+  it('key strength - short or low-entropy keys are refused when the keys file is read, naming the line but not the key', () => {
+    for (const weak of ['abcdefghijklmnop', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', '0101010101010101010101010101']) {
+      expect(() => parseKeys(`${weak}\n`)).toThrow(/line 1/)
+      try {
+        parseKeys(`${weak}\n`)
+      } catch (error) {
+        expect(String((error as Error).message)).not.toContain(weak)
+      }
+    }
+    expect(parseKeys(`${SUBMIT_KEY}\n`)).toHaveLength(1)
   })
 })

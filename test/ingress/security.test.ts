@@ -9,8 +9,8 @@ import { queueEnv } from '../support/queue-env.ts'
 import { startApp } from '../support/sluice-processes.ts'
 
 const SUBMIT_KEY = 'submit-and-read-key-0001'
-const READ_KEY = 'read-only-key-000000002'
-const ADMIN_KEY = 'admin-only-key-00000003'
+const READ_KEY = 'read-only-key-7fQ2mX9pLw4Z'
+const ADMIN_KEY = 'admin-only-key-Hc8vT3nR6yK1'
 const json = { 'content-type': 'application/json' }
 const job = { type: 'report', payload: { n: 1 } }
 

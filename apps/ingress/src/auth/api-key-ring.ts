@@ -54,15 +54,29 @@ export class ApiKeyRing {
   }
 }
 
-/** Parses a keys file; throws a `ConfigError` naming the line of a bad entry. */
+/** Shortest key accepted. */
+export const KEY_MIN_LENGTH = 24
+/** Least strength accepted: the key's length × log2(its distinct characters), a generous estimate of its bits. */
+export const KEY_MIN_BITS = 96
+
+/** Why `key` is too weak to guard the API, or undefined. Never includes the key. */
+export function keyWeakness(key: string): string | undefined {
+  if (key.length < KEY_MIN_LENGTH) return `${key.length} characters, at least ${KEY_MIN_LENGTH} needed`
+  const bits = key.length * Math.log2(new Set(key).size)
+  if (bits < KEY_MIN_BITS) return `too few different characters: about ${Math.floor(bits)} bits, at least ${KEY_MIN_BITS} needed`
+  return undefined
+}
+
+/** Parses a keys file; throws a `ConfigError` naming the line of a bad entry (never its key). */
 export function parseKeys(text: string): KeyEntry[] {
   const entries: KeyEntry[] = []
   text.split('\n').forEach((raw, index) => {
     const line = raw.trim()
     if (line === '' || line.startsWith('#')) return
     const [key, scopeList, ...rest] = line.split(/\s+/)
-    if (!key || rest.length > 0 || key.length < 16)
-      throw new ConfigError([`INGRESS_API_KEYS_FILE line ${index + 1}: expected "<key of 16+ characters> [scope,...]"`])
+    if (!key || rest.length > 0) throw new ConfigError([`INGRESS_API_KEYS_FILE line ${index + 1}: expected "<key> [scope,...]"`])
+    const weakness = keyWeakness(key)
+    if (weakness) throw new ConfigError([`INGRESS_API_KEYS_FILE line ${index + 1}: the key is too weak (${weakness}); make one with \`openssl rand -base64 32\``])
     const scopes = scopeList ? scopeList.split(',') : DEFAULT_SCOPES
     for (const scope of scopes) {
       if (!SCOPES.includes(scope as Scope))

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { ProblemType, sendProblem } from '../problem.ts'
 import { ApiKeyRing, type KeyEntry, type Scope } from './api-key-ring.ts'
+import { AUTH_FAILURES_PER_WINDOW, AuthFailures } from './auth-failures.ts'
 
 /** How often the keys file is re-read, so a rotated Secret takes effect without a restart. */
 const RELOAD_INTERVAL_MS = 10_000
@@ -19,7 +20,8 @@ declare module 'fastify' {
 
 /**
  * API-key authentication: `Authorization: Bearer <key>` or `X-API-Key: <key>`; no or an unknown key is
- * 401, a key without the route's scope is 403, both as problem+json.
+ * 401, a key without the route's scope is 403, both as problem+json. An address past
+ * AUTH_FAILURES_PER_WINDOW failures in a window gets 429 until the window ends (auth-failures.ts).
  */
 export const apiKeyAuthPlugin = fp<{ keysFile: string }>(
   async (app, { keysFile }) => {
@@ -32,15 +34,35 @@ export const apiKeyAuthPlugin = fp<{ keysFile: string }>(
     reload.unref()
     app.addHook('onClose', async () => clearInterval(reload))
 
+    const failures = new AuthFailures()
+    const failed = (request: FastifyRequest): void => {
+      if (failures.fail(request.ip)) {
+        request.log.warn({ address: request.ip, failures: AUTH_FAILURES_PER_WINDOW }, 'authentication failures from one address; refusing it for a while')
+      }
+    }
+
     app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
       const scope = request.routeOptions.config.scope
       if (scope === 'public' || request.routeOptions.url === undefined) return
+      // Before the key is looked at, so a guesser learns nothing more once refused.
+      const retryAfter = failures.retryAfterSeconds(request.ip)
+      if (retryAfter > 0) {
+        reply.header('retry-after', String(retryAfter))
+        return sendProblem(reply, ProblemType.rateLimited, 'too many failed authentications from this address; see Retry-After')
+      }
       const presented = presentedKey(request)
-      if (presented === undefined) return unauthorized(reply, 'an API key is required: Authorization: Bearer <key> or X-API-Key: <key>')
+      if (presented === undefined) {
+        failed(request)
+        return unauthorized(reply, 'an API key is required: Authorization: Bearer <key> or X-API-Key: <key>')
+      }
       const entry = ring.find(presented)
-      if (!entry) return unauthorized(reply, 'the API key is not valid')
+      if (!entry) {
+        failed(request)
+        return unauthorized(reply, 'the API key is not valid')
+      }
       request.apiKey = entry
       if (scope !== undefined && !entry.scopes.has(scope)) {
+        failed(request)
         return sendProblem(
           reply,
           ProblemType.forbidden,
