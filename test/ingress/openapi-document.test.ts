@@ -90,7 +90,7 @@ describe('openapi document', () => {
     expect([missing.statusCode, missing.headers['content-type'], missing.body]).toEqual([400, 'text/plain; charset=utf-8', "missing 'user_id' in query params"])
   })
 
-  // The README: "Ids ... with control characters are a problem+json 400": C0, DEL, C1 (U+0080-U+009F) and
+  // docs/api.md: "Ids ... with control characters are a problem+json 400": C0, DEL, C1 (U+0080-U+009F) and
   // the line and paragraph separators, which split log lines as well as a newline does.
   it.each(['%00', '%0A', '%1F', '%7F', '%C2%80', '%C2%85', '%C2%9F', '%E2%80%A8', '%E2%80%A9'])(
     'openapi document - a user_id holding %s is a 400',
@@ -107,7 +107,7 @@ describe('openapi document', () => {
     }
   })
 
-  // The README: "a malformed ... URL encoding 400". The query parser used to take these literally.
+  // docs/api.md: "a malformed ... URL encoding 400". The query parser used to take these literally.
   it.each(['/?user_id=%ZZ', '/?user_id=a%C3', '/?user_id=%', '/?user_id=%E2%82', '/v1/dead-letters?limit=%2', '/?user_id=ok&x=%C0%AF'])(
     'openapi document - malformed percent-encoding in the query (%s) is a 400',
     async (url) => {

@@ -55,9 +55,9 @@ interface Expectation {
 }
 
 const PROBLEM = 'application/problem+json'
-// Hidden from the document; README "API": liveness, readiness, metrics and the document itself.
+// Hidden from the document; docs/api.md: liveness, readiness, metrics and the document itself.
 const OPERATIONAL_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json'])
-// README "Errors": shedding refuses a request to an enqueue route before its body is read (so before it is
+// docs/api.md "Errors": shedding refuses a request to an enqueue route before its body is read (so before it is
 // validated), whatever the body holds.
 const ENQUEUE_OPERATIONS = new Set(['POST /v1/jobs', 'GET /', 'POST /'])
 // The router refuses a path parameter longer than a job id may be, as the document's id pattern does.
@@ -72,7 +72,7 @@ const CLIENT_ERRORS = new Set([400, 413, 415])
 const decoder = new TextDecoder()
 
 /**
- * The ingress's HTTP contract as its own OpenAPI document (`/openapi.json`) and README "Errors" state it,
+ * The ingress's HTTP contract as its own OpenAPI document (`/openapi.json`) and docs/api.md "Errors" state it,
  * as an oracle for the fuzz: for each request it works out, independently of the ingress's code, whether
  * the request is valid and so which answers it may get. A valid request gets a documented answer that is
  * not a client error (2xx while the queue has room); an invalid one gets the documented 4xx of what is
@@ -167,7 +167,7 @@ export class ApiContract {
     const { route, params } = match
     const method = request.method === 'HEAD' ? 'GET' : request.method
     const operation = route.operations.get(method)
-    // README "Errors": HEAD is answered on the read routes only (a HEAD must not enqueue).
+    // docs/api.md "Errors": HEAD is answered on the read routes only (a HEAD must not enqueue).
     const headOnEnqueue = request.method === 'HEAD' && ENQUEUE_OPERATIONS.has(`GET ${route.path}`)
     if (!operation || headOnEnqueue) return notAllowed([...route.operations.keys()], malformedQuery)
     if ([...params.values()].some((value) => value.length > MAX_PARAM_LENGTH)) return invalid(`a path parameter over ${MAX_PARAM_LENGTH} characters`, [400])
@@ -193,7 +193,7 @@ export class ApiContract {
         if (parameter.required) refuse(400, `no ${parameter.name}`)
       } else if (values.length > 1 || !parameter.check(values[0])) refuse(400, `${parameter.in} ${parameter.name} off its schema`)
     }
-    // README "API": the seed route takes a body of any media type (it reads only the query).
+    // docs/api.md: the seed route takes a body of any media type (it reads only the query).
     const anyContentType = !operation.body && ENQUEUE_OPERATIONS.has(`POST ${route.path}`)
     if (request.method === 'POST') this.#checkBody(request, operation.body, anyContentType, refuse)
     // The document cannot say that a route refuses query parameters it does not list (the dead-letter

@@ -47,7 +47,7 @@ export async function registerOpenApiDocument(app: FastifyInstance, options: Ope
 const PROBLEM_REF = 'Problem#'
 const problem = (description: string) => ({ description, content: { [PROBLEM_MEDIA_TYPE]: { schema: { $ref: PROBLEM_REF } } } })
 
-// What each problem status means on any route (README "Errors"). An answer a route spells out itself (the
+// What each problem status means on any route (docs/api.md "Errors"). An answer a route spells out itself (the
 // seed's text or problem) is kept as it is.
 const PROBLEM_DESCRIPTIONS: Readonly<Record<string, string>> = {
   400: 'The request is not valid; the problem details name what is wrong',

@@ -8,7 +8,7 @@ import { SluiceDeployment } from '../sluice-deployment.ts'
 import { RssSampler, type RssFigures } from './rss-sampler.ts'
 
 const JOB_MAX_BYTES = 65_536
-// README "Errors": headers over Node's 16 KiB limit are a 431 before any route sees them. Requests within
+// docs/api.md "Errors": headers over Node's 16 KiB limit are a 431 before any route sees them. Requests within
 // a request line's worth of it may go either way.
 const HEADER_LIMIT_BYTES = 16 * 1024
 const HEADER_MARGIN_BYTES = 1024

@@ -1,8 +1,8 @@
 import { ConfigError } from '../errors.ts'
 
 /**
- * A single environment variable: how to parse it, its default and unit, and what it means. The README's
- * configuration table and the chart's `config` values and schema are generated from these (`make docs`), so
+ * A single environment variable: how to parse it, its default and unit, and what it means. docs/configuration.md's
+ * table and the chart's `config` values and schema are generated from these (`make docs`), so
  * neither can drift from the code.
  */
 export interface Setting<T> {
