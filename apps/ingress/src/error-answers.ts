@@ -18,7 +18,8 @@ import {
  * Refusals are returned, not thrown. What decides that a request is refused returns the refusal
  * (`JobPublisher.refusal()`, `acceptJob`, `DeadLetterStore.redrive`), and the route hands it to
  * `reply.send(refusal)`, a hook to `done(refusal)`; the error handler answers it from this table. Shedding
- * is what the ingress does most under overload, and each throw costs V8 a stack walk (docs/performance-log.md); with one form, every refusal takes the same way to its answer. What is thrown is a failure of
+ * is what the ingress does most under overload, and each throw costs V8 a stack walk (docs/performance-log.md);
+ * with one form, every refusal takes the same way to its answer. What is thrown is a failure of
  * a call below: the NATS client's promises reject, and so does `JobPublisher.publish`, which wraps one;
  * their callers turn that into a refusal once (`toQueueError`). Anything else that reaches the error
  * handler is a bug: logged, and answered 500.
