@@ -125,7 +125,8 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
     const status = reply.statusCode
     const refused = status >= 400 && status !== 503 && status !== 429
     if (refused || debugEnabled) {
-      const line = { method: request.method, url: request.url, statusCode: status, ms: Math.round(reply.elapsedTime * 100) / 100 }
+      // The path only: a query string may carry a key or a token a client put there.
+      const line = { method: request.method, url: request.url.split('?', 1)[0], statusCode: status, ms: Math.round(reply.elapsedTime * 100) / 100 }
       if (refused) request.log.info(line, 'request refused')
       else request.log.debug(line, 'request completed')
     }

@@ -29,6 +29,7 @@ export {
 } from './errors.ts'
 export { isJetStreamError, JetStreamCode } from './jetstream-codes.ts'
 export { connectNats, connectNatsOnce, NatsAuthenticationError } from './nats-connection.ts'
+export { redactUrlCredentials } from './redact.ts'
 export type { NatsHandle } from './nats-connection.ts'
 export type { NatsConnectionSettings } from './nats-connection-options.ts'
 export { natsCredentialProblems } from './nats-credentials.ts'

@@ -7,11 +7,12 @@ import type { NatsConfig } from './config/load-config.ts'
 import { SluiceError } from './errors.ts'
 import { natsConnectionOptions, type NatsConnectionSettings } from './nats-connection-options.ts'
 import type { NatsCredentials } from './nats-credentials.ts'
+import { redactUrlCredentials } from './redact.ts'
 
 /** NATS refused our credentials: retrying cannot help, so start-up stops and says so. */
 export class NatsAuthenticationError extends SluiceError {
   constructor(server: string, options?: ErrorOptions) {
-    super('SLUICE_NATS_AUTH', `NATS at ${server} refused the credentials (check NATS_USER/NATS_PASSWORD, NATS_TOKEN or NATS_CREDS_FILE)`, options)
+    super('SLUICE_NATS_AUTH', `NATS at ${redactUrlCredentials(server)} refused the credentials (check NATS_USER/NATS_PASSWORD, NATS_TOKEN or NATS_CREDS_FILE)`, options)
   }
 }
 

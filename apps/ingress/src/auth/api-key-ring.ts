@@ -79,8 +79,9 @@ export function parseKeys(text: string): KeyEntry[] {
     if (weakness) throw new ConfigError([`INGRESS_API_KEYS_FILE line ${index + 1}: the key is too weak (${weakness}); make one with \`openssl rand -base64 32\``])
     const scopes = scopeList ? scopeList.split(',') : DEFAULT_SCOPES
     for (const scope of scopes) {
+      // The word is not echoed: a line with two keys would put the second in the log.
       if (!SCOPES.includes(scope as Scope))
-        throw new ConfigError([`INGRESS_API_KEYS_FILE line ${index + 1}: unknown scope "${scope}" (use ${SCOPES.join(', ')})`])
+        throw new ConfigError([`INGRESS_API_KEYS_FILE line ${index + 1}: unknown scope (use ${SCOPES.join(', ')}, comma-separated)`])
     }
     const digest = createHash('sha256').update(key).digest()
     entries.push({ digest, label: digest.toString('hex').slice(0, 8), scopes: new Set(scopes as Scope[]) })
