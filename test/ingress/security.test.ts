@@ -88,8 +88,9 @@ describe('security', () => {
     expect(ring.find(READ_KEY)?.scopes).toEqual(new Set(['read']))
     writeFileSync(path, 'short\n')
     expect(ring.reload()?.message).toMatch(/line 1/)
-    // A broken file keeps the previous keys rather than locking everyone out.
-    expect(ring.find(READ_KEY)).toBeDefined()
+    // A broken file leaves no key valid (fail closed; api-key-reload.test.ts shows readiness and the metric).
+    expect(ring.find(READ_KEY)).toBeUndefined()
+    expect(ring.problem).toMatch(/could not be read or is invalid/)
   })
 })
 

@@ -3,7 +3,8 @@ import rateLimit from '@fastify/rate-limit'
 import { JOB_ID_MAX_LENGTH, JobStatusStore, startOpsServer, type IngressConfig, type NatsHandle, type OpsServer } from '@sluice/core'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { apiKeyAuthPlugin } from './auth/auth-plugin.ts'
+import { ApiKeyRing } from './auth/api-key-ring.ts'
+import { apiKeyAuthPlugin, reloadApiKeys } from './auth/auth-plugin.ts'
 import { answerClientError } from './client-errors.ts'
 import { capConnectionsPerAddress } from './connection-cap.ts'
 import { refuseWhileClosing } from './closing.ts'
@@ -41,6 +42,8 @@ export interface Ingress {
   startDraining(): void
   /** What keeps the ingress from taking jobs now (empty: ready). */
   readinessProblems(): Promise<string[]>
+  /** Re-reads the API keys file now (it is also re-read every 10 s); nothing without INGRESS_AUTH=api-key. */
+  reloadApiKeys(): void
   /**
    * Starts `/healthz`, `/readyz` and `/metrics` on INGRESS_OPS_PORT, a server of their own, so a flood of
    * API connections cannot fail the kubelet's probes. Close it after `app.close()`.
@@ -71,11 +74,13 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
     statusStore: await JobStatusStore.open(js, config.queue.statusBucket),
     info: new QueueInfoReader(jsm, config.queue, config.ingress.queueInfoCacheMs, nats.isConnected),
     jsm,
+    nc: nats.nc,
     metrics,
     isConnected: nats.isConnected,
     isDraining: () => draining,
   }
   const debugEnabled = logger.isLevelEnabled('debug')
+  const keyRing = config.ingress.auth === 'api-key' ? new ApiKeyRing(config.ingress.apiKeysFile!) : undefined
 
   const app = Fastify({
     keepAliveTimeout: config.ingress.keepAliveTimeoutMs,
@@ -138,7 +143,7 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
   await app.register(errorHandlerPlugin, { retryAfterSeconds: config.ingress.retryAfterSeconds })
   refuseMalformedQueries(app)
   limitJsonDepth(app, config.queue.jobMaxDepth)
-  if (config.ingress.auth === 'api-key') await app.register(apiKeyAuthPlugin, { keysFile: config.ingress.apiKeysFile! })
+  if (keyRing) await app.register(apiKeyAuthPlugin, { ring: keyRing })
   if (config.ingress.rateLimitPerSecond > 0) {
     await app.register(rateLimit, {
       global: true,
@@ -157,7 +162,7 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
   await app.register(jobsRoutes)
   await app.register(queueRoute)
   await app.register(deadLettersRoutes)
-  await app.register(healthRoutes)
+  await app.register(healthRoutes, { keyRing })
   await app.register(openApiRoute)
   answerOtherMethods()
 
@@ -166,13 +171,14 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
     startDraining() {
       draining = true
     },
-    readinessProblems: () => readinessProblems(services),
+    readinessProblems: () => readinessProblems(services, keyRing),
+    reloadApiKeys: () => keyRing && reloadApiKeys(keyRing, app.log),
     startOps: () =>
       startOpsServer({
         host: config.ingress.host,
         port: config.ingress.opsPort,
         registry: metrics.registry,
-        isReady: async () => (await readinessProblems(services)).length === 0,
+        isReady: async () => (await readinessProblems(services, keyRing)).length === 0,
       }),
   }
 }

@@ -20,10 +20,14 @@ export interface KeyEntry {
  * The API keys from INGRESS_API_KEYS_FILE (`<key>` or `<key> <scope,...>` per line; `#` comments).
  * Keys are compared by digest in constant time, and every stored key is compared on every check so the
  * time taken says nothing about which key came close.
+ *
+ * Fail closed: a file that cannot be read or is invalid on a reload leaves no key valid (a revocation with
+ * a typo must not keep the revoked key working), and {@link problem} says why until a reload succeeds.
  */
 export class ApiKeyRing {
   readonly #path: string
   #entries: readonly KeyEntry[]
+  #loadError: Error | undefined
 
   constructor(path: string) {
     this.#path = path
@@ -35,13 +39,23 @@ export class ApiKeyRing {
     return this.#entries.length
   }
 
-  /** Re-reads the file (a rotated Secret); keeps the old keys if it cannot be read or is invalid. */
+  /** Why no request can authenticate now (the file failed its last read, or holds no key), or undefined. */
+  get problem(): string | undefined {
+    if (this.#loadError) return 'the API keys file could not be read or is invalid; no key is accepted'
+    if (this.#entries.length === 0) return 'the API keys file holds no key'
+    return undefined
+  }
+
+  /** Re-reads the file (a rotated Secret); when it cannot be read or is invalid, no key is valid any more. */
   reload(): Error | undefined {
     try {
       this.#entries = parseKeys(readFileSync(this.#path, 'utf8'))
+      this.#loadError = undefined
       return undefined
     } catch (error) {
-      return error as Error
+      this.#entries = []
+      this.#loadError = error as Error
+      return this.#loadError
     }
   }
 

@@ -1,4 +1,5 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
+import { Gauge } from 'prom-client'
 import fp from 'fastify-plugin'
 import { ProblemType, sendProblem } from '../problem.ts'
 import { ApiKeyRing, type KeyEntry, type Scope } from './api-key-ring.ts'
@@ -23,14 +24,19 @@ declare module 'fastify' {
  * 401, a key without the route's scope is 403, both as problem+json. An address past
  * AUTH_FAILURES_PER_WINDOW failures in a window gets 429 until the window ends (auth-failures.ts).
  */
-export const apiKeyAuthPlugin = fp<{ keysFile: string }>(
-  async (app, { keysFile }) => {
-    const ring = new ApiKeyRing(keysFile)
+export const apiKeyAuthPlugin = fp<{ ring: ApiKeyRing }>(
+  async (app, { ring }) => {
     app.log.info({ keys: ring.size }, 'API keys loaded')
-    const reload = setInterval(() => {
-      const error = ring.reload()
-      if (error) app.log.error({ err: error }, 'API keys file could not be re-read; keeping the previous keys')
-    }, RELOAD_INTERVAL_MS)
+    if (ring.problem) app.log.error(ring.problem)
+    new Gauge({
+      name: 'sluice_ingress_api_keys',
+      help: 'API keys accepted now; 0 when the keys file is empty, unreadable or invalid (every request is then refused, and /readyz fails).',
+      registers: [app.queue.metrics.registry],
+      collect() {
+        this.set(ring.size)
+      },
+    })
+    const reload = setInterval(() => reloadApiKeys(ring, app.log), RELOAD_INTERVAL_MS)
     reload.unref()
     app.addHook('onClose', async () => clearInterval(reload))
 
@@ -73,6 +79,13 @@ export const apiKeyAuthPlugin = fp<{ keysFile: string }>(
   },
   { name: 'sluice-api-keys', fastify: '5.x' },
 )
+
+/** Re-reads the keys file, logging an error when it leaves no key valid (fail closed: see ApiKeyRing). */
+export function reloadApiKeys(ring: ApiKeyRing, log: FastifyBaseLogger): void {
+  const error = ring.reload()
+  if (error) log.error({ err: error }, 'API keys file could not be re-read; no key is accepted until it can')
+  else if (ring.problem) log.error(ring.problem)
+}
 
 function presentedKey(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization

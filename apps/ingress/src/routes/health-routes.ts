@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify'
+import type { ApiKeyRing } from '../auth/api-key-ring.ts'
 import type { QueueServices } from '../plugins/queue-plugin.ts'
 
 /** Liveness, readiness and metrics; kept out of the OpenAPI document and never rate limited (the kubelet's probes). */
-export async function healthRoutes(app: FastifyInstance): Promise<void> {
+export async function healthRoutes(app: FastifyInstance, { keyRing }: { keyRing?: ApiKeyRing | undefined }): Promise<void> {
   app.get('/healthz', { schema: { hide: true }, config: { scope: 'public', rateLimit: false } }, async () => ({ status: 'ok' }))
 
   app.get('/readyz', { schema: { hide: true }, config: { scope: 'public', rateLimit: false } }, async (_request, reply) => {
-    const problems = await readinessProblems(app.queue)
+    const problems = await readinessProblems(app.queue, keyRing)
     if (problems.length > 0) return reply.code(503).send({ status: 'not ready', problems })
     return { status: 'ready' }
   })
@@ -17,9 +18,14 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
   })
 }
 
-/** Ready = can accept jobs: NATS connected, the stream present, and not shutting down; else what is wrong. */
-export async function readinessProblems(queue: QueueServices): Promise<string[]> {
+/**
+ * Ready = can accept jobs: NATS connected, the stream present, not shutting down, and (API keys on) some key
+ * accepted; else what is wrong.
+ */
+export async function readinessProblems(queue: QueueServices, keyRing?: ApiKeyRing): Promise<string[]> {
   const problems: string[] = []
+  const keys = keyRing?.problem
+  if (keys) problems.push(keys)
   if (queue.isDraining()) problems.push('shutting down')
   if (!queue.isConnected()) problems.push('nats not connected')
   else {
