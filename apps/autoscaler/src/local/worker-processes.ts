@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import type { Logger } from 'pino'
+import { relayLines } from './line-relay.ts'
 
 /** Where local mode's replicas go: anything that can report and change how many run. */
 export interface LocalScaleTarget {
@@ -95,7 +95,7 @@ export class WorkerProcesses implements LocalScaleTarget {
     const name = `worker-${slot}`
     const out = this.#options.out ?? process.stdout
     for (const stream of [child.stdout, child.stderr]) {
-      if (stream) createInterface({ input: stream }).on('line', (line) => out.write(`[${name}] ${line}\n`))
+      if (stream) relayLines(stream, `[${name}] `, (text) => out.write(text))
     }
     const exited = new Promise<void>((resolve) => {
       child.once('exit', (code, signal) => {

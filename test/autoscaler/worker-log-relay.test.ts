@@ -1,0 +1,42 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
+import { pino } from 'pino'
+import { describe, expect, it } from 'vitest'
+import { WorkerProcesses } from '../../apps/autoscaler/src/local/worker-processes.ts'
+import { eventually } from '../support/eventually.ts'
+
+// A worker whose log line carries a field with U+2028, U+0085 and a CSI (U+009B), as a job payload could.
+const FORGING_WORKER = `
+process.stdout.write(JSON.stringify({ level: 30, msg: 'processing user: a\\u2028{"level":60,"msg":"FATAL forged"}\\u0085[FATAL] next\\u009b2J' }) + '\\n')
+process.stdout.write('plain line\\r\\n')
+setTimeout(() => {}, 60_000)
+process.on('SIGTERM', () => process.exit(0))
+`
+
+describe('worker log relay', () => {
+  it('worker log relay - a worker line that holds line or paragraph separators or C1 controls stays one line, escaped', async () => {
+    const entryPoint = join(mkdtempSync(join(tmpdir(), 'sluice-relay-')), 'worker.mjs')
+    writeFileSync(entryPoint, FORGING_WORKER)
+    const out = new PassThrough()
+    let text = ''
+    out.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8')
+    })
+    const workers = new WorkerProcesses({ logger: pino({ level: 'silent' }), env: process.env, firstPort: 0, closeTimeoutMs: 5000, out, entryPoint })
+    try {
+      workers.scale(1)
+      await eventually('both lines relayed', () => (text.includes('plain line') ? true : undefined), 10_000)
+    } finally {
+      await workers.close()
+    }
+    const lines = text.split(/\r?\n|\r|\u2028|\u2029|\u0085/).filter((line) => line !== '')
+    expect(lines).toHaveLength(2)
+    expect(lines.every((line) => line.startsWith('[worker-1] '))).toBe(true)
+    expect(lines[0]).toContain('a\\u2028{')
+    expect(lines[0]).toContain('\\u0085[FATAL]')
+    expect(lines[0]).toContain('\\u009b2J')
+    expect(lines[1]).toBe('[worker-1] plain line')
+  })
+})
