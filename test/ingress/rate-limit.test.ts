@@ -86,3 +86,44 @@ describe('key strength', () => {
     expect(parseKeys(`${SUBMIT_KEY}\n`)).toHaveLength(1)
   })
 })
+
+describe('rate limit counting', () => {
+  let server: NatsServerFixture
+  let direct: InProcessIngress
+  let proxied: InProcessIngress
+
+  beforeAll(async () => {
+    server = await startNatsServer()
+    direct = await startIngress(queueEnv(server.url, { INGRESS_RATE_LIMIT_PER_SECOND: '20' }))
+    proxied = await startIngress(queueEnv(server.url, { INGRESS_RATE_LIMIT_PER_SECOND: '20', INGRESS_TRUST_PROXY: '127.0.0.1/32' }))
+  })
+  afterAll(async () => {
+    await direct?.close()
+    await proxied?.close()
+    await server?.close()
+  })
+
+  const burst = (ingress: InProcessIngress, count: number, request: (i: number) => { remoteAddress?: string; headers?: Record<string, string> } = () => ({})) =>
+    Promise.all(Array.from({ length: count }, (_, i) => ingress.app.inject({ method: 'GET', url: '/openapi.json', ...request(i) }))).then((answers) =>
+      answers.map((answer) => answer.statusCode),
+    )
+
+  it('rate limit counting - a concurrent burst one over the limit gets exactly one 429', async () => {
+    const statuses = await burst(direct, 21, () => ({ remoteAddress: '192.0.2.1' }))
+    expect(statuses.filter((status) => status === 429)).toHaveLength(1)
+    expect(statuses.filter((status) => status === 200)).toHaveLength(20)
+  })
+
+  it('rate limit counting - the addresses of one IPv6 /64 share a bucket', async () => {
+    const statuses = await burst(direct, 25, (i) => ({ remoteAddress: `2001:db8:1:2::${(i + 1).toString(16)}` }))
+    expect(statuses.filter((status) => status === 429)).toHaveLength(5)
+  })
+
+  it('rate limit counting - X-Forwarded-For is ignored unless the peer is a trusted proxy', async () => {
+    const spoofed = await burst(direct, 25, (i) => ({ remoteAddress: '192.0.2.7', headers: { 'x-forwarded-for': `198.51.100.${i + 1}` } }))
+    expect(spoofed.filter((status) => status === 429)).toHaveLength(5)
+    // Behind a trusted proxy each client has a bucket of its own.
+    const clients = await burst(proxied, 25, (i) => ({ remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': `198.51.100.${i + 1}` } }))
+    expect(clients.filter((status) => status === 429)).toHaveLength(0)
+  })
+})

@@ -1,5 +1,5 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
-import rateLimit from '@fastify/rate-limit'
+import rateLimit, { normalizeIP } from '@fastify/rate-limit'
 import { JOB_ID_MAX_LENGTH, JobStatusStore, startOpsServer, type IngressConfig, type NatsHandle, type OpsServer } from '@sluice/core'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
@@ -8,6 +8,7 @@ import { apiKeyAuthPlugin, reloadApiKeys } from './auth/auth-plugin.ts'
 import { answerClientError } from './client-errors.ts'
 import { capConnectionsPerAddress } from './connection-cap.ts'
 import { refuseWhileClosing } from './closing.ts'
+import { exactRateStore } from './exact-rate-store.ts'
 import { createIngressMetrics } from './ingress-metrics.ts'
 import { JobPublisher } from './job-publisher.ts'
 import { limitJsonDepth } from './json-depth.ts'
@@ -51,6 +52,8 @@ export interface Ingress {
   startOps(): Promise<OpsServer>
 }
 
+// Prefix length by which IPv6 clients are counted.
+const IPV6_CLIENT_PREFIX = 64
 // How often Node checks the header and request timeouts; its default (30 s) let a slow request live twice
 // INGRESS_REQUEST_TIMEOUT_MS.
 const TIMEOUT_CHECK_INTERVAL_MS = 1000
@@ -95,6 +98,9 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
       return sendProblem(reply, ProblemType.invalidRequest, error.message)
     },
     loggerInstance: logger as FastifyBaseLogger,
+    // Off unless INGRESS_TRUST_PROXY names the proxies: X-Forwarded-For from anyone else is ignored, so a
+    // client cannot pick the address the rate limit and the failed-authentication count see.
+    trustProxy: config.ingress.trustProxy === '' ? false : config.ingress.trustProxy,
     bodyLimit: config.queue.jobMaxBytes,
     // A job id is a path parameter (`/v1/jobs/:id`); the router's default cap (100) would refuse ids the
     // API accepts as Idempotency-Keys.
@@ -148,10 +154,11 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
       global: true,
       max: config.ingress.rateLimitPerSecond,
       timeWindow: 1000,
-      // Bounded: the least recently seen clients are forgotten past this many.
-      cache: config.ingress.rateLimitClients,
       // Every route is limited (the open seed route too, per address); only the probes and metrics opt out.
-      keyGenerator: (request) => request.apiKey?.label ?? request.ip,
+      // A client is its key, else its address, an IPv6 address by its /64 (one host usually holds a whole
+      // /64, so per address it would get 2^64 buckets).
+      keyGenerator: (request) => request.apiKey?.label ?? normalizeIP(request.ip, IPV6_CLIENT_PREFIX),
+      store: exactRateStore(config.ingress.rateLimitClients),
     })
   }
   // Before the routes: it adds its hook to each route that enqueues as the route is added.

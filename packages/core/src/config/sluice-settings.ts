@@ -66,6 +66,7 @@ export const ingressSettings = {
   seedRoute: oneOf('INGRESS_SEED_ROUTE', { default: 'open', values: ['open', 'protected', 'off'] as const, doc: 'The seed route `GET|POST /?user_id=`: open, protected like the JSON API, or off (404).' }),
   rateLimitPerSecond: integer('INGRESS_RATE_LIMIT_PER_SECOND', { default: 0, min: 0, unit: 'req/s', doc: 'Requests per second per client (API key, else address); past it 429 with Retry-After. 0 turns it off.' }),
   rateLimitClients: integer('INGRESS_RATE_LIMIT_CLIENTS', { default: 10_000, min: 100, doc: 'Clients tracked by the rate limiter at once (least recently seen are forgotten).' }),
+  trustProxy: text('INGRESS_TRUST_PROXY', { default: '', pattern: /^([0-9A-Fa-f:.]+(\/\d{1,3})?(,[0-9A-Fa-f:.]+(\/\d{1,3})?)*)?$/, hint: 'comma-separated addresses or CIDRs', unit: 'address list', doc: 'Proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For names the client for the rate limit, failed authentications and logs; empty: the peer\'s own address, and X-Forwarded-For is ignored.' }),
   redriveRatePerSecond: integer('INGRESS_REDRIVE_RATE_PER_SECOND', { default: 50, min: 1, max: 10_000, unit: 'jobs/s', doc: 'Pace of a bulk redrive from the dead letters, so recovery does not flood the queue.' }),
 } satisfies SettingGroup
 
