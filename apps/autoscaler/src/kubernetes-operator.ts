@@ -25,6 +25,8 @@ export interface OperatorOptions {
   readonly shutdownMs: number
   /** First retry delay of a failing QueueScaler, in ms (doubles per failure). @default 500 */
   readonly retryBaseDelayMs?: number
+  /** NATS servers a QueueScaler's Secrets may be sent to (the autoscaler's NATS_URL). @default any */
+  readonly credentialServers?: string
   readonly logger: Logger
   readonly metrics: AutoscalerMetrics
 }
@@ -64,6 +66,7 @@ export function startOperator(options: OperatorOptions): Operator {
         isLeader: () => elector.isLeader(),
         concurrency: options.concurrency,
         ...(options.retryBaseDelayMs === undefined ? {} : { retryBaseDelayMs: options.retryBaseDelayMs }),
+        ...(options.credentialServers === undefined ? {} : { credentialServers: options.credentialServers }),
       })
       await controller.start()
     },

@@ -55,6 +55,8 @@ const running = await startOrExit(logger, async () => {
     retryPeriodMs: settings.retryPeriodSeconds * 1000,
     concurrency: settings.reconcileConcurrency,
     shutdownMs: settings.shutdownMs,
+    // A QueueScaler's Secrets go only to the NATS this process is configured for.
+    credentialServers: config.nats.url,
     logger,
     metrics,
   })

@@ -137,6 +137,7 @@ export function startTestOperator(
   namespace: string,
   identity: string,
   lease = { durationMs: 3000, renewMs: 2000, retryMs: 300 },
+  credentialServers?: string,
 ): TestOperator {
   const metrics = createAutoscalerMetrics()
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent', base: { identity } })
@@ -151,6 +152,7 @@ export function startTestOperator(
     concurrency: 2,
     shutdownMs: 5000,
     retryBaseDelayMs: 200,
+    ...(credentialServers === undefined ? {} : { credentialServers }),
     logger,
     metrics,
   })

@@ -17,6 +17,8 @@ export const BacklogReadFailure = {
   ConsumerNotFound: 'ConsumerNotFound',
   /** Credentials could not be read (missing Secret or key). */
   CredentialsUnavailable: 'CredentialsUnavailable',
+  /** The QueueScaler names Secrets for a URL outside the autoscaler's NATS_URL: they are not sent there. */
+  CredentialsNotAllowed: 'CredentialsNotAllowed',
   /** Anything else: connection refused, timeout, no responders, permission denied. */
   NatsError: 'NatsError',
 } as const

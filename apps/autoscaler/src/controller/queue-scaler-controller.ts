@@ -26,6 +26,8 @@ export interface QueueScalerControllerOptions {
   /** First and longest retry delay of a failing QueueScaler, in milliseconds. @default 500 and 60000 */
   readonly retryBaseDelayMs?: number
   readonly retryMaxDelayMs?: number
+  /** NATS servers a QueueScaler's Secrets may be sent to (the autoscaler's NATS_URL). @default any */
+  readonly credentialServers?: string
 }
 
 /**
@@ -74,6 +76,7 @@ export class QueueScalerController {
       status: new StatusWriter(kubeConfig, events, metrics, logger),
       connections: this.#connections,
       credentials: new NatsCredentialsReader(kubeConfig),
+      ...(options.credentialServers === undefined ? {} : { credentialServers: options.credentialServers }),
       isLeader: options.isLeader ?? (() => true),
     })
   }

@@ -1,3 +1,4 @@
+import { redactUrlCredentials } from '@sluice/core'
 import type { Logger } from 'pino'
 import { BacklogReadError, type BacklogReading, type BacklogSource } from '../backlog/backlog-source.ts'
 import { jetStreamBacklogSource } from '../backlog/jetstream-backlog-source.ts'
@@ -14,6 +15,7 @@ import type { NatsCredentialsReader } from './nats-credentials.ts'
 import { pauseStateOf, type PauseState } from './pause.ts'
 import { pollIntervalMsOf, scalingPolicyOf, splitKey, type QueueScaler } from './queue-scaler.ts'
 import { ReconcileError, type StatusWriter } from './status-writer.ts'
+import { mayReceiveCredentials } from './credential-servers.ts'
 
 /** What reconcile needs; the controller builds one per leadership term. */
 export interface ReconcilerOptions {
@@ -26,6 +28,11 @@ export interface ReconcilerOptions {
   readonly status: StatusWriter
   readonly connections: NatsConnections
   readonly credentials: NatsCredentialsReader
+  /**
+   * NATS servers a QueueScaler's Secrets may be sent to (the autoscaler's NATS_URL); a QueueScaler naming a
+   * Secret with another URL is refused. @default any
+   */
+  readonly credentialServers?: string
   /** Writes happen only while this is true. */
   readonly isLeader: () => boolean
   /** @default Date.now */
@@ -158,6 +165,12 @@ export class Reconciler {
 
   async #sourceFor(scaler: QueueScaler, key: string, namespace: string): Promise<BacklogSource> {
     const { nats, stream, consumer } = scaler.spec
+    if ((nats.credentialsSecretRef || nats.tlsSecretRef) && !mayReceiveCredentials(nats.url, this.#options.credentialServers)) {
+      throw new BacklogReadError(
+        'CredentialsNotAllowed',
+        `spec.nats.url ${redactUrlCredentials(nats.url)} is not a server of the autoscaler's NATS_URL, so the Secrets it names are not sent there`,
+      )
+    }
     const credentials = await this.#options.credentials.read(namespace, { credentials: nats.credentialsSecretRef?.name, tls: nats.tlsSecretRef?.name })
     let nc: NatsConnection
     try {
