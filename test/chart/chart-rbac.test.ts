@@ -61,6 +61,12 @@ const forbidden: Access[] = [
   { verb: 'create', resource: 'pods' },
   { verb: 'create', resource: 'pods', subresource: 'exec' },
   { verb: 'delete', group: 'coordination.k8s.io', resource: 'leases', name: 'sluice-autoscaler' },
+  // Only its own worker Deployment and its own Lease, by name.
+  { verb: 'get', group: 'apps', resource: 'deployments', name: 'demo-sluice-ingress' },
+  { verb: 'patch', group: 'apps', resource: 'deployments', subresource: 'scale', name: 'demo-sluice-ingress' },
+  { verb: 'patch', group: 'apps', resource: 'deployments', subresource: 'scale', name: 'someone-elses-app' },
+  { verb: 'get', group: 'coordination.k8s.io', resource: 'leases', name: 'someone-elses-lease' },
+  { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', name: 'someone-elses-lease' },
   { verb: 'update', group: 'rbac.authorization.k8s.io', resource: 'roles', name: 'demo-sluice-autoscaler' },
   { verb: 'bind', group: 'rbac.authorization.k8s.io', resource: 'roles' },
   { verb: 'escalate', group: 'rbac.authorization.k8s.io', resource: 'roles' },
@@ -123,10 +129,21 @@ describe.skipIf(skipReason)(`chart rbac${skipReason ? ` (skipped: ${skipReason})
     return review.status?.allowed === true
   }
 
-  it("chart rbac - the Role is the rules file plus one get on the chart's NATS credentials Secret, by name", async () => {
-    const fileRules = parse(await readFile(join(chartDir, 'files', 'autoscaler-rbac-rules.yaml'), 'utf8')) as unknown[]
+  it("chart rbac - the Role is the rules file, its Deployment and Lease rules narrowed by name, plus one get on the chart's NATS credentials Secret", async () => {
+    type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }
+    const fileRules = parse(await readFile(join(chartDir, 'files', 'autoscaler-rbac-rules.yaml'), 'utf8')) as Rule[]
+    const narrowed = fileRules.flatMap((rule): Rule[] => {
+      if (rule.resources.some((resource) => resource.startsWith('deployments'))) return [{ ...rule, resourceNames: ['demo-sluice-worker'] }]
+      if (rule.resources.includes('leases')) {
+        return [
+          { ...rule, verbs: ['create'] },
+          { ...rule, verbs: rule.verbs.filter((verb) => verb !== 'create'), resourceNames: ['sluice-autoscaler'] },
+        ]
+      }
+      return [rule]
+    })
     const role = findObject(objects, 'Role')
-    expect(role.rules).toEqual([...fileRules, { apiGroups: [''], resources: ['secrets'], resourceNames: ['demo-sluice-nats-auth'], verbs: ['get'] }])
+    expect(role.rules).toEqual([...narrowed, { apiGroups: [''], resources: ['secrets'], resourceNames: ['demo-sluice-nats-auth'], verbs: ['get'] }])
     expect(objects.some((object) => object.kind === 'ClusterRole' || object.kind === 'ClusterRoleBinding')).toBe(false)
   })
 

@@ -50,4 +50,18 @@ describe.skipIf(helmSkipReason() !== undefined)('chart notes', () => {
     expect(notes).toMatch(/export SLUICE_KEY=\$\(kubectl -n sluice get secret sluice-keys/)
     expect(notes).toContain(`-o go-template='{{index .data "api-keys" | base64decode}}'`)
   })
+
+  it('chart notes - without API keys a warning says the API is open, and how it is exposed', async () => {
+    const open = await renderNotes(['ingress.ingressResource.enabled=true', 'ingress.service.type=LoadBalancer'])
+    expect(open).toMatch(/WARNING: the API has no authentication/)
+    expect(open).toMatch(/redrive the dead letters/)
+    expect(open).toMatch(/exposed outside the cluster through an Ingress and a LoadBalancer Service/)
+    const keyed = await renderNotes(['config.INGRESS_AUTH=api-key', 'ingress.apiKeys.existingSecret=sluice-keys'])
+    expect(keyed).not.toMatch(/no authentication \(config.INGRESS_AUTH/)
+  })
+
+  it('chart notes - without a NetworkPolicy the notes say NATS and its monitoring port are reachable', async () => {
+    expect(await renderNotes([])).toMatch(/monitoring\s+port 8222, which has no authentication/)
+    expect(await renderNotes(['networkPolicy.enabled=true'])).not.toMatch(/port 8222/)
+  })
 })
