@@ -55,15 +55,17 @@ def error_text(error: BaseException) -> str:
     return data[:ERROR_MAX_BYTES].decode(errors="ignore")
 
 
-PHASE = {"queued": 0, "running": 1, "failed": 2, "succeeded": 2, "dead": 2}
+PHASE = {"queued": 0, "running": 1, "failed": 2, "succeeded": 2, "dead": 2, "cancelled": 2}
 
 
 def supersedes(new: Dict[str, Any], current: Dict[str, Any]) -> bool:
     """Whether `new` may replace the recorded state `current` (packages/core/src/job-state-order.ts)."""
     if new["queuedAt"] != current.get("queuedAt"):
         return new["queuedAt"] > current.get("queuedAt", "")
-    if current.get("state") in ("succeeded", "dead"):
+    if current.get("state") in ("succeeded", "dead", "cancelled"):
         return False
+    if new["state"] == "cancelled":
+        return True
     if new["attempts"] != current.get("attempts"):
         return new["attempts"] > current.get("attempts", 0)
     return PHASE[new["state"]] > PHASE.get(current.get("state", "queued"), 0)

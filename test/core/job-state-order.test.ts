@@ -26,6 +26,16 @@ describe('job state order', () => {
     ['failed after succeeded', status('failed', 3), status('succeeded', 2), false],
     ['succeeded after succeeded', status('succeeded', 1), status('succeeded', 2), false],
     ['running after dead', status('running', 4), status('dead', 3), false],
+    // A cancel ends a submission too, and replaces any unfinished state, even one a worker moved on to
+    // after the ingress read the state it cancelled.
+    ['cancelled after queued', status('cancelled', 0), status('queued', 0), true],
+    ['cancelled after a later attempt runs', status('cancelled', 1), status('running', 2), true],
+    ['cancelled after failed', status('cancelled', 2), status('failed', 2), true],
+    ['running after cancelled', status('running', 2), status('cancelled', 1), false],
+    ['succeeded after cancelled', status('succeeded', 1), status('cancelled', 1), false],
+    ['cancelled after succeeded', status('cancelled', 1), status('succeeded', 1), false],
+    ['cancelled after dead', status('cancelled', 3), status('dead', 3), false],
+    ['a new submission after cancelled', status('queued', 0, T2), status('cancelled', 1, T1), true],
     // A new submission of the id (a redrive, or a resubmission after the duplicate window) starts over...
     ['running of a redriven job after its dead state', status('running', 1, T2), status('dead', 3, T1), true],
     // ... and a copy of the old submission cannot touch it.

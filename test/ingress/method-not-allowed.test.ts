@@ -7,7 +7,7 @@ import { queueEnv } from '../support/queue-env.ts'
 const paths: ReadonlyArray<readonly [url: string, allow: string]> = [
   ['/?user_id=1', 'GET, POST'],
   ['/v1/jobs', 'POST'],
-  ['/v1/jobs/some-id', 'GET, HEAD'],
+  ['/v1/jobs/some-id', 'GET, HEAD, DELETE'],
   ['/v1/queue', 'GET, HEAD'],
   ['/v1/dead-letters', 'GET, HEAD'],
   ['/v1/dead-letters/some-id/redrive', 'POST'],

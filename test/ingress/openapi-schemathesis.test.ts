@@ -16,6 +16,10 @@ const RUN_TIMEOUT_MS = 150_000
 const ARGS = [
   '--checks',
   'all',
+  // DELETE /v1/jobs/<id> cancels a job, whose record stays readable as `cancelled` (docs/api.md): by
+  // design it is not a 404 afterwards.
+  '--exclude-checks',
+  'use_after_free',
   '--seed',
   SEED,
   '--max-examples',

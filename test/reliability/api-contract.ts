@@ -195,7 +195,8 @@ export class ApiContract {
     }
     // docs/api.md: the seed route takes a body of any media type (it reads only the query).
     const anyContentType = !operation.body && ENQUEUE_OPERATIONS.has(`POST ${route.path}`)
-    if (request.method === 'POST') this.#checkBody(request, operation.body, anyContentType, refuse)
+    // The framework reads the body of every method but GET and HEAD (a DELETE's too).
+    if (request.method !== 'GET' && request.method !== 'HEAD') this.#checkBody(request, operation.body, anyContentType, refuse)
     // The document cannot say that a route refuses query parameters it does not list (the dead-letter
     // listing does, with a 400); where a route documents a 400, an unlisted one may get it.
     const listed = new Set(operation.parameters.filter((parameter) => parameter.in === 'query').map((parameter) => parameter.name))

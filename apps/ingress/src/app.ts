@@ -77,6 +77,7 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
     statusStore: await JobStatusStore.open(js, config.queue.statusBucket),
     info: new QueueInfoReader(jsm, config.queue, config.ingress.queueInfoCacheMs, nats.isConnected),
     jsm,
+    nc: nats.nc,
     metrics,
     isConnected: nats.isConnected,
     isDraining: () => draining,

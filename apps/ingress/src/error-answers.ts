@@ -8,6 +8,7 @@ import {
   DeadLetterTooLargeError,
   IngressClosingError,
   InvalidRequestError,
+  JobFinishedError,
   JobNotFoundError,
 } from './request-errors.ts'
 
@@ -53,6 +54,7 @@ const ANSWERS_BY_CODE: ReadonlyMap<string, AnswerByCode> = new Map([
   [IngressClosingError.code, retry(ProblemType.shuttingDown, 'unavailable')],
   [InvalidRequestError.code, final(ProblemType.invalidRequest)],
   [JobNotFoundError.code, final(ProblemType.notFound)],
+  [JobFinishedError.code, final(ProblemType.jobFinished)],
   [DeadLetterNotFoundError.code, final(ProblemType.notFound)],
   [AlreadyRedrivenError.code, final(ProblemType.alreadyRedriven)],
   [DeadLetterTooLargeError.code, final(ProblemType.deadLetterTooLarge)],
@@ -81,7 +83,7 @@ export type HandledError = Error & {
 export function answerFor(error: HandledError): ErrorAnswer {
   const code = sluiceErrorCode(error)
   const byCode = code === undefined ? undefined : ANSWERS_BY_CODE.get(code)
-  if (byCode) return { ...byCode, detail: error.message }
+  if (byCode) return { ...byCode, detail: error.message, ...(error instanceof JobFinishedError ? { extensions: { state: error.state } } : {}) }
   if (error.validation) return validationAnswer(error.validation, error.validationContext, error.message)
   const status = error.statusCode ?? 500
   const byStatus = ANSWERS_BY_STATUS.get(status)

@@ -31,6 +31,7 @@ export const ProblemType = {
   forbidden: { type: 'urn:sluice:problem:forbidden', status: 403, title: 'Forbidden' },
   rateLimited: { type: 'urn:sluice:problem:rate-limited', status: 429, title: 'Too Many Requests' },
   methodNotAllowed: { type: 'urn:sluice:problem:method-not-allowed', status: 405, title: 'Method Not Allowed' },
+  jobFinished: { type: 'urn:sluice:problem:job-finished', status: 409, title: 'Job Finished' },
   alreadyRedriven: { type: 'urn:sluice:problem:already-redriven', status: 409, title: 'Already Redriven' },
   deadLetterTooLarge: { type: 'urn:sluice:problem:dead-letter-too-large', status: 422, title: 'Dead Letter Too Large' },
   shuttingDown: { type: 'urn:sluice:problem:shutting-down', status: 503, title: 'Shutting Down' },
@@ -64,6 +65,7 @@ export const problemSchema = {
     status: { type: 'integer' },
     detail: { type: 'string' },
     instance: { type: 'string' },
+    state: { type: 'string', description: "The job's final state, for a cancel that came too late (409)" },
     errors: { type: 'array', items: { type: 'object', additionalProperties: true } },
   },
 } as const

@@ -62,3 +62,15 @@ export class IngressClosingError extends SluiceError {
     super(IngressClosingError.code, 'this ingress is shutting down; retry, another one will answer')
   }
 }
+
+/** The job reached a final state before the cancel: there is nothing left to cancel. */
+export class JobFinishedError extends SluiceError {
+  static readonly code = 'SLUICE_JOB_FINISHED'
+  /** The final state, sent as the problem's `state` member. */
+  readonly state: string
+
+  constructor(id: string, state: string) {
+    super(JobFinishedError.code, `job ${id} already ended as ${state}; only an unfinished job can be cancelled`)
+    this.state = state
+  }
+}

@@ -10,7 +10,7 @@ export const RUNNING_STATE_AFTER_MS = 100
 const OVERDUE_SHARE_OF_ACK_WAIT = 0.8
 
 /** The outcome an attempt ended with; each is the answer to its message. */
-export type AttemptOutcome = 'acked' | 'retried' | 'terminated' | 'given back'
+export type AttemptOutcome = 'acked' | 'retried' | 'terminated' | 'given back' | 'cancelled'
 
 /**
  * One delivery of a job, from receipt to its outcome, and the only code that answers its message. Exactly
@@ -20,7 +20,7 @@ export type AttemptOutcome = 'acked' | 'retried' | 'terminated' | 'given back'
  */
 export class JobAttempt {
   readonly msg: JsMsg
-  /** Aborted when a drain gives the job back; handlers listen to it. */
+  /** Aborted when a drain gives the job back or the job is cancelled; handlers listen to it. */
   readonly abort = new AbortController()
   readonly #ackWaitMs: number
   readonly #disconnectsAtDelivery: number
@@ -29,6 +29,7 @@ export class JobAttempt {
   #overdue = false
   #startedAtMs = 0
   #recordRunning: (() => void) | undefined
+  #cancelled = false
 
   /**
    * @param msg the message, delivered just now
@@ -50,6 +51,22 @@ export class JobAttempt {
   /** How it ended, once it did. */
   get outcome(): AttemptOutcome | undefined {
     return this.#outcome
+  }
+
+  /** Whether the job was cancelled (`DELETE /v1/jobs/<id>`) while this attempt held it. */
+  get cancelled(): boolean {
+    return this.#cancelled
+  }
+
+  /**
+   * The job was cancelled: the handler's signal is aborted, and whatever the handler does next, the attempt
+   * ends with `endCancelled`. No state is recorded for it: the ingress recorded `cancelled`, a final state.
+   */
+  cancel(): void {
+    if (this.#outcome) return
+    this.#cancelled = true
+    this.#recordRunning = undefined
+    this.abort.abort(new Error('the job was cancelled'))
   }
 
   /** When the handler started (ms since epoch); 0 before. */
@@ -119,6 +136,14 @@ export class JobAttempt {
   /** Not finished here: deliver it again at once, to any worker. False when the attempt had already ended. */
   giveBack(): boolean {
     return this.#end('given back', () => this.msg.nak())
+  }
+
+  /**
+   * Cancelled: never deliver it again. The ingress deleted the message from the stream already; the `term`
+   * also covers a message it could not find. False when the attempt had already ended.
+   */
+  endCancelled(): boolean {
+    return this.#end('cancelled', () => this.msg.term('cancelled'))
   }
 
   #end(outcome: AttemptOutcome, answer: () => void): boolean {

@@ -74,6 +74,7 @@ export class JobRunner {
     const problem = this.#deps.jobTypes?.payloadProblem(job.type, payload)
     if (problem) return this.#deadLetter(running, job, attempt, `payload${problem.path} ${problem.message} (the schema of job type "${job.type}")`, context)
 
+    if (running.cancelled) return this.#endCancelled(running, job, context)
     let runningRecorded: Promise<void> | undefined
     running.started(() => {
       const status: JobStatus = {
@@ -101,6 +102,8 @@ export class JobRunner {
       // A later state must not be overtaken by this earlier one.
       if (runningRecorded) await runningRecorded
     }
+    // Cancelled while running: whatever the handler did, the job ends here, and its state stays `cancelled`.
+    if (running.cancelled) return this.#endCancelled(running, job, context)
     if (failure) {
       if (running.abort.signal.aborted) return this.#giveBack(running, job)
       const { error } = failure
@@ -159,6 +162,13 @@ export class JobRunner {
     if (!running.terminate(error)) return 'abandoned'
     this.#deps.metrics.countOutcome(this.#typeLabel(job), 'dead')
     return 'dead'
+  }
+
+  #endCancelled(running: JobAttempt, job: Job, context: JobContext): JobOutcome | 'abandoned' {
+    if (!running.endCancelled()) return 'abandoned'
+    context.logger.info('job cancelled while running; not retried')
+    this.#deps.metrics.countOutcome(this.#typeLabel(job), 'cancelled')
+    return 'cancelled'
   }
 
   #giveBack(running: JobAttempt, job: Job): JobOutcome | 'abandoned' {

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 /** How an attempt ended; the `outcome` label of `sluice_worker_jobs_total`. */
-export type JobOutcome = 'succeeded' | 'retried' | 'dead' | 'returned' | 'already_done'
+export type JobOutcome = 'succeeded' | 'retried' | 'dead' | 'returned' | 'already_done' | 'cancelled'
 
 /** The worker's Prometheus metrics, on a registry of its own. */
 export interface WorkerMetrics {
@@ -26,7 +26,7 @@ export function createWorkerMetrics(inProgress: () => number): WorkerMetrics {
   })
   const jobs = new Counter({
     name: 'sluice_worker_jobs_total',
-    help: 'Finished attempts by outcome: succeeded, retried (failed, will retry), dead (dead-lettered), returned (handed back on shutdown), already_done (a redelivery of a job whose earlier attempt had succeeded: acknowledged, not run).',
+    help: 'Finished attempts by outcome: succeeded, retried (failed, will retry), dead (dead-lettered), returned (handed back on shutdown), already_done (a redelivery of a job whose earlier attempt had succeeded: acknowledged, not run), cancelled (cancelled while running: aborted, not retried).',
     labelNames: ['type', 'outcome'] as const,
     registers: [registry],
   })

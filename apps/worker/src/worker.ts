@@ -14,8 +14,9 @@ import {
 import type { Logger } from 'pino'
 import { DeadLetterPublisher } from './dead-letters.ts'
 import type { HandlerRegistry, JobHandler } from './handlers/job-handler.ts'
-import { JobPuller } from './job-puller.ts'
 import { JobAttempt } from './job-attempt.ts'
+import { JobCancels } from './job-cancels.ts'
+import { JobPuller } from './job-puller.ts'
 import { JobRunner } from './job-runner.ts'
 import { createWorkerMetrics, type WorkerMetrics } from './worker-metrics.ts'
 
@@ -52,6 +53,7 @@ export class Worker {
   readonly metrics: WorkerMetrics
   readonly #deps: WorkerDependencies
   readonly #running = new Set<JobAttempt>()
+  readonly #cancels: JobCancels
   #puller: JobPuller | undefined
   #ops: OpsServer | undefined
   #sweeper: NodeJS.Timeout | undefined
@@ -62,6 +64,7 @@ export class Worker {
   private constructor(deps: WorkerDependencies) {
     this.#deps = deps
     this.metrics = createWorkerMetrics(() => this.#running.size)
+    this.#cancels = new JobCancels(deps.config.queue, this.#running)
   }
 
   /** Starts the health port, waits for the queue, ensures the consumer and starts pulling. */
@@ -111,6 +114,8 @@ export class Worker {
     // The ingress refuses types the file does not list: a handler for one of them would never get a job.
     const unlisted = jobTypes ? [...handlers.keys()].filter((type) => !jobTypes.has(type)) : []
     if (unlisted.length > 0) logger.warn({ types: unlisted }, 'handlers for job types that JOB_TYPES_FILE does not list; the ingress refuses these types')
+    // Listening before the first pull: a cancel of a job this worker is about to run must reach it.
+    this.#cancels.listen(nats.nc)
     const consumer = await js.consumers.get(queue.stream, queue.consumer)
     this.#puller = new JobPuller(consumer, { concurrency: config.worker.concurrency, expiresMs: PULL_EXPIRES_MS, logger }, (msg) => this.#run(msg, runner))
     this.#puller.start()
@@ -125,6 +130,7 @@ export class Worker {
   async #run(msg: JsMsg, runner: JobRunner): Promise<void> {
     const running = new JobAttempt(msg, this.#deps.config.queue.ackWaitMs, this.#deps.nats.disconnects())
     this.#running.add(running)
+    this.#cancels.check(running)
     try {
       await runner.run(running)
     } finally {
@@ -165,6 +171,7 @@ export class Worker {
       logger.warn({ returned: this.#running.size }, 'drain timed out; jobs in progress handed back for redelivery')
     }
     clearInterval(this.#sweeper)
+    this.#cancels.close()
     this.#publisher?.close()
     try {
       await this.#ops?.close()

@@ -9,9 +9,10 @@ import type { PipelinedPublisher } from './pipelined-publisher.ts'
  * - `running`: a worker is on it;
  * - `failed`: the last attempt failed and a retry is scheduled (`nextAttemptAt`);
  * - `succeeded`: done;
- * - `dead`: every attempt failed (or the type is unknown); the job is in the dead-letter stream.
+ * - `dead`: every attempt failed (or the type is unknown); the job is in the dead-letter stream;
+ * - `cancelled`: `DELETE /v1/jobs/<id>` removed it before it finished (a running handler was aborted).
  */
-export type JobState = 'queued' | 'running' | 'failed' | 'succeeded' | 'dead'
+export type JobState = 'queued' | 'running' | 'failed' | 'succeeded' | 'dead' | 'cancelled'
 
 /** What `GET /v1/jobs/<id>` returns. Timestamps are ISO 8601. */
 export interface JobStatus {

@@ -39,12 +39,12 @@ export type { ConsumerBacklog } from './consumer-backlog.ts'
 export { createLogger } from './logger.ts'
 export { startOpsServer } from './ops-server.ts'
 export type { OpsServer, OpsServerOptions } from './ops-server.ts'
-export { JOB_ID_MAX_LENGTH, JOB_ID_PATTERN, JOB_TYPE_PATTERN, JobHeader, jobHeaders, readJob } from './job-message.ts'
+export { JOB_ID_MAX_LENGTH, JOB_ID_PATTERN, JOB_TYPE_PATTERN, JobHeader, jobHeaders, jobIdFromSubject, readJob } from './job-message.ts'
 export type { Job } from './job-message.ts'
 export { JobTypes, JobTypesFileError, loadJobTypes } from './job-types.ts'
 export type { PayloadProblem } from './job-types.ts'
 export { JobStatusStore } from './job-status.ts'
-export { supersedes } from './job-state-order.ts'
+export { FINAL_STATES, supersedes } from './job-state-order.ts'
 export { PipelinedPublisher } from './pipelined-publisher.ts'
 export type { JobState, JobStatus } from './job-status.ts'
 export { applyQueueStreams, applyWorkerConsumer, statusStreamName } from './topology/apply-topology.ts'
@@ -54,6 +54,7 @@ export {
   DEAD_LETTER_ERROR_MAX_BYTES,
   DEAD_LETTER_HEADER_ALLOWANCE_BYTES,
   deadLetterStreamConfig,
+  cancelSubject,
   deadLetterSubject,
   HEADER_ALLOWANCE_BYTES,
   jobSubject,

@@ -1,4 +1,5 @@
 import type { JetStreamManager } from '@nats-io/jetstream'
+import type { NatsConnection } from '@nats-io/nats-core'
 import type { IngressConfig, JobStatusStore } from '@sluice/core'
 import fp from 'fastify-plugin'
 import type { IngressMetrics } from '../ingress-metrics.ts'
@@ -12,6 +13,8 @@ export interface QueueServices {
   readonly statusStore: JobStatusStore
   readonly info: QueueInfoReader
   readonly jsm: JetStreamManager
+  /** For core NATS messages (a job's cancel, announced to the workers). */
+  readonly nc: NatsConnection
   readonly metrics: IngressMetrics
   readonly isConnected: () => boolean
   /** True once SIGTERM began: `/readyz` fails so the load balancer stops sending new requests. */

@@ -1,6 +1,7 @@
-import { JOB_ID_PATTERN, JOB_TYPE_PATTERN, loadJobTypes, QueueUnavailableError } from '@sluice/core'
+import { JOB_ID_PATTERN, JOB_TYPE_PATTERN, type JobTypes, loadJobTypes, QueueUnavailableError } from '@sluice/core'
 import type { FastifyInstance } from 'fastify'
 import { acceptJob } from '../accept-job.ts'
+import { cancelJob } from '../job-cancel.ts'
 import { findJobStatus } from '../job-lookup.ts'
 import { jobTypeRefusal } from '../job-type-check.ts'
 import { JobNotFoundError } from '../request-errors.ts'
@@ -30,7 +31,7 @@ const statusSchema = {
   properties: {
     id: jobIdSchema,
     type: { type: 'string' },
-    state: { type: 'string', enum: ['queued', 'running', 'failed', 'succeeded', 'dead'] },
+    state: { type: 'string', enum: ['queued', 'running', 'failed', 'succeeded', 'dead', 'cancelled'] },
     attempts: { type: 'integer' },
     queuedAt: { type: 'string' },
     startedAt: { type: 'string' },
@@ -42,12 +43,60 @@ const statusSchema = {
   },
 } as const
 
-/** The JSON API for jobs: submit one, read its state. */
+/** The JSON API for jobs: submit one, read its state, cancel it. */
 export async function jobsRoutes(app: FastifyInstance): Promise<void> {
-  // Jobs are JSON only: anything else (text/plain included, which Fastify parses by default) is a 415.
-  app.removeContentTypeParser('text/plain')
   // Read once: a file that cannot be used stops the ingress at start-up.
   const jobTypes = loadJobTypes(app.queue.config.queue.jobTypesFile)
+  await app.register(async (submit) => submitRoute(submit, jobTypes))
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/jobs/:id',
+    {
+      config: { scope: 'read' },
+      schema: {
+        summary: "A job's state, kept for JOB_STATUS_TTL_MS after its last change",
+        tags: ['jobs'],
+        params: { type: 'object', required: ['id'], properties: { id: jobIdSchema } },
+        response: { 200: statusSchema, 400: problemRef, 404: problemRef, 503: problemRef },
+      },
+    },
+    async (request, reply) => {
+      if (!app.queue.isConnected()) return reply.send(new QueueUnavailableError('the queue server is not connected'))
+      const status = await findJobStatus(app.queue, request.params.id).catch(
+        (error: unknown) => new QueueUnavailableError('the job state could not be read', { cause: error }),
+      )
+      return reply.send(status ?? new JobNotFoundError(request.params.id))
+    },
+  )
+
+  app.delete<{ Params: { id: string } }>(
+    '/v1/jobs/:id',
+    {
+      // Whoever may enqueue jobs may cancel them.
+      config: { scope: 'submit' },
+      schema: {
+        summary: 'Cancel a job that has not finished; cancelling a cancelled job again answers the same',
+        description:
+          'A queued job, or one waiting for a retry, leaves the queue; a running job has its handler aborted (its signal) and is not retried. A job that already succeeded or went dead is 409 with its `state`.',
+        tags: ['jobs'],
+        params: { type: 'object', required: ['id'], properties: { id: jobIdSchema } },
+        response: { 200: statusSchema, 400: problemRef, 404: problemRef, 409: problemRef, 413: problemRef, 415: problemRef, 503: problemRef },
+      },
+    },
+    async (request, reply) => {
+      if (!app.queue.isConnected()) return reply.send(new QueueUnavailableError('the queue server is not connected'))
+      const outcome = await cancelJob(app.queue, request.params.id).catch(
+        (error: unknown) => new QueueUnavailableError('the job could not be cancelled', { cause: error }),
+      )
+      return reply.send(outcome)
+    },
+  )
+}
+
+// In a scope of its own: jobs are JSON only, anything else (text/plain included, which Fastify parses by
+// default) is a 415; the other job routes keep the framework's parsers, as every route does.
+async function submitRoute(app: FastifyInstance, jobTypes: JobTypes | undefined): Promise<void> {
+  app.removeContentTypeParser('text/plain')
 
   app.post<{ Body: SubmitBody; Headers: { 'idempotency-key'?: string } }>(
     '/v1/jobs',
@@ -88,26 +137,6 @@ export async function jobsRoutes(app: FastifyInstance): Promise<void> {
       })
       if (refused) return reply.send(refused)
       return reply.code(202).header('location', `/v1/jobs/${accepted.id}`).send(accepted)
-    },
-  )
-
-  app.get<{ Params: { id: string } }>(
-    '/v1/jobs/:id',
-    {
-      config: { scope: 'read' },
-      schema: {
-        summary: "A job's state, kept for JOB_STATUS_TTL_MS after its last change",
-        tags: ['jobs'],
-        params: { type: 'object', required: ['id'], properties: { id: jobIdSchema } },
-        response: { 200: statusSchema, 400: problemRef, 404: problemRef, 503: problemRef },
-      },
-    },
-    async (request, reply) => {
-      if (!app.queue.isConnected()) return reply.send(new QueueUnavailableError('the queue server is not connected'))
-      const status = await findJobStatus(app.queue, request.params.id).catch(
-        (error: unknown) => new QueueUnavailableError('the job state could not be read', { cause: error }),
-      )
-      return reply.send(status ?? new JobNotFoundError(request.params.id))
     },
   )
 }

@@ -7,7 +7,7 @@ export interface JobContext {
   readonly job: Job
   /** 1 for the first attempt. */
   readonly attempt: number
-  /** Aborted when the worker gives the job back (drain timeout); stop early and throw. */
+  /** Aborted when the worker gives the job back (drain timeout) or the job is cancelled; stop early and throw. */
   readonly signal: AbortSignal
   /** Logger bound to the job's id and type. */
   readonly logger: Logger

@@ -26,6 +26,14 @@ export function jobSubject(queue: QueueConfig, id: string): string {
   return `${queue.subjectPrefix}.${id}`
 }
 
+/**
+ * The core NATS subject on which a job's cancel is announced to the workers (no stream takes it): the one
+ * running the job aborts its handler. A namespace of its own, so no queue's subject prefix can capture it.
+ */
+export function cancelSubject(queue: QueueConfig, id: string): string {
+  return `_sluice.cancel.${queue.stream}.${id}`
+}
+
 /** The subject a dead letter is published on. */
 export function deadLetterSubject(queue: QueueConfig, id: string): string {
   return `${queue.deadLetterSubjectPrefix}.${id}`
