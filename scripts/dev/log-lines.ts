@@ -1,5 +1,5 @@
-import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'
+import { escapeLine, forEachLine } from '@sluice/core'
 
 const COLORS = [36, 33, 35, 32, 34, 91, 92, 93, 94, 95, 96]
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' }
@@ -16,10 +16,11 @@ const prefixes = new Map<string, string>()
  */
 export function prefixLines(name: string, stream: Readable, out: NodeJS.WritableStream = process.stdout): void {
   const colored = out === process.stdout && process.stdout.isTTY
-  createInterface({ input: stream }).on('line', (line) => {
+  forEachLine(stream, (line) => {
     const relayed = RELAYED.exec(line)
     const [speaker, text] = relayed ? [relayed[1]!, relayed[2]!] : [name, line]
-    out.write(`${prefixFor(speaker, colored)} ${readable(text)}\n`)
+    // Escaped after JSON is decoded: a field's \u2028 or \u001b would otherwise reach the terminal raw.
+    out.write(`${prefixFor(speaker, colored)} ${escapeLine(readable(text))}\n`)
   })
 }
 

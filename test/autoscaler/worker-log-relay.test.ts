@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream'
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { WorkerProcesses } from '../../apps/autoscaler/src/local/worker-processes.ts'
+import { prefixLines } from '../../scripts/dev/log-lines.ts'
 import { eventually } from '../support/eventually.ts'
 
 // A worker whose log line carries a field with U+2028, U+0085 and a CSI (U+009B), as a job payload could.
@@ -38,5 +39,21 @@ describe('worker log relay', () => {
     expect(lines[0]).toContain('\\u0085[FATAL]')
     expect(lines[0]).toContain('\\u009b2J')
     expect(lines[1]).toBe('[worker-1] plain line')
+  })
+
+  it("worker log relay - make dev's merged output keeps a decoded field's separators and escape sequences on one line", async () => {
+    const input = new PassThrough()
+    const out = new PassThrough()
+    let text = ''
+    out.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8')
+    })
+    prefixLines('worker-1', input, out)
+    input.end(`${JSON.stringify({ level: 30, time: 0, msg: 'processing user: a\u2028FATAL forged\u001b[2J\u009b' })}\n`)
+    await eventually('the line printed', () => (text.endsWith('\n') ? true : undefined), 2000)
+    const lines = text.split(/\r?\n|\r|\u2028|\u2029|\u0085/).filter((line) => line !== '')
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toContain('a\\u2028FATAL forged\\u001b[2J\\u009b')
+    expect(text).not.toMatch(/[\u001b\u009b]/)
   })
 })

@@ -30,6 +30,7 @@ export {
 export { isJetStreamError, JetStreamCode } from './jetstream-codes.ts'
 export { connectNats, connectNatsOnce, NatsAuthenticationError } from './nats-connection.ts'
 export { redactUrlCredentials } from './redact.ts'
+export { escapeLine, forEachLine } from './output-lines.ts'
 export type { NatsHandle } from './nats-connection.ts'
 export type { NatsConnectionSettings } from './nats-connection-options.ts'
 export { natsCredentialProblems } from './nats-credentials.ts'
