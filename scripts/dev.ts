@@ -3,7 +3,7 @@
 // `WORKERS` count instead. Ctrl-C or SIGTERM stops everything it started, letting running jobs finish.
 //
 // The apps read their settings from the environment, except what this script sets for them: NATS_URL (from
-// NATS_PORT), PORT for the ingress, AUTOSCALER_MODE=local and AUTOSCALER_PORT for the autoscaler, WORKER_PORT
+// NATS_PORT), HOST, WORKER_HOST and AUTOSCALER_HOST (127.0.0.1 unless set), PORT for the ingress, AUTOSCALER_MODE=local and AUTOSCALER_PORT for the autoscaler, WORKER_PORT
 // for each worker (AUTOSCALE_WORKER_FIRST_PORT + n - 1, in both modes), and AUTOSCALER_SHUTDOWN_MS unless set
 // (see workerExitMs). NATS_PORT, NATS_MONITOR_PORT, NATS_STORE_DIR, WORKERS and AUTOSCALE are this script's own.
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -11,6 +11,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { exitBounds, msPerUnit, type ExitBound } from '@sluice/core'
+import { devListenHosts } from './dev/listen-hosts.ts'
 import { prefixLines } from './dev/log-lines.ts'
 
 const root = join(import.meta.dirname, '..')
@@ -137,7 +138,7 @@ const natsUrl = `nats://127.0.0.1:${natsPort}`
 start('nats', natsBinary, ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-m', String(natsMonitorPort), '-sd', storeDir, '-n', 'sluice-dev'])
 await waitFor('nats-server', `http://127.0.0.1:${natsMonitorPort}/healthz?js-enabled-only=true`)
 
-const appEnv = { NATS_URL: natsUrl }
+const appEnv = { NATS_URL: natsUrl, ...devListenHosts(process.env) }
 start('ingress', process.execPath, ['apps/ingress/src/main.ts'], { ...appEnv, PORT: String(ingressPort) })
 await waitFor('ingress', `http://127.0.0.1:${ingressPort}/readyz`)
 if (autoscale) {

@@ -49,6 +49,9 @@ describe('security', () => {
 
   it('security - a valid key works as a bearer token or X-API-Key', async () => {
     expect((await post({ authorization: `Bearer ${SUBMIT_KEY}` })).statusCode).toBe(202)
+    // The scheme is case-insensitive (RFC 9110 11.1).
+    expect((await post({ authorization: `bearer ${SUBMIT_KEY}` })).statusCode).toBe(202)
+    expect((await post({ authorization: `BEARER  ${SUBMIT_KEY}` })).statusCode).toBe(202)
     expect((await post({ 'x-api-key': SUBMIT_KEY })).statusCode).toBe(202)
   })
 

@@ -89,7 +89,9 @@ export function reloadApiKeys(ring: ApiKeyRing, log: FastifyBaseLogger): void {
 
 function presentedKey(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
-  if (typeof header === 'string' && header.startsWith('Bearer ')) return header.slice(7).trim() || undefined
+  // The scheme is case-insensitive (RFC 9110 11.1).
+  const bearer = typeof header === 'string' ? /^bearer +(\S+) *$/i.exec(header) : null
+  if (bearer) return bearer[1]
   const apiKey = request.headers['x-api-key']
   return typeof apiKey === 'string' && apiKey !== '' ? apiKey : undefined
 }
