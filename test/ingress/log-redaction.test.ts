@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { NatsAuthenticationError, redactUrlCredentials } from '@sluice/core'
 import { describe, expect, it } from 'vitest'
 import { parseKeys } from '../../apps/ingress/src/auth/api-key-ring.ts'
+import { startIngress } from '../support/in-process.ts'
 import { startNatsServer } from '../support/nats-server.ts'
 import { queueEnv } from '../support/queue-env.ts'
 import { startApp } from '../support/sluice-processes.ts'
@@ -46,5 +47,20 @@ describe('log redaction', () => {
     expect(error.message).not.toContain('tok-en-99')
     expect(error.message).toContain('nats-0:4222')
     expect(redactUrlCredentials('nats://a:b@h:1,nats://h:2')).toBe('nats://[redacted]@h:1,nats://h:2')
+  })
+
+  it('log redaction - the seed route refuses a user_id with line or paragraph separators or C0/C1 controls', async () => {
+    const server = await startNatsServer()
+    const ingress = await startIngress(queueEnv(server.url))
+    try {
+      for (const char of ['\u2028', '\u2029', '\u0085', '\u009b', '\u001b', '\n']) {
+        const answer = await ingress.app.inject({ method: 'GET', url: `/?user_id=a${encodeURIComponent(char)}FATAL` })
+        expect(answer.statusCode, JSON.stringify(char)).toBe(400)
+      }
+      expect((await ingress.app.inject({ method: 'GET', url: '/?user_id=plain-1' })).statusCode).toBe(200)
+    } finally {
+      await ingress.close()
+      await server.close()
+    }
   })
 })
