@@ -68,6 +68,8 @@ def supersedes(new: Dict[str, Any], current: Dict[str, Any]) -> bool:
         return True
     if new["attempts"] != current.get("attempts"):
         return new["attempts"] > current.get("attempts", 0)
+    if new["state"] == "running" and current.get("state") == "running":
+        return new["updatedAt"] > current.get("updatedAt", "")
     return PHASE[new["state"]] > PHASE.get(current.get("state", "queued"), 0)
 
 

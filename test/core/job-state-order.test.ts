@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest'
 const T1 = '2026-01-01T00:00:00.000Z'
 const T2 = '2026-01-01T00:00:05.000Z'
 
-function status(state: JobState, attempts: number, queuedAt = T1): JobStatus {
-  return { id: 'job', type: 'user', state, attempts, queuedAt, updatedAt: queuedAt }
+function status(state: JobState, attempts: number, queuedAt = T1, updatedAt = queuedAt): JobStatus {
+  return { id: 'job', type: 'user', state, attempts, queuedAt, updatedAt }
 }
 
 describe('job state order', () => {
@@ -19,6 +19,9 @@ describe('job state order', () => {
     // A late copy of attempt 1 must not overwrite attempt 2.
     ['running of attempt 1 after attempt 2 runs', status('running', 1), status('running', 2), false],
     ['failed of attempt 1 after attempt 2 failed', status('failed', 1), status('failed', 2), false],
+    // A progress report is a later `running` of the same attempt; an older one arriving late is not.
+    ['a later progress report', status('running', 1, T1, T2), status('running', 1, T1, T1), true],
+    ['an earlier progress report', status('running', 1, T1, T1), status('running', 1, T1, T2), false],
     // Within an attempt its start never follows its end.
     ['running after failed, same attempt', status('running', 1), status('failed', 1), false],
     // Success and dead-lettering end a submission, whatever a copy writes later.

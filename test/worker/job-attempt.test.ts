@@ -1,6 +1,6 @@
 import type { JsMsg } from '@nats-io/jetstream'
 import { describe, expect, it } from 'vitest'
-import { JobAttempt } from '../../apps/worker/src/job-attempt.ts'
+import { JobAttempt, PROGRESS_WRITE_INTERVAL_MS } from '../../apps/worker/src/job-attempt.ts'
 
 // The attempt's contract is about which answers reach the message: a recording stand-in is enough here;
 // the worker suites run attempts against a real nats-server.
@@ -40,7 +40,9 @@ describe('job attempt', () => {
     const { msg, answers } = recordingMessage()
     const attempt = new JobAttempt(msg, 1000, 0)
     let recorded = 0
-    attempt.started(() => recorded++)
+    attempt.started(() => {
+      recorded++
+    })
     const t0 = attempt.startedAtMs
     attempt.tick(t0 + 50)
     expect(recorded).toBe(0)
@@ -62,5 +64,48 @@ describe('job attempt', () => {
     // A sweep that comes late (the process stalled): overdue stays set even after the heartbeat it sends.
     stalled.tick(Date.now() + 900)
     expect(stalled.mayHaveCopy(0)).toBe(true)
+  })
+
+  it('job attempt - progress reports are written at most once per interval, the latest one, and none after the handler returned', () => {
+    const attempt = new JobAttempt(recordingMessage().msg, 60_000, 0)
+    const written: (number | undefined)[] = []
+    attempt.started((progress) => {
+      written.push(progress?.value)
+    })
+    const t0 = attempt.startedAtMs
+    attempt.reportProgress({ value: 1 })
+    attempt.tick(t0 + 50)
+    // The `running` write is due first, with what was reported by then.
+    attempt.tick(t0 + 100)
+    expect(written).toEqual([1])
+    // A chatty handler: a thousand reports within the interval make one write, of the last report.
+    for (let value = 2; value <= 1000; value++) attempt.reportProgress({ value })
+    attempt.tick(t0 + 100 + PROGRESS_WRITE_INTERVAL_MS - 1)
+    expect(written).toEqual([1])
+    attempt.tick(t0 + 100 + PROGRESS_WRITE_INTERVAL_MS)
+    expect(written).toEqual([1, 1000])
+    // Nothing new reported: nothing written.
+    attempt.tick(t0 + 100 + 3 * PROGRESS_WRITE_INTERVAL_MS)
+    expect(written).toEqual([1, 1000])
+    attempt.reportProgress({ value: 1001 })
+    attempt.handlerDone()
+    attempt.tick(t0 + 100 + 5 * PROGRESS_WRITE_INTERVAL_MS)
+    expect(written).toEqual([1, 1000])
+  })
+
+  it('job attempt - a cancel aborts the signal, ends the attempt with term and stops state writes', () => {
+    const { msg, answers } = recordingMessage()
+    const attempt = new JobAttempt(msg, 60_000, 0)
+    let recorded = 0
+    attempt.started(() => {
+      recorded++
+    })
+    attempt.cancel()
+    expect(attempt.abort.signal.aborted).toBe(true)
+    attempt.tick(attempt.startedAtMs + 500)
+    expect(recorded).toBe(0)
+    expect(attempt.endCancelled()).toBe(true)
+    expect(attempt.retryAfter(10)).toBe(false)
+    expect(answers).toEqual(['term cancelled'])
   })
 })

@@ -34,6 +34,24 @@ describe('job context', () => {
     expect(context.signal.aborted).toBe(true)
   })
 
+  it('job context - progress passes on a number and a copy of its JSON data, and refuses what is not', () => {
+    const reports: unknown[] = []
+    const context = new LazyJobContext(job, 1, new AbortController(), recordingLogger().logger, (progress) => reports.push(progress))
+    const data = { step: 'resize', done: [1, 2] }
+    // Handlers destructure their context.
+    const { progress } = context
+    progress(40)
+    progress(50, data)
+    data.done.push(3)
+    expect(reports).toEqual([{ value: 40 }, { value: 50, data: { step: 'resize', done: [1, 2] } }])
+    expect(() => context.progress(Number.NaN)).toThrow(TypeError)
+    expect(() => context.progress('50' as unknown as number)).toThrow(TypeError)
+    expect(() => context.progress(1, { big: 'x'.repeat(1024) })).toThrow(/over 1024/)
+    expect(() => context.progress(1, 10n)).toThrow(/JSON/)
+    expect(() => context.progress(1, () => 1)).toThrow(/JSON/)
+    expect(reports).toHaveLength(2)
+  })
+
   it('job context - timestamps are ISO 8601, also when reused within a millisecond', () => {
     const now = Date.parse('2026-11-27T01:02:03.004Z')
     expect(isoTime(now)).toBe('2026-11-27T01:02:03.004Z')

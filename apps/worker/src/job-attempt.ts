@@ -1,7 +1,17 @@
 import type { JsMsg } from '@nats-io/jetstream'
+import type { JobProgress } from '@sluice/core'
 
 /** A job that ends sooner is never shown as `running` (it goes from `queued` to its outcome). */
 export const RUNNING_STATE_AFTER_MS = 100
+
+/**
+ * Least time between two `running` writes of one attempt: a handler reporting progress in a tight loop
+ * costs the state store one write (a read and a compare-and-set) a second, with the latest report.
+ */
+export const PROGRESS_WRITE_INTERVAL_MS = 1000
+
+/** Writes the attempt's `running` state, with the latest progress report if there is one. */
+export type RecordRunning = (progress: JobProgress | undefined) => void
 
 /**
  * Unheard for this share of ack_wait, an attempt counts as overdue. Heartbeats go out every half ack_wait,
@@ -28,7 +38,13 @@ export class JobAttempt {
   #lastHeartbeatMs: number
   #overdue = false
   #startedAtMs = 0
-  #recordRunning: (() => void) | undefined
+  #recordRunning: RecordRunning | undefined
+  /** Whether `running` has been written (it is due RUNNING_STATE_AFTER_MS after the start). */
+  #runningWritten = false
+  #lastRunningWriteMs = 0
+  #progress: JobProgress | undefined
+  /** A progress report came after the last `running` write. */
+  #progressPending = false
   #cancelled = false
 
   /**
@@ -75,16 +91,23 @@ export class JobAttempt {
   }
 
   /**
-   * Marks the handler as started; `recordRunning` is called (once, by `tick`) if it is still running
+   * Marks the handler as started; `recordRunning` is called (by `tick`) if it is still running
    * RUNNING_STATE_AFTER_MS later: for the many short jobs nobody could see that state, and skipping it
-   * halves the state writes per job.
+   * halves the state writes per job. After that, it is called again for progress reports, at most once per
+   * PROGRESS_WRITE_INTERVAL_MS.
    */
-  started(recordRunning: () => void): void {
+  started(recordRunning: RecordRunning): void {
     this.#startedAtMs = Date.now()
     this.#recordRunning = recordRunning
   }
 
-  /** The handler returned: a `running` state not recorded yet never will be. */
+  /** The handler reported progress: written with the next `running` write that is due (see `tick`). */
+  reportProgress(progress: JobProgress): void {
+    this.#progress = progress
+    this.#progressPending = true
+  }
+
+  /** The handler returned: a `running` state (or progress) not recorded yet never will be. */
   handlerDone(): void {
     this.#recordRunning = undefined
   }
@@ -97,15 +120,21 @@ export class JobAttempt {
   tick(now: number): void {
     if (now - this.#lastHeartbeatMs >= this.#ackWaitMs * OVERDUE_SHARE_OF_ACK_WAIT) this.#overdue = true
     if (this.#outcome) return
-    if (this.#recordRunning && now - this.#startedAtMs >= RUNNING_STATE_AFTER_MS) {
-      const record = this.#recordRunning
-      this.#recordRunning = undefined
-      record()
+    if (this.#recordRunning && this.#runningWriteDue(now)) {
+      this.#runningWritten = true
+      this.#lastRunningWriteMs = now
+      this.#progressPending = false
+      this.#recordRunning(this.#progress)
     }
     if (now - this.#lastHeartbeatMs >= this.#ackWaitMs / 2) {
       this.msg.working()
       this.#lastHeartbeatMs = now
     }
+  }
+
+  #runningWriteDue(now: number): boolean {
+    if (!this.#runningWritten) return now - this.#startedAtMs >= RUNNING_STATE_AFTER_MS
+    return this.#progressPending && now - this.#lastRunningWriteMs >= PROGRESS_WRITE_INTERVAL_MS
   }
 
   /**

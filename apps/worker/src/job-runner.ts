@@ -50,7 +50,7 @@ export class JobRunner {
     const { msg } = running
     const job = readJob(msg.subject, queue.subjectPrefix, msg.headers, msg.data)
     const attempt = running.number
-    const context = new LazyJobContext(job, attempt, running.abort, this.#deps.logger)
+    const context = new LazyJobContext(job, attempt, running.abort, this.#deps.logger, (progress) => running.reportProgress(progress))
     if (attempt > 1 && (await this.#succeededBefore(job, context))) {
       if (!running.ack()) return 'abandoned'
       context.logger.info('an earlier attempt of this job succeeded (its acknowledgement was lost); not run again')
@@ -76,7 +76,7 @@ export class JobRunner {
 
     if (running.cancelled) return this.#endCancelled(running, job, context)
     let runningRecorded: Promise<void> | undefined
-    running.started(() => {
+    running.started((progress) => {
       const status: JobStatus = {
         id: job.id,
         type: job.type,
@@ -85,8 +85,11 @@ export class JobRunner {
         queuedAt: job.queuedAt,
         startedAt,
         updatedAt: isoTime(Date.now()),
+        ...(progress ? { progress } : {}),
       }
-      runningRecorded = this.#record(running, status, context)
+      // One write after the other: a progress report must not overtake the one before it.
+      const previous = runningRecorded
+      runningRecorded = previous ? previous.then(() => this.#record(running, status, context)) : this.#record(running, status, context)
     })
     const startedAt = isoTime(running.startedAtMs)
     const handlerStarted = performance.now()

@@ -13,12 +13,14 @@ export const FINAL_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'dead',
  * - a later submission (`queuedAt`: a resubmitted id, or a dead letter redriven) replaces anything;
  * - within one submission, `succeeded`, `dead` and `cancelled` are final, and `cancelled` replaces any
  *   other state (a cancel is decided on a state read earlier; a worker may have moved on since);
- * - a later attempt replaces an earlier one, and within an attempt its end replaces its start.
+ * - a later attempt replaces an earlier one, and within an attempt its end replaces its start;
+ * - within a running attempt, a later `running` (a progress report) replaces an earlier one.
  */
 export function supersedes(next: JobStatus, current: JobStatus): boolean {
   if (next.queuedAt !== current.queuedAt) return next.queuedAt > current.queuedAt
   if (FINAL_STATES.has(current.state)) return false
   if (next.state === 'cancelled') return true
   if (next.attempts !== current.attempts) return next.attempts > current.attempts
+  if (next.state === 'running' && current.state === 'running') return next.updatedAt > current.updatedAt
   return PHASE[next.state] > PHASE[current.state]
 }

@@ -14,6 +14,17 @@ import type { PipelinedPublisher } from './pipelined-publisher.ts'
  */
 export type JobState = 'queued' | 'running' | 'failed' | 'succeeded' | 'dead' | 'cancelled'
 
+/** What a running handler last reported (`context.progress`), as `GET /v1/jobs/<id>` shows it. */
+export interface JobProgress {
+  /** The handler's figure (percent done, items processed: its choice); a finite number. */
+  readonly value: number
+  /** A small JSON value beside it (at most JOB_PROGRESS_DATA_MAX_BYTES once serialised). */
+  readonly data?: unknown
+}
+
+/** Most bytes of a progress report's `data`, serialised as JSON. */
+export const JOB_PROGRESS_DATA_MAX_BYTES = 1024
+
 /** What `GET /v1/jobs/<id>` returns. Timestamps are ISO 8601. */
 export interface JobStatus {
   readonly id: string
@@ -31,6 +42,8 @@ export interface JobStatus {
   readonly nextAttemptAt?: string
   /** What the handler returned (JSON, at most JOB_RESULT_MAX_BYTES), for `succeeded`. */
   readonly result?: unknown
+  /** The handler's last progress report, for `running` (written at most once a second per job). */
+  readonly progress?: JobProgress
 }
 
 const decoder = new TextDecoder()

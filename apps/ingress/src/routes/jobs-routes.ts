@@ -40,6 +40,12 @@ const statusSchema = {
     error: { type: 'string' },
     nextAttemptAt: { type: 'string' },
     result: { description: 'What the handler returned (any JSON), once the job succeeded' },
+    progress: {
+      type: 'object',
+      description: "The handler's last progress report while the job runs (its state is written at most once a second)",
+      required: ['value'],
+      properties: { value: { type: 'number' }, data: { description: 'A small JSON value the handler sent with it (at most 1 KiB)' } },
+    },
   },
 } as const
 

@@ -9,6 +9,13 @@ export interface JobContext {
   readonly attempt: number
   /** Aborted when the worker gives the job back (drain timeout) or the job is cancelled; stop early and throw. */
   readonly signal: AbortSignal
+  /**
+   * Reports progress: a finite number (percent done, items processed: the handler's choice) and optionally a
+   * small JSON value (at most 1 KiB serialised), shown by `GET /v1/jobs/<id>` while the job runs. Call it as
+   * often as you like: the job's state is written at most once a second, with the latest report. Throws a
+   * TypeError for a value that is not a finite number or data that is not JSON or too large.
+   */
+  progress(value: number, data?: unknown): void
   /** Logger bound to the job's id and type. */
   readonly logger: Logger
 }
