@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto'
 import { nuid } from '@nats-io/nats-core'
 import { JobHeader, type SluiceError } from '@sluice/core'
 import { toQueueError } from './job-publisher.ts'
+import { IdempotencyConflictError } from './request-errors.ts'
 import type { QueueServices } from './plugins/queue-plugin.ts'
 
 /** The result of storing a job. */
@@ -27,20 +29,28 @@ const encoder = new TextEncoder()
  * answered, by the error handler). A missing id gets a fresh NUID, which also de-duplicates the ingress's
  * own retries. Queue errors come back as `refused`.
  */
-export async function acceptJob(queue: QueueServices, route: string, job: { id?: string | undefined; type: string; payload: unknown }): Promise<AcceptOutcome> {
+export async function acceptJob(
+  queue: QueueServices,
+  route: string,
+  job: { id?: string | undefined; type: string; payload: unknown; owner?: string | undefined },
+): Promise<AcceptOutcome> {
   // Shedding stays cheap: a refusal known in advance costs no id, timestamp or encoding.
   const known = queue.publisher.refusal()
   if (known) return { refused: known }
   try {
     const id = job.id ?? nuid.next()
     const queuedAt = new Date().toISOString()
+    const body = JSON.stringify(job.payload)
+    // Only a caller-chosen id can be reused; a fresh NUID needs no fingerprint.
+    const fingerprint = job.id === undefined ? undefined : fingerprintOf(job.owner, job.type, body)
     const started = performance.now()
-    const ack = await queue.publisher.publish({ id, type: job.type, queuedAt, payload: encoder.encode(JSON.stringify(job.payload)) })
+    const ack = await queue.publisher.publish({ id, type: job.type, queuedAt, payload: encoder.encode(body), ...(fingerprint ? { fingerprint } : {}) })
     queue.metrics.publishSeconds.observe((performance.now() - started) / 1000)
     if (ack.duplicate) {
       queue.metrics.duplicates.inc({ route })
-      const firstQueuedAt = await originalQueuedAt(queue, ack.seq, id)
-      return { accepted: { id, type: job.type, ...(firstQueuedAt ? { queuedAt: firstQueuedAt } : {}), duplicate: true } }
+      const original = await originalJob(queue, ack.seq, id)
+      if (original.fingerprint !== undefined && original.fingerprint !== fingerprint) return { refused: new IdempotencyConflictError(id) }
+      return { accepted: { id, type: original.type ?? job.type, ...(original.queuedAt ? { queuedAt: original.queuedAt } : {}), duplicate: true } }
     }
     queue.metrics.accepted.inc({ route })
     return { accepted: { id, type: job.type, queuedAt, duplicate: false } }
@@ -49,16 +59,34 @@ export async function acceptJob(queue: QueueServices, route: string, job: { id?:
   }
 }
 
-// A duplicate's answer should carry the first submission's time. It is read only on this rare path, from
-// the stored message while it is queued and from the job's state after a worker took it.
-async function originalQueuedAt(queue: QueueServices, seq: number, id: string): Promise<string | undefined> {
+/**
+ * Who submitted what: a digest of the API key's label (empty without keys), the type and the payload. A
+ * repeat of the same submission matches; the same id from another key, or with another type or payload, does not.
+ */
+function fingerprintOf(owner: string | undefined, type: string, body: string): string {
+  return createHash('sha256').update(`${owner ?? ''}\n${type}\n${body}`).digest('base64url')
+}
+
+/** What the first submission of a duplicate stored: its fingerprint, type and time, as far as still known. */
+interface OriginalJob {
+  readonly fingerprint?: string | undefined
+  readonly type?: string | undefined
+  readonly queuedAt?: string | undefined
+}
+
+// A duplicate's answer carries the first submission's type and time, and its fingerprint tells a repeat from
+// a reused id. They are read only on this rare path: from the stored message while it is queued, and the
+// type and time from the job's state after a worker took it (its fingerprint is gone with the message).
+async function originalJob(queue: QueueServices, seq: number, id: string): Promise<OriginalJob> {
   try {
     const stored = await queue.jsm.streams.getMessage(queue.config.queue.stream, { seq })
-    const fromHeader = stored?.header.get(JobHeader.queuedAt)
-    if (fromHeader) return fromHeader
+    const queuedAt = stored?.header.get(JobHeader.queuedAt)
+    if (stored && queuedAt) {
+      return { fingerprint: stored.header.get(JobHeader.fingerprint) || undefined, type: stored.header.get(JobHeader.type) || undefined, queuedAt }
+    }
   } catch {
     // Fall through to the state bucket.
   }
   const status = await queue.statusStore.get(id).catch(() => undefined)
-  return status?.queuedAt
+  return { type: status?.type, queuedAt: status?.queuedAt }
 }

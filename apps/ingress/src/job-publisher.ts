@@ -31,6 +31,8 @@ export interface OutgoingJob {
   readonly payload: Uint8Array
   /** De-duplication id, when not the job id (a redrive). */
   readonly dedupeId?: string
+  /** Who submitted what, for a job with an Idempotency-Key (see `JobHeader.fingerprint`). */
+  readonly fingerprint?: string
 }
 
 /** Bounds of the publisher. */
@@ -104,7 +106,7 @@ export class JobPublisher {
     if (probe) this.#probing = true
     this.#inflight++
     try {
-      const ack = await this.#pipeline.publish(jobSubject(this.#queue, job.id), job.payload, jobHeaders(job.id, job.type, job.queuedAt, job.dedupeId))
+      const ack = await this.#pipeline.publish(jobSubject(this.#queue, job.id), job.payload, jobHeaders(job.id, job.type, job.queuedAt, job.dedupeId, job.fingerprint))
       if (probe) this.#fullError = undefined
       return ack
     } catch (error) {

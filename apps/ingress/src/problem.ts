@@ -32,6 +32,7 @@ export const ProblemType = {
   rateLimited: { type: 'urn:sluice:problem:rate-limited', status: 429, title: 'Too Many Requests' },
   methodNotAllowed: { type: 'urn:sluice:problem:method-not-allowed', status: 405, title: 'Method Not Allowed' },
   jobFinished: { type: 'urn:sluice:problem:job-finished', status: 409, title: 'Job Finished' },
+  idempotencyConflict: { type: 'urn:sluice:problem:idempotency-conflict', status: 409, title: 'Idempotency-Key Conflict' },
   alreadyRedriven: { type: 'urn:sluice:problem:already-redriven', status: 409, title: 'Already Redriven' },
   deadLetterTooLarge: { type: 'urn:sluice:problem:dead-letter-too-large', status: 422, title: 'Dead Letter Too Large' },
   shuttingDown: { type: 'urn:sluice:problem:shutting-down', status: 503, title: 'Shutting Down' },

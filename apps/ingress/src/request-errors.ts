@@ -54,6 +54,18 @@ export class DeadLetterTooLargeError extends DeadLetterRefusal {
   }
 }
 
+/**
+ * An Idempotency-Key that is already queued for another job: another API key's, or another type or
+ * payload. Answering it as a duplicate would drop this job silently.
+ */
+export class IdempotencyConflictError extends SluiceError {
+  static readonly code = 'SLUICE_IDEMPOTENCY_CONFLICT'
+
+  constructor(id: string) {
+    super(IdempotencyConflictError.code, `job ${id} is already queued with another type, payload or API key; use another Idempotency-Key`)
+  }
+}
+
 /** The ingress is closing: a request that still arrives on an open connection is refused, to be retried elsewhere. */
 export class IngressClosingError extends SluiceError {
   static readonly code = 'SLUICE_INGRESS_CLOSING'

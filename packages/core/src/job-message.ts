@@ -9,6 +9,8 @@ export const JobHeader = {
   error: 'Sluice-Error',
   attempts: 'Sluice-Attempts',
   deadAt: 'Sluice-Dead-At',
+  /** A digest of who submitted the job and what it is, to tell a repeat from a reused id (never the key itself). */
+  fingerprint: 'Sluice-Fingerprint',
 } as const
 
 /** The longest job id (and Idempotency-Key), in characters. */
@@ -39,11 +41,12 @@ export interface Job {
  * Headers for a job message. `dedupeId` (JetStream's `Nats-Msg-Id`) is the job id, except for a redrive
  * from the dead letters, which must not be taken for a duplicate of the original submission.
  */
-export function jobHeaders(id: string, type: string, queuedAt: string, dedupeId: string = id): MsgHdrs {
+export function jobHeaders(id: string, type: string, queuedAt: string, dedupeId: string = id, fingerprint?: string): MsgHdrs {
   const h = headers()
   h.set(JobHeader.id, dedupeId)
   h.set(JobHeader.type, type)
   h.set(JobHeader.queuedAt, queuedAt)
+  if (fingerprint !== undefined) h.set(JobHeader.fingerprint, fingerprint)
   return h
 }
 

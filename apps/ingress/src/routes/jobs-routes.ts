@@ -117,7 +117,8 @@ async function submitRoute(app: FastifyInstance, jobTypes: JobTypes | undefined)
             'idempotency-key': {
               type: 'string',
               pattern: JOB_ID_PATTERN.source,
-              description: 'Becomes the job id; a repeat inside the duplicate window enqueues nothing and returns the same id.',
+              description:
+                'Becomes the job id; a repeat of the same job (same type, payload and API key) inside the duplicate window enqueues nothing and returns the same id; the id queued for another job is 409.',
             },
           },
         },
@@ -130,7 +131,7 @@ async function submitRoute(app: FastifyInstance, jobTypes: JobTypes | undefined)
             payload: { description: "Any JSON value, handed to the handler as is; with JOB_TYPES_FILE set, it must fit its type's schema" },
           },
         },
-        response: { 202: acceptedSchema, 400: problemRef, 413: problemRef, 415: problemRef, 429: problemRef, 503: problemRef },
+        response: { 202: acceptedSchema, 400: problemRef, 409: problemRef, 413: problemRef, 415: problemRef, 429: problemRef, 503: problemRef },
       },
     },
     async (request, reply) => {
@@ -140,6 +141,7 @@ async function submitRoute(app: FastifyInstance, jobTypes: JobTypes | undefined)
         id: request.headers['idempotency-key'],
         type: request.body.type,
         payload: request.body.payload,
+        owner: request.apiKey?.label,
       })
       if (refused) return reply.send(refused)
       return reply.code(202).header('location', `/v1/jobs/${accepted.id}`).send(accepted)
