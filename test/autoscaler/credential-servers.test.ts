@@ -3,7 +3,16 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { controlPlaneSkipReason } from '../controlplane/control-plane.ts'
 import { eventually } from '../support/eventually.ts'
-import { closeOperators, createQueueScaler, prepareNamespace, readQueueScaler, startOperatorSuite, startTestOperator, type OperatorSuite, type TestOperator } from './support/kube-fixture.ts'
+import {
+  closeOperators,
+  createQueueScaler,
+  prepareNamespace,
+  readQueueScaler,
+  startOperatorSuite,
+  startTestOperator,
+  type OperatorSuite,
+  type TestOperator,
+} from './support/kube-fixture.ts'
 
 const skipReason = controlPlaneSkipReason()
 

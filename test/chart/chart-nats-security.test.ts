@@ -93,10 +93,10 @@ describe.skipIf(skipReason)(`chart nats security${skipReason ? ` (skipped: ${ski
     ])
   })
 
-  it("chart nats security - the NATS client Service carries no monitoring port (8222 has no authentication)", async () => {
+  it('chart nats security - the NATS client Service carries no monitoring port (8222 has no authentication)', async () => {
     const objects = await renderChart({})
     const client = objects.find((object) => object.kind === 'Service' && object.metadata.name === 'demo-sluice-nats')
-    const ports = (client?.spec as { ports: { port: number }[] }).ports.map((port) => port.port)
+    const ports = (client?.spec as { ports: { port: number }[] } | undefined)?.ports.map((port) => port.port)
     expect(ports).toEqual([4222])
   })
 })

@@ -79,7 +79,10 @@ describe.skipIf(skipReason)(`chart render${skipReason ? ` (skipped: ${skipReason
         for (const probe of [container?.startupProbe, container?.livenessProbe, container?.readinessProbe]) expect(probe?.httpGet?.port, where).toBe('metrics')
       }
       const metricsServices = objects.filter((object) => object.kind === 'Service' && object.metadata.name.endsWith('-metrics'))
-      expect(metricsServices.map((service) => service.metadata.name.replace(/^.*-(\w+)-metrics$/, '$1')), set).toContain('ingress')
+      expect(
+        metricsServices.map((service) => service.metadata.name.replace(/^.*-(\w+)-metrics$/, '$1')),
+        set,
+      ).toContain('ingress')
     }
   })
 

@@ -24,10 +24,23 @@ function chartClusterConfig(conf: string, routesConf: string) {
   const start = conf.indexOf('\ncluster {')
   if (start < 0) throw new Error(`nats.conf has no cluster block:\n${conf}`)
   const block = conf.slice(start + 1, conf.indexOf('\n}\n', start) + 3)
-  return ({ dir, name, clusterName, clusterPort, routePorts }: { dir: string; name: string; clusterName: string; clusterPort: number; routePorts: readonly number[] }): string => {
+  return ({
+    dir,
+    name,
+    clusterName,
+    clusterPort,
+    routePorts,
+  }: {
+    dir: string
+    name: string
+    clusterName: string
+    clusterPort: number
+    routePorts: readonly number[]
+  }): string => {
     // Each route URL keeps its credentials; its server's address becomes the test's.
     let index = 0
-    const toLoopback = (text: string): string => text.replace(/(nats:\/\/(?:[^@\s]+@)?)[^\s:@]+:6222/g, (_url, prefix: string) => `${prefix}127.0.0.1:${routePorts[index++] ?? 0}`)
+    const toLoopback = (text: string): string =>
+      text.replace(/(nats:\/\/(?:[^@\s]+@)?)[^\s:@]+:6222/g, (_url, prefix: string) => `${prefix}127.0.0.1:${routePorts[index++] ?? 0}`)
     const routes = toLoopback(routesConf)
     const cluster = toLoopback(block)
     if (index !== routePorts.length) throw new Error(`the chart names ${index} routes, the test cluster has ${routePorts.length}:\n${block}\n${routesConf}`)
@@ -41,17 +54,38 @@ function chartClusterConfig(conf: string, routesConf: string) {
 }
 
 /** A nats-server outside the cluster that names the cluster's route ports in `--routes`. */
-async function startOutsider(cluster: NatsCluster & NatsClusterRoutes, dir: string, routeUrl: (url: string) => string): Promise<{ server: ManagedProcess; url: string; monitor: number }> {
+async function startOutsider(
+  cluster: NatsCluster & NatsClusterRoutes,
+  dir: string,
+  routeUrl: (url: string) => string,
+): Promise<{ server: ManagedProcess; url: string; monitor: number }> {
   const [client, route, monitor] = (await freeLoopbackPorts(3)) as [number, number, number]
   const routes = cluster.routes.split(',').map(routeUrl).join(',')
   const server = startManagedProcess({
     name: 'outsider nats-server',
     command: binary!,
-    args: ['-a', '127.0.0.1', '-p', String(client), '-m', String(monitor), '--cluster_name', cluster.name, '--cluster', routeUrl(`nats://127.0.0.1:${route}`), '--routes', routes],
+    args: [
+      '-a',
+      '127.0.0.1',
+      '-p',
+      String(client),
+      '-m',
+      String(monitor),
+      '--cluster_name',
+      cluster.name,
+      '--cluster',
+      routeUrl(`nats://127.0.0.1:${route}`),
+      '--routes',
+      routes,
+    ],
     logPath: join(dir, `outsider-${client}.log`),
     ...orphanGuard(),
   })
-  await eventually('the outsider to start', async () => ((await fetch(`http://127.0.0.1:${monitor}/healthz`).catch(() => undefined))?.ok ? true : undefined), 10_000)
+  await eventually(
+    'the outsider to start',
+    async () => ((await fetch(`http://127.0.0.1:${monitor}/healthz`).catch(() => undefined))?.ok ? true : undefined),
+    10_000,
+  )
   return { server, url: `nats://127.0.0.1:${client}`, monitor }
 }
 
@@ -97,7 +131,7 @@ describe.skipIf(skipReason)(`nats route auth${skipReason ? ` (skipped: ${skipRea
     rmSync(dir, { recursive: true, force: true })
   })
 
-  it('nats route auth - a rogue server with --routes to the chart\'s cluster cannot join, nor receive jobs.*', async () => {
+  it("nats route auth - a rogue server with --routes to the chart's cluster cannot join, nor receive jobs.*", async () => {
     const rogue = await startOutsider(cluster, dir, (url) => url)
     outsiders.push(rogue.server)
     await eventually('the cluster to refuse the rogue route', () => (/authorization violation/i.test(rogue.server.log()) ? true : undefined), 10_000)

@@ -52,17 +52,19 @@ describe('connection limits', () => {
 
   beforeAll(async () => {
     server = await startNatsServer()
-    ingress = await startIngress(queueEnv(server.url, {
-      HOST: '127.0.0.1',
-      INGRESS_OPS_PORT: '0',
-      INGRESS_MAX_CONNECTIONS: '6',
-      INGRESS_MAX_CONNECTIONS_PER_ADDRESS: '6',
-      INGRESS_HEADERS_TIMEOUT_MS: '1000',
-      INGRESS_REQUEST_TIMEOUT_MS: '2000',
-      INGRESS_KEEP_ALIVE_TIMEOUT_MS: '1000',
-      INGRESS_AUTH: 'api-key',
-      INGRESS_API_KEYS_FILE: keysFile([KEY]),
-    }))
+    ingress = await startIngress(
+      queueEnv(server.url, {
+        HOST: '127.0.0.1',
+        INGRESS_OPS_PORT: '0',
+        INGRESS_MAX_CONNECTIONS: '6',
+        INGRESS_MAX_CONNECTIONS_PER_ADDRESS: '6',
+        INGRESS_HEADERS_TIMEOUT_MS: '1000',
+        INGRESS_REQUEST_TIMEOUT_MS: '2000',
+        INGRESS_KEEP_ALIVE_TIMEOUT_MS: '1000',
+        INGRESS_AUTH: 'api-key',
+        INGRESS_API_KEYS_FILE: keysFile([KEY]),
+      }),
+    )
     await ingress.app.listen({ host: '127.0.0.1', port: 0 })
     port = (ingress.app.server.address() as AddressInfo).port
     ops = await ingress.startOps()
@@ -80,7 +82,11 @@ describe('connection limits', () => {
     await closed(extra, 1000)
     for (const path of ['/healthz', '/readyz', '/metrics']) expect((await fetch(`http://127.0.0.1:${ops.port}${path}`)).status, path).toBe(200)
     for (const probe of probes.splice(0)) probe.socket.destroy()
-    await eventually('the slots to be free again', () => new Promise<true | undefined>((resolve) => ingress.app.server.getConnections((_error, count) => resolve(count === 0 ? true : undefined))), 2000)
+    await eventually(
+      'the slots to be free again',
+      () => new Promise<true | undefined>((resolve) => ingress.app.server.getConnections((_error, count) => resolve(count === 0 ? true : undefined))),
+      2000,
+    )
   })
 
   it('connection limits - a connection that sends nothing is closed after the headers timeout', async () => {
@@ -139,12 +145,20 @@ describe('connection limits per address', () => {
     expect(await closed(fourth, 1000)).toBeLessThan(1000)
     // Once one of the three closes, the address may open another.
     probes.pop()!.socket.destroy()
-    const again = await eventually('a fourth connection to be served', async () => {
-      const candidate = await open(port)
-      candidate.socket.write('GET /openapi.json HTTP/1.1\r\nhost: x\r\n\r\n')
-      const answered = await eventually('an answer or a close', () => (candidate.received.includes('HTTP/1.1') || candidate.closedAt !== undefined ? true : undefined), 2000)
-      return answered && candidate.received.includes('HTTP/1.1') ? candidate : undefined
-    }, 3000)
+    const again = await eventually(
+      'a fourth connection to be served',
+      async () => {
+        const candidate = await open(port)
+        candidate.socket.write('GET /openapi.json HTTP/1.1\r\nhost: x\r\n\r\n')
+        const answered = await eventually(
+          'an answer or a close',
+          () => (candidate.received.includes('HTTP/1.1') || candidate.closedAt !== undefined ? true : undefined),
+          2000,
+        )
+        return answered && candidate.received.includes('HTTP/1.1') ? candidate : undefined
+      },
+      3000,
+    )
     probes.push(again)
     expect(again.received).toMatch(/^HTTP\/1.1 200/)
   })

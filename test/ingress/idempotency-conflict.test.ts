@@ -26,7 +26,12 @@ describe('idempotency conflict', () => {
   })
 
   const submit = (key: string, id: string, body: unknown) =>
-    ingress.app.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'idempotency-key': id }, payload: body as object })
+    ingress.app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'idempotency-key': id },
+      payload: body as object,
+    })
 
   it('idempotency conflict - another key reusing an id is 409, not a silent duplicate that drops its job', async () => {
     expect((await submit(KEY_A, 'order-1', { type: 'report', payload: { n: 1 } })).json()).toMatchObject({ id: 'order-1', duplicate: false })

@@ -45,7 +45,13 @@ export interface NatsClusterOptions {
    * `dir` and returns its path; the server then takes its cluster settings from it instead of from flags.
    * `routePorts` are every server's route port, `clusterPort` this server's.
    */
-  readonly clusterConfig?: (setup: { readonly dir: string; readonly name: string; readonly clusterName: string; readonly clusterPort: number; readonly routePorts: readonly number[] }) => string
+  readonly clusterConfig?: (setup: {
+    readonly dir: string
+    readonly name: string
+    readonly clusterName: string
+    readonly clusterPort: number
+    readonly routePorts: readonly number[]
+  }) => string
 }
 
 /** Where a cluster's servers take routes, for a server that tries to join from outside. */
@@ -94,9 +100,7 @@ export async function startNatsCluster(size = 3, options: NatsClusterOptions = {
           name,
           '-sd',
           join(dir, name),
-          ...(options.clusterConfig === undefined
-            ? ['--cluster_name', clusterName, '--cluster', `nats://127.0.0.1:${port.cluster}`, '--routes', routes]
-            : []),
+          ...(options.clusterConfig === undefined ? ['--cluster_name', clusterName, '--cluster', `nats://127.0.0.1:${port.cluster}`, '--routes', routes] : []),
         ],
         logPath: join(dir, `${name}-${generation}.log`),
         ...orphanGuard(),

@@ -64,7 +64,9 @@ export async function acceptJob(
  * repeat of the same submission matches; the same id from another key, or with another type or payload, does not.
  */
 function fingerprintOf(owner: string | undefined, type: string, body: string): string {
-  return createHash('sha256').update(`${owner ?? ''}\n${type}\n${body}`).digest('base64url')
+  return createHash('sha256')
+    .update(`${owner ?? ''}\n${type}\n${body}`)
+    .digest('base64url')
 }
 
 /** What the first submission of a duplicate stored: its fingerprint, type and time, as far as still known. */

@@ -106,7 +106,11 @@ export class JobPublisher {
     if (probe) this.#probing = true
     this.#inflight++
     try {
-      const ack = await this.#pipeline.publish(jobSubject(this.#queue, job.id), job.payload, jobHeaders(job.id, job.type, job.queuedAt, job.dedupeId, job.fingerprint))
+      const ack = await this.#pipeline.publish(
+        jobSubject(this.#queue, job.id),
+        job.payload,
+        jobHeaders(job.id, job.type, job.queuedAt, job.dedupeId, job.fingerprint),
+      )
       if (probe) this.#fullError = undefined
       return ack
     } catch (error) {

@@ -1,4 +1,14 @@
-import { applyQueueStreams, connectNats, createLogger, exitBoundMs, exitBounds, loadConfigOrExit, loadIngressConfig, startOrExit, stopOnSignals } from '@sluice/core'
+import {
+  applyQueueStreams,
+  connectNats,
+  createLogger,
+  exitBoundMs,
+  exitBounds,
+  loadConfigOrExit,
+  loadIngressConfig,
+  startOrExit,
+  stopOnSignals,
+} from '@sluice/core'
 import { buildIngress } from './app.ts'
 
 // Wires the process: config, NATS, topology, HTTP listener, and a bounded drain on SIGTERM/SIGINT.

@@ -12,7 +12,11 @@ import { redactUrlCredentials } from './redact.ts'
 /** NATS refused our credentials: retrying cannot help, so start-up stops and says so. */
 export class NatsAuthenticationError extends SluiceError {
   constructor(server: string, options?: ErrorOptions) {
-    super('SLUICE_NATS_AUTH', `NATS at ${redactUrlCredentials(server)} refused the credentials (check NATS_USER/NATS_PASSWORD, NATS_TOKEN or NATS_CREDS_FILE)`, options)
+    super(
+      'SLUICE_NATS_AUTH',
+      `NATS at ${redactUrlCredentials(server)} refused the credentials (check NATS_USER/NATS_PASSWORD, NATS_TOKEN or NATS_CREDS_FILE)`,
+      options,
+    )
   }
 }
 

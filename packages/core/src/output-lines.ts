@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream'
 
 // Characters that could end or rewrite a line on a terminal or in a log reader: C0 controls but tab, DEL,
 // C1 controls (U+0085 is a line break to some readers, U+009B starts a CSI sequence), and U+2028/U+2029.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it must find.
 const UNSAFE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029]/g
 
 /** `line` with every character that could break or rewrite it written as a `\uXXXX` escape (valid in JSON strings too). */

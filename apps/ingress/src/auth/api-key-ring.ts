@@ -90,7 +90,8 @@ export function parseKeys(text: string): KeyEntry[] {
     const [key, scopeList, ...rest] = line.split(/\s+/)
     if (!key || rest.length > 0) throw new ConfigError([`INGRESS_API_KEYS_FILE line ${index + 1}: expected "<key> [scope,...]"`])
     const weakness = keyWeakness(key)
-    if (weakness) throw new ConfigError([`INGRESS_API_KEYS_FILE line ${index + 1}: the key is too weak (${weakness}); make one with \`openssl rand -base64 32\``])
+    if (weakness)
+      throw new ConfigError([`INGRESS_API_KEYS_FILE line ${index + 1}: the key is too weak (${weakness}); make one with \`openssl rand -base64 32\``])
     const scopes = scopeList ? scopeList.split(',') : DEFAULT_SCOPES
     for (const scope of scopes) {
       // The word is not echoed: a line with two keys would put the second in the log.

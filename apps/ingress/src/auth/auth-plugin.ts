@@ -2,7 +2,7 @@ import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { Gauge } from 'prom-client'
 import fp from 'fastify-plugin'
 import { ProblemType, sendProblem } from '../problem.ts'
-import { ApiKeyRing, type KeyEntry, type Scope } from './api-key-ring.ts'
+import type { ApiKeyRing, KeyEntry, Scope } from './api-key-ring.ts'
 import { AUTH_FAILURES_PER_WINDOW, AuthFailures } from './auth-failures.ts'
 
 /** How often the keys file is re-read, so a rotated Secret takes effect without a restart. */

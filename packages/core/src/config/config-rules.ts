@@ -37,12 +37,30 @@ export const configRules: readonly ConfigRule[] = [
   { kind: 'differ', settings: [queueSettings.stream, queueSettings.deadLetterStream] },
   { kind: 'requires', when: ingressSettings.auth, is: 'api-key', needs: ingressSettings.apiKeysFile, why: 'the keys, one per line' },
   { kind: 'requires', when: ingressSettings.seedRoute, is: 'protected', needs: ingressSettings.auth, to: 'api-key' },
-  { kind: 'order', lower: ingressSettings.headersTimeoutMs, higher: ingressSettings.requestTimeoutMs, strict: false, why: 'the headers are part of the request' },
+  {
+    kind: 'order',
+    lower: ingressSettings.headersTimeoutMs,
+    higher: ingressSettings.requestTimeoutMs,
+    strict: false,
+    why: 'the headers are part of the request',
+  },
   { kind: 'order', lower: workerSettings.concurrency, higher: queueSettings.maxAckPending, strict: false, why: 'a worker could never fill its slots' },
   { kind: 'order', lower: autoscalerSettings.minReplicas, higher: autoscalerSettings.maxReplicas, strict: false },
   // client-go's leader election insists on the same two orderings.
-  { kind: 'order', lower: autoscalerSettings.renewDeadlineSeconds, higher: autoscalerSettings.leaseDurationSeconds, strict: true, why: 'a leader must give up before a follower may take over' },
-  { kind: 'order', lower: autoscalerSettings.retryPeriodSeconds, higher: autoscalerSettings.renewDeadlineSeconds, strict: true, why: 'the leader must get to retry before it gives up' },
+  {
+    kind: 'order',
+    lower: autoscalerSettings.renewDeadlineSeconds,
+    higher: autoscalerSettings.leaseDurationSeconds,
+    strict: true,
+    why: 'a leader must give up before a follower may take over',
+  },
+  {
+    kind: 'order',
+    lower: autoscalerSettings.retryPeriodSeconds,
+    higher: autoscalerSettings.renewDeadlineSeconds,
+    strict: true,
+    why: 'the leader must get to retry before it gives up',
+  },
 ]
 
 /** The settings a rule relates. */
