@@ -23,6 +23,14 @@ const cases: Array<{ file: string; messages: Array<string | RegExp> }> = [
   },
   { file: 'creds-file-on-builtin.yaml', messages: ['nats.auth.type=credsFile needs an external NATS'] },
   {
+    file: 'jetstream-store-too-small.yaml',
+    messages: [
+      '(2 problems)',
+      'config.QUEUE_MAX_BYTES (536870912) exceeds nats.builtin.jetstream.maxMemoryStore (256MiB)',
+      'nats.builtin.jetstream.maxFileStore (1GiB) is below what the file streams reserve (QUEUE_MAX_BYTES + QUEUE_DLQ_MAX_BYTES + JOB_STATUS_MAX_BYTES = 1207959552 bytes)',
+    ],
+  },
+  {
     file: 'ingress-autoscaling.yaml',
     messages: [
       '(2 problems)',
