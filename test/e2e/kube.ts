@@ -35,7 +35,7 @@ export function helm(args: readonly string[], timeoutMs = 600_000): Promise<stri
 }
 
 /** `kubectl get ... -o json`, parsed. */
-export async function getJson<T = any>(args: readonly string[]): Promise<T> {
+export async function getJson<T>(args: readonly string[]): Promise<T> {
   return JSON.parse(await kubectl(['get', ...args, '-o', 'json'])) as T
 }
 
