@@ -71,6 +71,12 @@ describe('auth failures', () => {
     const other = await keyed.app.inject({ method: 'GET', url: '/v1/queue', remoteAddress: '10.0.0.9', headers: { authorization: `Bearer ${SUBMIT_KEY}` } })
     expect(other.statusCode).toBe(200)
   })
+
+  it('auth failures - the OpenAPI document lists that 429 on every route that needs a key, with no rate limit set', async () => {
+    const document = (await keyed.app.inject({ method: 'GET', url: '/openapi.json', remoteAddress: '10.0.0.10' })).json()
+    expect(Object.keys(document.paths['/v1/queue'].get.responses)).toContain('429')
+    expect(Object.keys(document.paths['/v1/jobs'].post.responses)).toContain('429')
+  })
 })
 
 describe('key strength', () => {

@@ -56,7 +56,7 @@ const PROBLEM_DESCRIPTIONS: Readonly<Record<string, string>> = {
   404: 'Not found',
   413: 'The body is larger than JOB_MAX_BYTES',
   415: 'The body is not JSON',
-  429: 'Too many requests (server ingest overload, or past INGRESS_RATE_LIMIT_PER_SECOND); see Retry-After',
+  429: 'Too many requests (server ingest overload, past INGRESS_RATE_LIMIT_PER_SECOND, or, with API keys on, too many failed authentications from this address); see Retry-After',
   503: 'The queue is full or cannot be reached; see Retry-After',
 }
 const describeStatus = (status: string | number) => PROBLEM_DESCRIPTIONS[status] ?? 'Problem details'
@@ -69,7 +69,7 @@ const describeStatus = (status: string | number) => PROBLEM_DESCRIPTIONS[status]
  * - a route that validates its input may answer 400; one that reads a body 413 (JOB_MAX_BYTES), and 415
  *   (for a route that takes any content type, only to a Content-Type that is not a media type);
  * - with API keys on, a route that needs one may answer 401 and 403, and says which schemes it takes;
- *   with a rate limit on, it may answer 429.
+ *   with a rate limit on, or API keys (failed authentications are limited per address), it may answer 429.
  * Routes hidden from the document are left as they are.
  */
 function documentAnswers(app: FastifyInstance, options: OpenApiDocumentOptions): void {
@@ -96,7 +96,7 @@ function documentAnswers(app: FastifyInstance, options: OpenApiDocumentOptions):
       add(403)
       extra.security = [{ bearer: [] }, { apiKey: [] }]
     }
-    if (options.rateLimit && needsKey) add(429)
+    if ((options.rateLimit || options.apiKeys) && needsKey) add(429)
     route.schema = { ...schema, ...extra, response }
   })
 }
