@@ -41,12 +41,6 @@ export class DeadLetterStore {
     return page
   }
 
-  /** The dead letter of job `id`, if there is one. */
-  async find(id: string): Promise<DeadLetter | undefined> {
-    const stored = await this.#stored(id)
-    return stored ? this.#describe(stored) : undefined
-  }
-
   /**
    * Puts job `id` back in the queue (same id, payload and type; attempts start again) and removes it from
    * the dead letters. Safe to run at the same time as another redrive of the same job: the republish is

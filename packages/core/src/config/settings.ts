@@ -27,7 +27,6 @@ export type SettingSchema =
   | IntegerSchema
   | { readonly type: 'string'; readonly pattern?: string }
   | { readonly enum: readonly string[] }
-  | { readonly type: 'boolean' }
   | { readonly type: 'array'; readonly minItems: number; readonly items: IntegerSchema }
 
 /** JSON Schema of a whole number; a bound is absent when the setting has none. */
@@ -124,23 +123,6 @@ export function oneOf<const T extends string>(env: string, d: Describe & { defau
       const value = raw.trim() as T
       if (!d.values.includes(value)) throw new Error(`must be one of ${d.values.join(', ')}, got "${raw}"`)
       return value
-    },
-  }
-}
-
-/** `true`/`false` (also `1`/`0`, `yes`/`no`). */
-export function flag(env: string, d: Describe & { default: boolean }): Setting<boolean> {
-  return {
-    env,
-    default: d.default,
-    unit: 'boolean',
-    doc: d.doc,
-    schema: { type: 'boolean' },
-    parse(raw) {
-      const value = raw.trim().toLowerCase()
-      if (['true', '1', 'yes'].includes(value)) return true
-      if (['false', '0', 'no'].includes(value)) return false
-      throw new Error(`must be true or false, got "${raw}"`)
     },
   }
 }
