@@ -314,7 +314,7 @@ describe('e2e - the chart on a real node', () => {
       },
       { timeoutMs: 150_000, intervalMs: 2000 },
     )
-    // What the chart's README documents as staying (section "Uninstalling"): the NATS volume claim (data
+    // What docs/helm-and-kind.md documents as staying (section "Uninstalling"): the NATS volume claim (data
     // outlives the release), the autoscaler's leader-election Lease (made at run time, not by the chart),
     // Events; and what every namespace has.
     const documented = [
