@@ -1,6 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node'
+import { ConfigError, SluiceError } from '@sluice/core'
 import type { Logger } from 'pino'
+
+/** The API server did not answer a Lease request within the renew deadline: leadership is not assured. */
+export class LeaseRequestTimeoutError extends SluiceError {
+  static readonly code = 'SLUICE_LEASE_REQUEST_TIMEOUT'
+
+  constructor(deadlineMs: number) {
+    super(LeaseRequestTimeoutError.code, `the Lease request got no answer within the renew deadline (${deadlineMs} ms)`)
+  }
+}
 
 /** Options of {@link LeaderElector}; the timing follows client-go's leaderelection package. */
 export interface LeaderElectorOptions {
@@ -41,7 +51,7 @@ export class LeaderElector {
 
   constructor(options: LeaderElectorOptions) {
     this.#options = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2000, ...options }
-    if (this.#options.renewDeadlineMs >= this.#options.leaseDurationMs) throw new Error('renewDeadlineMs must be less than leaseDurationMs')
+    if (this.#options.renewDeadlineMs >= this.#options.leaseDurationMs) throw new ConfigError(['renewDeadlineMs must be less than leaseDurationMs'])
     this.#leases = options.kubeConfig.makeApiClient(CoordinationV1Api)
   }
 
@@ -159,7 +169,7 @@ export class LeaderElector {
   async #withDeadline<T>(work: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('Lease request timed out')), this.#options.renewDeadlineMs)
+      timer = setTimeout(() => reject(new LeaseRequestTimeoutError(this.#options.renewDeadlineMs)), this.#options.renewDeadlineMs)
       timer.unref()
     })
     try {

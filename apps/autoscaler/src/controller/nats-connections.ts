@@ -1,7 +1,16 @@
 import { createHash } from 'node:crypto'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { connectNatsOnce, type NatsCredentials } from '@sluice/core'
+import { connectNatsOnce, SluiceError, type NatsCredentials } from '@sluice/core'
 import type { Logger } from 'pino'
+
+/** A QueueScaler's NATS connection is closed (the autoscaler is stopping, or the server closed it for good). */
+export class NatsConnectionClosedError extends SluiceError {
+  static readonly code = 'SLUICE_NATS_CONNECTION_CLOSED'
+
+  constructor(message: string) {
+    super(NatsConnectionClosedError.code, message)
+  }
+}
 
 /** Options of {@link NatsConnections}. */
 export interface NatsConnectionsOptions {
@@ -42,7 +51,7 @@ export class NatsConnections {
    * a new connection and releases the old one.
    */
   async acquire(user: string, url: string, credentials: NatsCredentials): Promise<NatsConnection> {
-    if (this.#closing) throw new Error('NATS connections are closed')
+    if (this.#closing) throw new NatsConnectionClosedError('the autoscaler is shutting down its NATS connections')
     const fingerprint = createHash('sha256')
       .update(JSON.stringify([url, credentials]))
       .digest('hex')
@@ -67,7 +76,7 @@ export class NatsConnections {
     if (nc.isClosed()) {
       this.#entries.delete(fingerprint)
       this.#byUser.delete(user)
-      throw new Error(`connection to ${url} is closed`)
+      throw new NatsConnectionClosedError(`the connection to ${url} is closed`)
     }
     return nc
   }
