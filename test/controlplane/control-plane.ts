@@ -166,11 +166,32 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     return closing
   }
   try {
-    const handle = await boot(binaries, stateDir, processes, options)
+    const handle = await bootWithFreshPorts(binaries, stateDir, processes, options)
     return { ...handle, stateDir, kubeConfigAs: (sa) => kubeConfigAs(handle.kubeConfig, sa), close }
   } catch (error) {
     await close()
     throw error
+  }
+}
+
+// Boots: the ports are free when picked but bound a moment later, so another process may take one in
+// between (an outgoing connection's ephemeral port). That alone is retried, on new ports.
+const BOOT_ATTEMPTS = 3
+async function bootWithFreshPorts(
+  binaries: ControlPlaneBinaries,
+  stateDir: string,
+  processes: ManagedProcess[],
+  options: ControlPlaneOptions,
+): Promise<{ server: string; kubeconfigPath: string; kubeConfig: KubeConfig }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await boot(binaries, stateDir, processes, options)
+    } catch (error) {
+      const portTaken = processes.some((started) => /address already in use/.test(started.log()))
+      if (!portTaken || attempt === BOOT_ATTEMPTS) throw error
+      // A store begun on the old ports would remember them: start it afresh.
+      await stopAll(processes.splice(0), [join(stateDir, 'etcd'), join(stateDir, 'apiserver')])
+    }
   }
 }
 
