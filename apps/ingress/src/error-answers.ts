@@ -11,6 +11,7 @@ import {
   InvalidRequestError,
   JobFinishedError,
   JobNotFoundError,
+  TooManyWatchesError,
 } from './request-errors.ts'
 
 /*
@@ -56,6 +57,7 @@ const ANSWERS_BY_CODE: ReadonlyMap<string, AnswerByCode> = new Map([
   [InvalidRequestError.code, final(ProblemType.invalidRequest)],
   [JobNotFoundError.code, final(ProblemType.notFound)],
   [JobFinishedError.code, final(ProblemType.jobFinished)],
+  [TooManyWatchesError.code, retry(ProblemType.busy, 'busy')],
   [IdempotencyConflictError.code, final(ProblemType.idempotencyConflict)],
   [DeadLetterNotFoundError.code, final(ProblemType.notFound)],
   [AlreadyRedrivenError.code, final(ProblemType.alreadyRedriven)],

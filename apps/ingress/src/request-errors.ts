@@ -86,3 +86,15 @@ export class JobFinishedError extends SluiceError {
     this.state = state
   }
 }
+
+/** INGRESS_WATCH_MAX_CONNECTIONS job event streams are open on this ingress already. */
+export class TooManyWatchesError extends SluiceError {
+  static readonly code = 'SLUICE_TOO_MANY_WATCHES'
+
+  constructor(limit: number) {
+    super(
+      TooManyWatchesError.code,
+      `this ingress already streams ${limit} job event streams (INGRESS_WATCH_MAX_CONNECTIONS); retry later or poll GET /v1/jobs/<id>`,
+    )
+  }
+}

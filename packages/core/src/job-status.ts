@@ -86,6 +86,19 @@ export class JobStatusStore {
   }
 
   /**
+   * Follows one job's recorded state: `onChange` gets the current one first (when there is one), then each
+   * write as it happens, and `undefined` when the key is deleted or expires. One ordered consumer per call,
+   * until the returned function stops it.
+   */
+  async watch(id: string, onChange: (status: JobStatus | undefined) => void): Promise<StopWatching> {
+    const entries = await this.#kv.watch({ key: id })
+    void (async () => {
+      for await (const entry of entries) onChange(parseStatus(entry))
+    })().catch(() => onChange(undefined))
+    return () => entries.stop()
+  }
+
+  /**
    * Records `status` only if it moves the job's recorded state forward (see `supersedes`), as one
    * compare-and-set on the key's revision. Resolves false, writing nothing, when the recorded state is
    * newer. Costs a read more than `put`, so writers use it where a late copy of a job may be writing.
@@ -107,6 +120,9 @@ export class JobStatusStore {
     }
   }
 }
+
+/** Stops a {@link JobStatusStore.watch}. */
+export type StopWatching = () => void
 
 /** Compare-and-set rounds before `advance` gives up (each lost round means another writer progressed). */
 const ADVANCE_ATTEMPTS = 5

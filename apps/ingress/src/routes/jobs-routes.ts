@@ -2,9 +2,10 @@ import { JOB_ID_PATTERN, JOB_TYPE_PATTERN, type JobTypes, loadJobTypes, QueueUna
 import type { FastifyInstance } from 'fastify'
 import { acceptJob } from '../accept-job.ts'
 import { cancelJob } from '../job-cancel.ts'
+import { JobEventStreams } from '../job-events.ts'
 import { findJobStatus } from '../job-lookup.ts'
 import { jobTypeRefusal } from '../job-type-check.ts'
-import { JobNotFoundError } from '../request-errors.ts'
+import { JobNotFoundError, TooManyWatchesError } from '../request-errors.ts'
 
 interface SubmitBody {
   type: string
@@ -72,6 +73,65 @@ export async function jobsRoutes(app: FastifyInstance): Promise<void> {
         (error: unknown) => new QueueUnavailableError('the job state could not be read', { cause: error }),
       )
       return reply.send(status ?? new JobNotFoundError(request.params.id))
+    },
+  )
+
+  const { watchMaxConnections, watchMaxMs } = app.queue.config.ingress
+  const eventStreams = new JobEventStreams(watchMaxConnections, watchMaxMs)
+  // Open streams would hold the server's close (and the drain) until their time bound.
+  app.addHook('preClose', async () => eventStreams.closeAll())
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/jobs/:id/events',
+    {
+      config: { scope: 'read' },
+      schema: {
+        summary: "The job's state changes as Server-Sent Events, until it finishes",
+        description:
+          'One `state` event (data: the job state, as `GET /v1/jobs/<id>` answers it) for the state at the start and each change after it; the stream ends after a final state (`succeeded`, `dead`, `cancelled`). It also ends with a `timeout` event after INGRESS_WATCH_MAX_MS, a `gone` event when the state expires, and a `closing` event when the ingress shuts down: reconnect to follow on. At most INGRESS_WATCH_MAX_CONNECTIONS streams per ingress (then 503).',
+        tags: ['jobs'],
+        params: { type: 'object', required: ['id'], properties: { id: jobIdSchema } },
+        response: {
+          200: {
+            description: 'An event stream; each event as OpenAPI 3.2 describes Server-Sent Events',
+            content: {
+              'text/event-stream': {
+                schema: {
+                  type: 'object',
+                  required: ['event', 'data'],
+                  properties: {
+                    event: { type: 'string', enum: ['state', 'timeout', 'gone', 'closing'] },
+                    data: { type: 'string', description: 'JSON: for `state`, the job state as `GET /v1/jobs/<id>` answers it; `{}` for the others' },
+                  },
+                },
+              },
+            },
+          },
+          400: problemRef,
+          404: problemRef,
+          503: problemRef,
+        },
+      },
+    },
+    async (request, reply) => {
+      if (!app.queue.isConnected()) return reply.send(new QueueUnavailableError('the queue server is not connected'))
+      const { id } = request.params
+      // A HEAD says whether there is a job to follow, without following it.
+      if (request.method === 'HEAD') {
+        const found = await findJobStatus(app.queue, id).catch(
+          (error: unknown) => new QueueUnavailableError('the job state could not be read', { cause: error }),
+        )
+        if (found instanceof Error) return reply.send(found)
+        return found ? reply.code(200).type('text/event-stream; charset=utf-8').send() : reply.send(new JobNotFoundError(id))
+      }
+      if (!eventStreams.hasRoom()) return reply.send(new TooManyWatchesError(watchMaxConnections))
+      const streamed = await eventStreams
+        .stream(app.queue, id, reply)
+        .catch((error: unknown) => new QueueUnavailableError('the job state could not be read', { cause: error }))
+      if (streamed instanceof Error) return reply.send(streamed)
+      if (!streamed) return reply.send(new JobNotFoundError(id))
+      // Answered on the raw response (hijacked).
+      return reply
     },
   )
 

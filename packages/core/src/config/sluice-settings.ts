@@ -235,6 +235,20 @@ export const ingressSettings = {
     unit: 'jobs/s',
     doc: 'Pace of a bulk redrive from the dead letters, so recovery does not flood the queue.',
   }),
+  watchMaxConnections: integer('INGRESS_WATCH_MAX_CONNECTIONS', {
+    default: 100,
+    min: 1,
+    max: 100_000,
+    unit: 'streams',
+    doc: 'Job event streams (`GET /v1/jobs/<id>/events`) open at once per ingress; past it 503 with Retry-After.',
+  }),
+  watchMaxMs: integer('INGRESS_WATCH_MAX_MS', {
+    default: 300_000,
+    min: 100,
+    max: 3_600_000,
+    unit: 'ms',
+    doc: 'Longest a job event stream stays open; it then ends with a `timeout` event, and the client may reconnect.',
+  }),
 } satisfies SettingGroup
 
 /** The job runner. */
