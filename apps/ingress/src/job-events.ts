@@ -112,6 +112,8 @@ export class JobEventStreams {
       const onClientGone = () => end?.('client gone')
       end = (why) => {
         end = undefined
+        // Entries the watch had queued may still arrive: they only update `last` now.
+        started = false
         clearInterval(keepAlive)
         clearTimeout(timeout)
         stopWatching()
@@ -125,6 +127,8 @@ export class JobEventStreams {
       unreserve()
       this.#open.add(finish)
       raw.on('close', onClientGone)
+      // A write racing the client's leaving must not become an unhandled error (kept after the end: a no-op).
+      raw.on('error', onClientGone)
       started = true
       send(last as JobStatus)
     })
