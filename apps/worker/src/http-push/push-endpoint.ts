@@ -102,7 +102,8 @@ export class PushEndpoint {
   async #result(response: Response): Promise<unknown> {
     const max = this.#options.resultMaxBytes
     const body = await readAtMost(response, max + 1)
-    if (body.length > max) throw new UnusableResultError(`the ${response.status} answer of ${this.#shownUrl} is larger than JOB_RESULT_MAX_BYTES (${max} bytes)`)
+    if (body.length > max)
+      throw new UnusableResultError(`the ${response.status} answer of ${this.#shownUrl} is larger than JOB_RESULT_MAX_BYTES (${max} bytes)`)
     const type = response.headers.get('content-type') ?? ''
     if (body.length === 0 || !/^application\/([\w.+-]+\+)?json\b/i.test(type)) return undefined
     try {
