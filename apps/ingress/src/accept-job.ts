@@ -44,7 +44,14 @@ export async function acceptJob(
     // Only a caller-chosen id can be reused; a fresh NUID needs no fingerprint.
     const fingerprint = job.id === undefined ? undefined : fingerprintOf(job.owner, job.type, body)
     const started = performance.now()
-    const ack = await queue.publisher.publish({ id, type: job.type, queuedAt, payload: encoder.encode(body), ...(fingerprint ? { fingerprint } : {}) })
+    const ack = await queue.publisher.publish({
+      id,
+      type: job.type,
+      queuedAt,
+      payload: encoder.encode(body),
+      ...(fingerprint ? { fingerprint } : {}),
+      ...(job.owner === undefined ? {} : { owner: job.owner }),
+    })
     queue.metrics.publishSeconds.observe((performance.now() - started) / 1000)
     if (ack.duplicate) {
       queue.metrics.duplicates.inc({ route })

@@ -1,5 +1,6 @@
 import { cancelSubject, FINAL_STATES, isJetStreamError, JetStreamCode, JobHeader, jobSubject, type JobStatus, type SluiceError } from '@sluice/core'
-import { findJobStatus } from './job-lookup.ts'
+import type { KeyEntry } from './auth/api-key-ring.ts'
+import { findJobStatus, mayAccessJob } from './job-lookup.ts'
 import type { QueueServices } from './plugins/queue-plugin.ts'
 import { JobFinishedError, JobNotFoundError } from './request-errors.ts'
 
@@ -14,12 +15,13 @@ const CANCEL_ROUNDS = 3
  * 3. the cancel is announced on a core NATS subject (`cancelSubject`): the worker running it aborts the
  *    handler's signal and ends the attempt without a retry. A worker that misses the announcement (its
  *    connection was down) lets the handler run to its end; the deleted message still rules out a retry.
- * Resolves the `cancelled` state, or the refusal: no such job, or one that already ended.
+ * Resolves the `cancelled` state, or the refusal: no such job (or another API key's, see `mayAccessJob`), or
+ * one that already ended.
  */
-export async function cancelJob(queue: QueueServices, id: string): Promise<JobStatus | SluiceError> {
+export async function cancelJob(queue: QueueServices, id: string, apiKey?: KeyEntry): Promise<JobStatus | SluiceError> {
   for (let round = 1; ; round++) {
     const current = await findJobStatus(queue, id)
-    if (!current) return new JobNotFoundError(id)
+    if (!current || !mayAccessJob(current, apiKey)) return new JobNotFoundError(id)
     if (FINAL_STATES.has(current.state) && current.state !== 'cancelled') return new JobFinishedError(id, current.state)
     let cancelled = current
     if (current.state !== 'cancelled') {

@@ -1,6 +1,7 @@
 import { FINAL_STATES, type JobStatus, type StopWatching, supersedes } from '@sluice/core'
 import type { FastifyReply } from 'fastify'
-import { findJobStatus } from './job-lookup.ts'
+import type { KeyEntry } from './auth/api-key-ring.ts'
+import { findJobStatus, mayAccessJob, publicStatus } from './job-lookup.ts'
 import type { QueueServices } from './plugins/queue-plugin.ts'
 import { SECURITY_HEADERS } from './security-headers.ts'
 
@@ -44,9 +45,10 @@ export class JobEventStreams {
 
   /**
    * Streams job `id`'s states to `reply` until a final one, the time bound, the client leaving or
-   * `closeAll()`. Resolves false, without answering, when no job has the id (the route answers 404).
+   * `closeAll()`. Resolves false, without answering, when no job has the id or `apiKey` may not see it
+   * (see `mayAccessJob`; the route answers 404).
    */
-  async stream(queue: QueueServices, id: string, reply: FastifyReply): Promise<boolean> {
+  async stream(queue: QueueServices, id: string, reply: FastifyReply, apiKey?: KeyEntry): Promise<boolean> {
     // The stream holds its place from here: reading the state first takes a moment.
     this.#starting++
     let reserved = true
@@ -55,13 +57,13 @@ export class JobEventStreams {
       reserved = false
     }
     try {
-      return await this.#stream(queue, id, reply, unreserve)
+      return await this.#stream(queue, id, reply, apiKey, unreserve)
     } finally {
       unreserve()
     }
   }
 
-  async #stream(queue: QueueServices, id: string, reply: FastifyReply, unreserve: () => void): Promise<boolean> {
+  async #stream(queue: QueueServices, id: string, reply: FastifyReply, apiKey: KeyEntry | undefined, unreserve: () => void): Promise<boolean> {
     let started = false
     let last: JobStatus | undefined
     let end: ((why: StreamEnd) => void) | undefined
@@ -83,7 +85,7 @@ export class JobEventStreams {
       stopWatching()
       throw error
     }
-    if (!last) {
+    if (!last || !mayAccessJob(last, apiKey)) {
       stopWatching()
       return false
     }
@@ -103,7 +105,7 @@ export class JobEventStreams {
       raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
     }
     const send = (status: JobStatus): void => {
-      write('state', status)
+      write('state', publicStatus(status))
       if (FINAL_STATES.has(status.state)) end?.('done')
     }
     await new Promise<void>((resolve) => {

@@ -1,4 +1,5 @@
 import { JobHeader, jobSubject, type JobStatus } from '@sluice/core'
+import type { KeyEntry } from './auth/api-key-ring.ts'
 import type { QueueServices } from './plugins/queue-plugin.ts'
 
 /**
@@ -12,7 +13,27 @@ export async function findJobStatus(queue: QueueServices, id: string): Promise<J
   const stored = await queue.jsm.streams.getMessage(queue.config.queue.stream, { last_by_subj: jobSubject(queue.config.queue, id) })
   if (stored) {
     const queuedAt = stored.header.get(JobHeader.queuedAt) || stored.time.toISOString()
-    return { id, type: stored.header.get(JobHeader.type), state: 'queued', attempts: 0, queuedAt, updatedAt: queuedAt }
+    const owner = stored.header.get(JobHeader.owner)
+    return { id, type: stored.header.get(JobHeader.type), state: 'queued', attempts: 0, queuedAt, updatedAt: queuedAt, ...(owner ? { owner } : {}) }
   }
   return queue.statusStore.get(id)
+}
+
+/**
+ * Whether the request's API key may see a job: any request without API keys; with them, the key that
+ * submitted the job or a key with the admin scope. A job recorded without an owner (submitted while keys
+ * were off, or by another NATS client) is then an admin's only. The routes answer 404 otherwise, as for
+ * an unknown id, so that one key cannot learn which ids another uses.
+ */
+export function mayAccessJob(status: JobStatus, apiKey: KeyEntry | undefined): boolean {
+  return apiKey === undefined || apiKey.scopes.has('admin') || status.owner === apiKey.label
+}
+
+/**
+ * The job as the API shows it: without its owner's label.
+ */
+export function publicStatus(status: JobStatus): JobStatus {
+  if (status.owner === undefined) return status
+  const { owner: _owner, ...shown } = status
+  return shown
 }

@@ -33,6 +33,8 @@ export interface OutgoingJob {
   readonly dedupeId?: string
   /** Who submitted what, for a job with an Idempotency-Key (see `JobHeader.fingerprint`). */
   readonly fingerprint?: string
+  /** The label of the API key that submitted it (see `JobHeader.owner`). */
+  readonly owner?: string
 }
 
 /** Bounds of the publisher. */
@@ -109,7 +111,7 @@ export class JobPublisher {
       const ack = await this.#pipeline.publish(
         jobSubject(this.#queue, job.id),
         job.payload,
-        jobHeaders(job.id, job.type, job.queuedAt, job.dedupeId, job.fingerprint),
+        jobHeaders(job.id, job.type, job.queuedAt, job.dedupeId, job.fingerprint, job.owner),
       )
       if (probe) this.#fullError = undefined
       return ack

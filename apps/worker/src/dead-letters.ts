@@ -52,5 +52,7 @@ function deadLetterHeaders(job: Job, dedupeId: string, error: string, attempts: 
   h.set(JobHeader.error, errorText(error))
   h.set(JobHeader.attempts, String(attempts))
   h.set(JobHeader.deadAt, new Date().toISOString())
+  // A redrive gives the job back to the key that submitted it.
+  if (job.owner !== undefined) h.set(JobHeader.owner, job.owner)
   return h
 }

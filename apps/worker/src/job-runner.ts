@@ -83,6 +83,7 @@ export class JobRunner {
         state: 'running',
         attempts: attempt,
         queuedAt: job.queuedAt,
+        ...ownerOf(job),
         startedAt,
         updatedAt: isoTime(Date.now()),
         ...(progress ? { progress } : {}),
@@ -123,6 +124,7 @@ export class JobRunner {
         state: 'succeeded',
         attempts: attempt,
         queuedAt: job.queuedAt,
+        ...ownerOf(job),
         startedAt,
         finishedAt,
         updatedAt: finishedAt,
@@ -216,6 +218,11 @@ export class JobRunner {
   }
 }
 
-function baseStatus(job: Job, attempt: number): Pick<JobStatus, 'id' | 'type' | 'attempts' | 'queuedAt'> {
-  return { id: job.id, type: job.type, attempts: attempt, queuedAt: job.queuedAt }
+function baseStatus(job: Job, attempt: number): Pick<JobStatus, 'id' | 'type' | 'attempts' | 'queuedAt' | 'owner'> {
+  return { id: job.id, type: job.type, attempts: attempt, queuedAt: job.queuedAt, ...ownerOf(job) }
+}
+
+// The submitting key's label goes into every state, so the ingress can keep the job to that key.
+function ownerOf(job: Job): Pick<JobStatus, 'owner'> {
+  return job.owner === undefined ? {} : { owner: job.owner }
 }

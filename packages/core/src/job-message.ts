@@ -11,6 +11,8 @@ export const JobHeader = {
   deadAt: 'Sluice-Dead-At',
   /** A digest of who submitted the job and what it is, to tell a repeat from a reused id (never the key itself). */
   fingerprint: 'Sluice-Fingerprint',
+  /** The label of the API key that submitted the job (never the key): with keys on, only it or an admin key reads or cancels the job. */
+  owner: 'Sluice-Owner',
 } as const
 
 /** The longest job id (and Idempotency-Key), in characters. */
@@ -35,29 +37,34 @@ export interface Job {
   readonly queuedAt: string
   /** The JSON payload, as bytes; handlers parse it. */
   readonly payload: Uint8Array
+  /** The label of the API key that submitted it (`JobHeader.owner`); absent without API keys. */
+  readonly owner?: string
 }
 
 /**
  * Headers for a job message. `dedupeId` (JetStream's `Nats-Msg-Id`) is the job id, except for a redrive
  * from the dead letters, which must not be taken for a duplicate of the original submission.
  */
-export function jobHeaders(id: string, type: string, queuedAt: string, dedupeId: string = id, fingerprint?: string): MsgHdrs {
+export function jobHeaders(id: string, type: string, queuedAt: string, dedupeId: string = id, fingerprint?: string, owner?: string): MsgHdrs {
   const h = headers()
   h.set(JobHeader.id, dedupeId)
   h.set(JobHeader.type, type)
   h.set(JobHeader.queuedAt, queuedAt)
   if (fingerprint !== undefined) h.set(JobHeader.fingerprint, fingerprint)
+  if (owner !== undefined) h.set(JobHeader.owner, owner)
   return h
 }
 
 /** Reads the job from a message: the id from the subject (see {@link jobIdFromSubject}), the rest from headers and body. */
 export function readJob(subject: string, subjectPrefix: string, h: MsgHdrs | undefined, data: Uint8Array): Job {
   const id = jobIdFromSubject(subject, subjectPrefix)
+  const owner = h?.get(JobHeader.owner)
   return {
     id,
     type: h?.get(JobHeader.type) ?? '',
     queuedAt: h?.get(JobHeader.queuedAt) ?? '',
     payload: data,
+    ...(owner ? { owner } : {}),
   }
 }
 

@@ -44,6 +44,8 @@ export interface JobStatus {
   readonly result?: unknown
   /** The handler's last progress report, for `running` (written at most once a second per job). */
   readonly progress?: JobProgress
+  /** The label of the API key that submitted the job (`JobHeader.owner`), for the ingress's access check; never shown by the API. */
+  readonly owner?: string
 }
 
 const decoder = new TextDecoder()

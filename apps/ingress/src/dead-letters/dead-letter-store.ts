@@ -1,5 +1,5 @@
 import type { JetStreamManager, StoredMsg } from '@nats-io/jetstream'
-import { deadLetterSubject, isJetStreamError, JetStreamCode, type JobStatusStore, type QueueConfig, SluiceError } from '@sluice/core'
+import { deadLetterSubject, isJetStreamError, JetStreamCode, JobHeader, type JobStatusStore, type QueueConfig, SluiceError } from '@sluice/core'
 import { toQueueError, type JobPublisher } from '../job-publisher.ts'
 import { AlreadyRedrivenError, DeadLetterNotFoundError, DeadLetterTooLargeError } from '../request-errors.ts'
 import { describeDeadLetter, type DeadLetter } from './dead-letter.ts'
@@ -55,15 +55,18 @@ export class DeadLetterStore {
     if (stored.data.length > this.#queue.jobMaxBytes) return new DeadLetterTooLargeError(id, this.#queue.jobMaxBytes)
     const letter = this.#describe(stored)
     const queuedAt = new Date().toISOString()
+    // The job stays its submitting key's (JobHeader.owner).
+    const owner = stored.header.get(JobHeader.owner)
+    const owned = owner ? { owner } : {}
     const ack = await this.#publisher
-      .publish({ id, type: letter.type, queuedAt, payload: stored.data, dedupeId: `${id}-redrive-${stored.seq}` })
+      .publish({ id, type: letter.type, queuedAt, payload: stored.data, dedupeId: `${id}-redrive-${stored.seq}`, ...owned })
       .catch(toQueueError)
     if (ack instanceof SluiceError) return ack
     // Only the redrive whose publish stored the job records it, with the queue time the job carries: a
     // later time from an overlapping redrive would outrank every state the worker records for it. Written
     // as an advance, since a worker may already have moved the job on (running, or even done).
     if (!ack.duplicate) {
-      await this.#statusStore.advance({ id, type: letter.type, state: 'queued', attempts: 0, queuedAt, updatedAt: queuedAt }).catch(() => undefined)
+      await this.#statusStore.advance({ id, type: letter.type, state: 'queued', attempts: 0, queuedAt, updatedAt: queuedAt, ...owned }).catch(() => undefined)
     }
     return (await this.#remove(stored.seq)) ? 'redriven' : new AlreadyRedrivenError(id)
   }

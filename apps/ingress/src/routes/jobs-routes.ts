@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { acceptJob } from '../accept-job.ts'
 import { cancelJob } from '../job-cancel.ts'
 import { JobEventStreams } from '../job-events.ts'
-import { findJobStatus } from '../job-lookup.ts'
+import { findJobStatus, mayAccessJob } from '../job-lookup.ts'
 import { jobTypeRefusal } from '../job-type-check.ts'
 import { JobNotFoundError, TooManyWatchesError } from '../request-errors.ts'
 
@@ -72,7 +72,9 @@ export async function jobsRoutes(app: FastifyInstance): Promise<void> {
       const status = await findJobStatus(app.queue, request.params.id).catch(
         (error: unknown) => new QueueUnavailableError('the job state could not be read', { cause: error }),
       )
-      return reply.send(status ?? new JobNotFoundError(request.params.id))
+      if (status instanceof Error) return reply.send(status)
+      // The schema's serializer leaves out the owner's label.
+      return reply.send(status && mayAccessJob(status, request.apiKey) ? status : new JobNotFoundError(request.params.id))
     },
   )
 
@@ -122,11 +124,13 @@ export async function jobsRoutes(app: FastifyInstance): Promise<void> {
           (error: unknown) => new QueueUnavailableError('the job state could not be read', { cause: error }),
         )
         if (found instanceof Error) return reply.send(found)
-        return found ? reply.code(200).type('text/event-stream; charset=utf-8').send() : reply.send(new JobNotFoundError(id))
+        return found && mayAccessJob(found, request.apiKey)
+          ? reply.code(200).type('text/event-stream; charset=utf-8').send()
+          : reply.send(new JobNotFoundError(id))
       }
       if (!eventStreams.hasRoom()) return reply.send(new TooManyWatchesError(watchMaxConnections))
       const streamed = await eventStreams
-        .stream(app.queue, id, reply)
+        .stream(app.queue, id, reply, request.apiKey)
         .catch((error: unknown) => new QueueUnavailableError('the job state could not be read', { cause: error }))
       if (streamed instanceof Error) return reply.send(streamed)
       if (!streamed) return reply.send(new JobNotFoundError(id))
@@ -138,7 +142,7 @@ export async function jobsRoutes(app: FastifyInstance): Promise<void> {
   app.delete<{ Params: { id: string } }>(
     '/v1/jobs/:id',
     {
-      // Whoever may enqueue jobs may cancel them.
+      // Whoever may enqueue jobs may cancel them (with API keys, their own; admin keys any).
       config: { scope: 'submit' },
       schema: {
         summary: 'Cancel a job that has not finished; cancelling a cancelled job again answers the same',
@@ -151,7 +155,7 @@ export async function jobsRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       if (!app.queue.isConnected()) return reply.send(new QueueUnavailableError('the queue server is not connected'))
-      const outcome = await cancelJob(app.queue, request.params.id).catch(
+      const outcome = await cancelJob(app.queue, request.params.id, request.apiKey).catch(
         (error: unknown) => new QueueUnavailableError('the job could not be cancelled', { cause: error }),
       )
       return reply.send(outcome)
