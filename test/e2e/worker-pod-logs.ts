@@ -1,7 +1,7 @@
 import { followLog, getJson } from './kube.ts'
 
 // The `user` handler's log lines (pino JSON), as test/support/processed-ledger.ts reads them from processes.
-const LINE = /"jobId":"([^"]*)".*"msg":"processing user: [A-Za-z0-9_-]+, (started|finished)"/
+const LINE = /"jobId":"([^"]*)".*"msg":"processing user job: [A-Za-z0-9_-]+, (started|finished)"/
 
 /**
  * Which worker pods started and finished each job, from their logs: every worker pod of the release is

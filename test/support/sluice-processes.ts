@@ -46,7 +46,7 @@ export async function startApp(
     command: process.execPath,
     args: [entry],
     logPath: join(logDir, `${app}-${++started}.log`),
-    // Tests read these logs ("processing user: ... started"), so the level is set here, not by `env`.
+    // Tests read these logs ("processing user job: <id>, started"), so the level is set here, not by `env`.
     env: { ...shipped, ...env, ...portEnv, LOG_LEVEL: logLevel },
     cwd: repoRoot,
   })

@@ -57,14 +57,14 @@ describe.skipIf(!server.controllable)(`worker faults${server.controllable ? '' :
     const ingress = await start('ingress', env)
     const doomed = await start('worker', { ...env, JOB_DURATION_MS: '60000' })
     await submitJob(ingress, 'killed-mid-job')
-    await doomed.waitForLog(/processing user: killed-mid-job, started/)
+    await doomed.waitForLog(/processing user job: killed-mid-job, started/)
     doomed.signal('SIGKILL')
     expect((await doomed.exited).signal).toBe('SIGKILL')
 
     const rescuer = await start('worker', { ...env, JOB_DURATION_MS: '50' })
     const status = await settled(ingress, 'killed-mid-job', 'succeeded')
     expect(status.attempts).toBe(2)
-    await rescuer.waitForLog(/processing user: killed-mid-job, finished/)
+    await rescuer.waitForLog(/processing user job: killed-mid-job, finished/)
   })
 
   it('worker faults - SIGTERM: jobs in progress finish, the rest stay queued, exit 0, nothing lost', async () => {
@@ -78,7 +78,7 @@ describe.skipIf(!server.controllable)(`worker faults${server.controllable ? '' :
     expect(await draining.exited).toEqual({ code: 0, signal: null })
     // The two that were running finished before the exit.
     expect((draining.log().match(/, finished/g) ?? []).length).toBe(2)
-    const finishedHere = ids.filter((id) => draining.log().includes(`processing user: ${id}, finished`))
+    const finishedHere = ids.filter((id) => draining.log().includes(`processing user job: ${id}, finished`))
     expect(finishedHere).toHaveLength(2)
 
     // Those not started were handed back at once (not after ack_wait): a new worker runs them right away.
@@ -91,7 +91,7 @@ describe.skipIf(!server.controllable)(`worker faults${server.controllable ? '' :
     const ingress = await start('ingress', env)
     const slow = await start('worker', { ...env, JOB_DURATION_MS: '60000', WORKER_DRAIN_MS: '300' })
     await submitJob(ingress, 'too-slow')
-    await slow.waitForLog(/processing user: too-slow, started/)
+    await slow.waitForLog(/processing user job: too-slow, started/)
     slow.signal('SIGTERM')
     expect(await slow.exited).toEqual({ code: 0, signal: null })
     await start('worker', { ...env, JOB_DURATION_MS: '10' })
@@ -121,7 +121,9 @@ describe.skipIf(!server.controllable)(`worker faults${server.controllable ? '' :
     const ingress = await start('ingress', env)
     const worker = await start('worker', { ...env, JOB_DURATION_MS: '20' })
     await submitSeed(ingress, 'seed-user')
-    await worker.waitForLog(/"msg":"processing user: seed-user, started"/)
-    await worker.waitForLog(/"msg":"processing user: seed-user, finished"/)
+    await worker.waitForLog(/"msg":"processing user job: [A-Za-z0-9_-]+, started"/)
+    await worker.waitForLog(/"msg":"processing user job: [A-Za-z0-9_-]+, finished"/)
+    // The user id is a payload value: the info lines name the job, never it.
+    expect(worker.log()).not.toContain('seed-user')
   })
 })

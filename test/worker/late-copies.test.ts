@@ -88,7 +88,7 @@ describe.skipIf(!server.controllable)(`late copies${server.controllable ? '' : `
     closers.push(() => rescuer.stop())
     letStall()
 
-    await rescuer.waitForLog(/processing user: late-fail, finished/, 20_000)
+    await rescuer.waitForLog(/processing user job: late-fail, finished/, 20_000)
     await eventually('the late copy to settle', () => (stalling.worker.inProgress === 0 ? true : undefined), 20_000)
     const finalState = await stateOf(ingress, 'late-fail')
     expect(finalState).toMatchObject({ state: 'succeeded', attempts: 2 })
