@@ -136,6 +136,9 @@ class Worker:
             "type": headers.get("Sluice-Job-Type", ""),
             "queuedAt": headers.get("Sluice-Queued-At", ""),
         }
+        # The submitting API key's label: every state carries it, so the ingress keeps the job to that key.
+        if headers.get("Sluice-Owner"):
+            job["owner"] = headers["Sluice-Owner"]
         attempt = msg.metadata.num_delivered
         base = {**job, "attempts": attempt}
         if attempt > 1:
@@ -234,6 +237,8 @@ class Worker:
             "Sluice-Attempts": str(attempts),
             "Sluice-Dead-At": now_iso(),
         }
+        if job.get("owner"):
+            headers["Sluice-Owner"] = job["owner"]
         try:
             await self.js.publish(f"{s.dlq_subject_prefix}.{job['id']}", msg.data, headers=headers)
         except Exception as publish_error:  # noqa: BLE001

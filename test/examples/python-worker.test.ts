@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -116,5 +116,45 @@ describe.skipIf(skipReason !== undefined)(`examples/python-worker${skipReason ? 
         expect.objectContaining({ id: big, attempts: 2 }),
       ]),
     )
+  })
+  it("python worker - with API keys on, the jobs it runs and dead-letters stay their submitting key's (Sluice-Owner copied into states and dead letters)", async () => {
+    // Only the Python worker is left (the test above stopped the TypeScript one); a second ingress with keys.
+    const [owner, other, admin] = ['python-owner-key-Tq8wN3vR6yP1', 'python-other-key-Lm2xK7cZ4sH9', 'python-admin-key-Bv5jD1gF8kQ3']
+    const keys = join(mkdtempSync(join(tmpdir(), 'sluice-keys-')), 'keys')
+    writeFileSync(keys, `${owner}\n${other}\n${admin} submit,read,admin\n`)
+    const keyed = await startApp('ingress', { ...env, INGRESS_AUTH: 'api-key', INGRESS_API_KEYS_FILE: keys })
+    try {
+      const call = (key: string, method: string, path: string, body?: unknown) =>
+        fetch(`${keyed.baseUrl}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        })
+      const submitAs = async (type: string, payload: unknown): Promise<string> =>
+        ((await (await call(owner, 'POST', '/v1/jobs', { type, payload })).json()) as { id: string }).id
+      const stateAs = async (key: string, id: string): Promise<Record<string, unknown> | undefined> => {
+        const response = await call(key, 'GET', `/v1/jobs/${id}`)
+        return response.status === 200 ? ((await response.json()) as Record<string, unknown>) : undefined
+      }
+      const finalState = (id: string) =>
+        eventually(`job ${id} to settle`, async () => {
+          const status = await stateAs(admin, id)
+          return status?.state === 'succeeded' || status?.state === 'dead' ? status : undefined
+        })
+
+      const greeted = await submitAs('greet', { name: 'Ada' })
+      expect(await finalState(greeted)).toMatchObject({ state: 'succeeded' })
+      expect(ranInPython(greeted)).toBe(true)
+      expect(await stateAs(owner, greeted)).toMatchObject({ state: 'succeeded', result: { greeting: 'Hello, Ada!' } })
+      expect((await call(other, 'GET', `/v1/jobs/${greeted}`)).status).toBe(404)
+
+      const dead = await submitAs('word-count', { text: ' ' })
+      expect(await finalState(dead)).toMatchObject({ state: 'dead' })
+      expect((await call(admin, 'POST', `/v1/dead-letters/${dead}/redrive`)).status).toBe(202)
+      expect(await stateAs(owner, dead)).toBeDefined()
+      expect((await call(other, 'GET', `/v1/jobs/${dead}`)).status).toBe(404)
+    } finally {
+      await keyed.stop()
+    }
   })
 })
