@@ -88,6 +88,9 @@ export class JobPuller {
         continue
       }
       this.#open.add(batch)
+      // stop() ended the pulls open when it ran; one whose request was still on its way must end too, or the
+      // drain would wait out its expiry.
+      if (this.#stopping) batch.stop()
       const done = this.#deliver(batch, wanted)
       this.#batchDone.add(done)
       void done.finally(() => this.#batchDone.delete(done))
