@@ -33,7 +33,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler credential se
   })
   afterEach(() => closeOperators(operators))
   afterAll(async () => {
-    await new Promise((resolve) => rogue?.close(resolve))
+    if (rogue) await new Promise((resolve) => rogue.close(resolve))
     await suite?.close()
   })
 
