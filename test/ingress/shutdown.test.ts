@@ -1,3 +1,4 @@
+import { request } from 'node:http'
 import { createConnection, type Socket } from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
 import { eventually } from '../support/eventually.ts'
@@ -67,12 +68,18 @@ describe.skipIf(!server.controllable)(`ingress shutdown${server.controllable ? '
     try {
       // A paused server holds the publish in flight while the signal arrives.
       server.pause()
-      const inFlight = fetch(`${ingress.baseUrl}/v1/jobs`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': 'in-flight-at-sigterm' },
-        body: JSON.stringify({ type: 't', payload: {} }),
+      // On a connection of its own: a kept-alive one from the readiness checks could be closed by the
+      // server's idle timeout just as the request goes out, and the request would never arrive.
+      const inFlight = postOnFreshConnection(`${ingress.baseUrl}/v1/jobs`, JSON.stringify({ type: 't', payload: {} }), {
+        'content-type': 'application/json',
+        'idempotency-key': 'in-flight-at-sigterm',
+      })
+      let sendFailed: unknown
+      inFlight.catch((error: unknown) => {
+        sendFailed = error
       })
       await eventually('the publish to be in flight', async () => {
+        if (sendFailed) throw new Error(`the request failed before the publish: ${String(sendFailed)}`)
         const metrics = await (await fetch(`${ingress.baseUrl}/metrics`)).text()
         return /sluice_ingress_publishes_in_flight 1/.test(metrics) ? true : undefined
       })
@@ -89,7 +96,7 @@ describe.skipIf(!server.controllable)(`ingress shutdown${server.controllable ? '
       })
       server.resume()
       const answer = await inFlight
-      expect(answer.status).toBe(202)
+      expect(answer).toBe(202)
       expect(await ingress.exited).toEqual({ code: 0, signal: null })
     } finally {
       server.resume()
@@ -124,3 +131,15 @@ describe.skipIf(!server.controllable)(`ingress shutdown${server.controllable ? '
     }
   })
 })
+
+// POSTs `body` on a new connection (no keep-alive agent) and resolves with the status.
+function postOnFreshConnection(url: string, body: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const sent = request(url, { method: 'POST', agent: false, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (response) => {
+      response.resume()
+      response.on('end', () => resolve(response.statusCode ?? 0))
+    })
+    sent.on('error', reject)
+    sent.end(body)
+  })
+}
