@@ -1,4 +1,5 @@
 import { JOB_ID_MAX_LENGTH } from '@sluice/core'
+import { checkBody, essence, type DocumentedBody } from './body-contract.ts'
 import type { FuzzRequest } from './http-requests.ts'
 import { compileSchema, type SchemaCheck } from './schema-check.ts'
 
@@ -34,7 +35,7 @@ interface Operation {
   readonly method: string
   readonly parameters: readonly (Parameter & { readonly check: SchemaCheck })[]
   /** Media types of the body and its schema check, when the document describes one. */
-  readonly body: { readonly mediaTypes: readonly string[]; readonly check: SchemaCheck; readonly required: boolean } | undefined
+  readonly body: DocumentedBody | undefined
   /** Documented answers: status → media types. */
   readonly answers: ReadonlyMap<number, readonly string[]>
 }
@@ -62,14 +63,8 @@ const OPERATIONAL_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/openapi.
 const ENQUEUE_OPERATIONS = new Set(['POST /v1/jobs', 'GET /', 'POST /'])
 // The router refuses a path parameter longer than a job id may be, as the document's id pattern does.
 const MAX_PARAM_LENGTH = JOB_ID_MAX_LENGTH
-// Content types a route without a documented body still parses (Fastify's defaults).
-const DEFAULT_PARSED = new Set(['application/json', 'text/plain'])
-// A media type as RFC 9110 spells one (type/subtype, parameters after `;`), with the blanks parsers allow.
-const MEDIA_TYPE = /^\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+\/[!#$%&'*+.^_`|~0-9A-Za-z-]+\s*(;.*)?$/
 // Client errors the document calls validation: a valid request never gets them.
 const CLIENT_ERRORS = new Set([400, 413, 415])
-
-const decoder = new TextDecoder()
 
 /**
  * The ingress's HTTP contract as its own OpenAPI document (`/openapi.json`) and docs/api.md "Errors" state it,
@@ -161,7 +156,7 @@ export class ApiContract {
       // wrong with the body may be answered first.
       const allowed = new Map<number, readonly string[]>([[404, [PROBLEM]]])
       if (malformedQuery) allowed.set(400, [PROBLEM])
-      if (request.method !== 'GET' && request.method !== 'HEAD') this.#checkBody(request, undefined, false, (status) => allowed.set(status, [PROBLEM]))
+      if (request.method !== 'GET' && request.method !== 'HEAD') checkBody(request, undefined, false, this.#limits, (status) => allowed.set(status, [PROBLEM]))
       return { valid: false, why: 'no such path', allowed }
     }
     const { route, params } = match
@@ -196,7 +191,7 @@ export class ApiContract {
     // docs/api.md: the seed route takes a body of any media type (it reads only the query).
     const anyContentType = !operation.body && ENQUEUE_OPERATIONS.has(`POST ${route.path}`)
     // The framework reads the body of every method but GET and HEAD (a DELETE's too).
-    if (request.method !== 'GET' && request.method !== 'HEAD') this.#checkBody(request, operation.body, anyContentType, refuse)
+    if (request.method !== 'GET' && request.method !== 'HEAD') checkBody(request, operation.body, anyContentType, this.#limits, refuse)
     // The document cannot say that a route refuses query parameters it does not list (the dead-letter
     // listing does, with a 400); where a route documents a 400, an unlisted one may get it.
     const listed = new Set(operation.parameters.filter((parameter) => parameter.in === 'query').map((parameter) => parameter.name))
@@ -223,51 +218,6 @@ export class ApiContract {
       documented(status)
     }
     return { valid: true, why: `a valid ${key}`, allowed }
-  }
-
-  // What the body and its Content-Type are wrong in, for a route that reads `body` (undefined: no schema,
-  // so the framework's default parsers) or takes any content type.
-  #checkBody(request: FuzzRequest, body: Operation['body'], anyContentType: boolean, refuse: (status: number, reason: string) => void): void {
-    const sent = request.body
-    if (sent && sent.length > this.#limits.jobMaxBytes) refuse(413, 'a body over JOB_MAX_BYTES')
-    const contentType = request.headers['content-type']
-    const mediaType = essence(contentType ?? '')
-    // A Content-Type is checked when there is one, body or not.
-    if (contentType !== undefined && !MEDIA_TYPE.test(contentType)) {
-      // A Content-Type that is no media type at all (`;`, an empty one) is a 415 on every route that reads a
-      // body, the seed's too (it takes any media type, but not a malformed header).
-      refuse(415, `a Content-Type that is no media type (${JSON.stringify(contentType)})`)
-    }
-    if (anyContentType) return
-    const parsed = body ? body.mediaTypes : [...DEFAULT_PARSED]
-    if ((contentType !== undefined || (sent !== undefined && sent.length > 0)) && !parsed.includes(mediaType)) {
-      // An unparsed media type is a 415; a parsed one the schema does not expect (text/plain) a 400.
-      refuse(415, `a ${JSON.stringify(contentType ?? 'missing')} content type`)
-      if (DEFAULT_PARSED.has(mediaType) && body) refuse(400, 'a body of another type than the schema')
-    }
-    if (sent === undefined || sent.length === 0) {
-      if (body?.required) refuse(400, 'no body')
-      if (mediaType === 'application/json') refuse(400, 'an empty JSON body')
-      return
-    }
-    if (mediaType !== 'application/json') return
-    const text = decoder.decode(sent)
-    if (text.trim() === '') {
-      refuse(400, 'a blank JSON body')
-      return
-    }
-    if (jsonDepth(text) > this.#limits.jobMaxDepth) {
-      refuse(400, 'JSON nested deeper than JOB_MAX_DEPTH')
-      return
-    }
-    let value: unknown
-    try {
-      value = JSON.parse(text)
-    } catch {
-      refuse(400, 'a body that is not JSON')
-      return
-    }
-    if (body && !body.check(value)) refuse(400, 'a body off its schema')
   }
 
   #match(path: string): { route: Route; params: Map<string, string> } | undefined {
@@ -305,11 +255,6 @@ function notAllowed(methods: readonly string[], malformedQuery: boolean): Expect
   }
 }
 
-/** The media type of a Content-Type value, lower case, without parameters. */
-function essence(contentType: string): string {
-  return contentType.split(';')[0]!.trim().toLowerCase()
-}
-
 function decodes(text: string): boolean {
   try {
     decodeURIComponent(text)
@@ -321,21 +266,4 @@ function decodes(text: string): boolean {
 
 function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
   return a.size === b.size && [...a].every((item) => b.has(item))
-}
-
-/** Deepest nesting of arrays and objects in a JSON text (strings skipped). */
-function jsonDepth(text: string): number {
-  let depth = 0
-  let deepest = 0
-  let inString = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]
-    if (inString) {
-      if (c === '\\') i++
-      else if (c === '"') inString = false
-    } else if (c === '"') inString = true
-    else if (c === '[' || c === '{') deepest = Math.max(deepest, ++depth)
-    else if (c === ']' || c === '}') depth--
-  }
-  return deepest
 }
