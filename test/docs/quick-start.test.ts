@@ -95,7 +95,9 @@ describe('readme quick start - judging answers', () => {
 })
 
 for (const name of ['quick-start', 'quick-start-shedding']) {
-  describe.skipIf(natsServer === undefined)(`readme quick start - ${name}`, () => {
+  // `make dev` needs a nats-server binary; `make test` builds one first, so this skips only outside make.
+  const skipped = natsServer === undefined ? ' (skipped: no nats-server binary; run `make tools`)' : ''
+  describe.skipIf(natsServer === undefined)(`readme quick start - ${name}${skipped}`, () => {
     const section = quickStartSection(readme, name)
     let dev: Dev | undefined
 
