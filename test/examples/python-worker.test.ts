@@ -93,9 +93,16 @@ describe.skipIf(skipReason !== undefined)(`examples/python-worker${skipReason ? 
     const ids = await Promise.all(Array.from({ length: 40 }, (_, i) => submit('greet', { name: `n${i}` })))
     const statuses = await Promise.all(ids.map((id) => settled(id)))
     expect(statuses).toEqual(ids.map((_, i) => expect.objectContaining({ state: 'succeeded', attempts: 1, result: { greeting: `Hello, n${i}!` } })))
-    const byPython = ids.filter(ranInPython).length
-    const metrics = await (await fetch(`${tsWorker.baseUrl}/metrics`)).text()
-    const byTypeScript = Number(/sluice_worker_jobs_total\{type="greet",outcome="succeeded"\} (\d+)/.exec(metrics)?.[1] ?? 0)
+    // Each worker logs or counts a job after its ack, a moment after the state the API showed: wait for all 40.
+    const tally = async () => {
+      const metrics = await (await fetch(`${tsWorker.baseUrl}/metrics`)).text()
+      const byTypeScript = Number(/sluice_worker_jobs_total\{type="greet",outcome="succeeded"\} (\d+)/.exec(metrics)?.[1] ?? 0)
+      return { byPython: ids.filter(ranInPython).length, byTypeScript }
+    }
+    const { byPython, byTypeScript } = await eventually('both workers to have logged or counted all 40 jobs', async () => {
+      const counts = await tally()
+      return counts.byPython + counts.byTypeScript >= 40 ? counts : undefined
+    })
     expect(byPython).toBeGreaterThan(0)
     expect(byTypeScript).toBeGreaterThan(0)
     expect(byPython + byTypeScript).toBe(40)
@@ -108,7 +115,8 @@ describe.skipIf(skipReason !== undefined)(`examples/python-worker${skipReason ? 
     expect(await settled(noWords)).toMatchObject({ state: 'dead', attempts: 1, error: 'the text has no words' })
     const big = await submit('echo', { text: 'x'.repeat(2000) })
     expect(await settled(big)).toMatchObject({ state: 'dead', attempts: 2, error: 'the result is 2011 bytes of JSON, over JOB_RESULT_MAX_BYTES (1024)' })
-    expect(ranInPython(noWords) && ranInPython(big)).toBe(true)
+    // The Python worker logs a dead letter after its term, a moment after the state the API showed.
+    await eventually('the Python worker to log both dead letters', () => (ranInPython(noWords) && ranInPython(big) ? true : undefined), 10_000)
     const listing = (await (await fetch(`${ingress.baseUrl}/v1/dead-letters`)).json()) as { items: { id: string; error: string; attempts: number }[] }
     expect(listing.items).toEqual(
       expect.arrayContaining([
@@ -144,7 +152,7 @@ describe.skipIf(skipReason !== undefined)(`examples/python-worker${skipReason ? 
 
       const greeted = await submitAs('greet', { name: 'Ada' })
       expect(await finalState(greeted)).toMatchObject({ state: 'succeeded' })
-      expect(ranInPython(greeted)).toBe(true)
+      await eventually('the Python worker to log the greeting', () => (ranInPython(greeted) ? true : undefined), 10_000)
       expect(await stateAs(owner, greeted)).toMatchObject({ state: 'succeeded', result: { greeting: 'Hello, Ada!' } })
       expect((await call(other, 'GET', `/v1/jobs/${greeted}`)).status).toBe(404)
 
