@@ -1,4 +1,7 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { connect as connectTcp } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually } from '../support/eventually.ts'
@@ -127,5 +130,51 @@ describe('seed route over a socket', () => {
     const draining = await fetch(`${baseUrl}/?user_id=late`)
     expect(draining.status).toBe(200)
     expect(draining.headers.get('connection')).toBe('close')
+  })
+})
+
+describe('seed route with JOB_TYPES_FILE', () => {
+  let server: NatsServerFixture
+
+  beforeAll(async () => {
+    server = await startNatsServer()
+  })
+  afterAll(async () => {
+    await server?.close()
+  })
+
+  async function ingressWithTypes(types: Record<string, unknown>, stream: string): Promise<InProcessIngress> {
+    const file = join(mkdtempSync(join(tmpdir(), 'sluice-types-')), 'job-types.json')
+    writeFileSync(file, JSON.stringify({ types }))
+    return startIngress(queueEnv(server.url, { JOB_TYPES_FILE: file, QUEUE_STREAM: stream }))
+  }
+
+  it('seed route - a job types file without `user` makes the seed route a 400 problem naming the known types, and nothing is queued', async () => {
+    const ingress = await ingressWithTypes({ greet: {} }, 'SEED_NO_USER')
+    try {
+      const response = await ingress.app.inject({ method: 'GET', url: '/?user_id=7' })
+      expect(response.statusCode).toBe(400)
+      expect(response.headers['content-type']).toMatch(/^application\/problem\+json/)
+      expect(response.json()).toMatchObject({ status: 400, detail: 'unknown job type "user"; the known types are: greet' })
+      const jsm = await jetstreamManager(ingress.nats.nc)
+      expect((await jsm.streams.info('SEED_NO_USER')).state.messages).toBe(0)
+    } finally {
+      await ingress.close()
+    }
+  })
+
+  it("seed route - a job types file listing `user` checks the seed's payload against its schema", async () => {
+    const digits = { payload: { type: 'object', required: ['user_id'], properties: { user_id: { type: 'string', pattern: '^[0-9]+$' } } } }
+    const ingress = await ingressWithTypes({ user: digits }, 'SEED_USER_SCHEMA')
+    try {
+      expect((await ingress.app.inject({ method: 'GET', url: '/?user_id=7' })).body).toBe('queuing user process: 7')
+      const refused = await ingress.app.inject({ method: 'GET', url: '/?user_id=ada' })
+      expect(refused.statusCode).toBe(400)
+      expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/)
+      const jsm = await jetstreamManager(ingress.nats.nc)
+      expect((await jsm.streams.info('SEED_USER_SCHEMA')).state.messages).toBe(1)
+    } finally {
+      await ingress.close()
+    }
   })
 })

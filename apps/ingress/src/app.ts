@@ -1,6 +1,6 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import rateLimit, { normalizeIP } from '@fastify/rate-limit'
-import { JOB_ID_MAX_LENGTH, JobStatusStore, startOpsServer, type IngressConfig, type NatsHandle, type OpsServer } from '@sluice/core'
+import { JOB_ID_MAX_LENGTH, JobStatusStore, loadJobTypes, startOpsServer, type IngressConfig, type NatsHandle, type OpsServer } from '@sluice/core'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { ApiKeyRing } from './auth/api-key-ring.ts'
@@ -165,8 +165,10 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
   // Before the routes: it adds its hook to each route that enqueues as the route is added.
   shedWhileRefusing(app, publisher)
   const answerOtherMethods = methodNotAllowed(app)
-  if (config.ingress.seedRoute !== 'off') await app.register(seedRoute, { scope: config.ingress.seedRoute === 'protected' ? 'submit' : 'public' })
-  await app.register(jobsRoutes)
+  // Read once, for both routes that enqueue: a file that cannot be used stops the ingress at start-up.
+  const jobTypes = loadJobTypes(config.queue.jobTypesFile)
+  if (config.ingress.seedRoute !== 'off') await app.register(seedRoute, { scope: config.ingress.seedRoute === 'protected' ? 'submit' : 'public', jobTypes })
+  await app.register(jobsRoutes, { jobTypes })
   await app.register(queueRoute)
   await app.register(deadLettersRoutes)
   await app.register(healthRoutes, { keyRing })

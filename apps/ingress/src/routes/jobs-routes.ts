@@ -1,4 +1,4 @@
-import { JOB_ID_PATTERN, JOB_TYPE_PATTERN, type JobTypes, loadJobTypes, QueueUnavailableError } from '@sluice/core'
+import { JOB_ID_PATTERN, JOB_TYPE_PATTERN, type JobTypes, QueueUnavailableError } from '@sluice/core'
 import type { FastifyInstance } from 'fastify'
 import { acceptJob } from '../accept-job.ts'
 import { cancelJob } from '../job-cancel.ts'
@@ -51,9 +51,7 @@ const statusSchema = {
 } as const
 
 /** The JSON API for jobs: submit one, read its state, cancel it. */
-export async function jobsRoutes(app: FastifyInstance): Promise<void> {
-  // Read once: a file that cannot be used stops the ingress at start-up.
-  const jobTypes = loadJobTypes(app.queue.config.queue.jobTypesFile)
+export async function jobsRoutes(app: FastifyInstance, { jobTypes }: { jobTypes: JobTypes | undefined }): Promise<void> {
   await app.register(async (submit) => submitRoute(submit, jobTypes))
 
   app.get<{ Params: { id: string } }>(

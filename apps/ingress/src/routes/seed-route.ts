@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } from 'fastify'
+import type { JobTypes } from '@sluice/core'
 import { acceptJob } from '../accept-job.ts'
+import { jobTypeRefusal } from '../job-type-check.ts'
 import { errorHandler } from '../plugins/error-handler.ts'
 import { PROBLEM_MEDIA_TYPE, ProblemType } from '../problem.ts'
 
@@ -25,7 +27,7 @@ const USER_ID_PATTERN = '^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$'
  * everything else the seed never handled (odd ids, outages) is problem+json like the rest of the API.
  * A missing id is checked before the queue's refusal (load-shedding.ts), so it keeps its 400.
  */
-export async function seedRoute(app: FastifyInstance, options: { scope: 'submit' | 'public' }): Promise<void> {
+export async function seedRoute(app: FastifyInstance, options: { scope: 'submit' | 'public'; jobTypes: JobTypes | undefined }): Promise<void> {
   // The seed accepted any body and ignored it; keep that, whatever the content type.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => done(null, undefined))
@@ -49,7 +51,8 @@ export async function seedRoute(app: FastifyInstance, options: { scope: 'submit'
     response: {
       200: { description: '`queuing user process: <id>`', content: { 'text/plain': { schema: { type: 'string' } } } },
       400: {
-        description: "`missing 'user_id' in query params` (text/plain) when it is missing or empty, or problem details for an invalid id",
+        description:
+          "`missing 'user_id' in query params` (text/plain) when it is missing or empty, or problem details for an invalid id (or, with JOB_TYPES_FILE set, a `user` type it does not list or a payload its schema refuses)",
         content: { 'text/plain': { schema: { type: 'string' } }, [PROBLEM_MEDIA_TYPE]: { schema: { $ref: 'Problem#' } } },
       },
       429: { $ref: 'Problem#' },
@@ -72,6 +75,9 @@ export async function seedRoute(app: FastifyInstance, options: { scope: 'submit'
   }
   const handler = async (request: Request, reply: FastifyReply) => {
     const userId = request.query.user_id
+    // With JOB_TYPES_FILE set, `user` is a job type like any other: refused unless the file lists it.
+    const invalid = jobTypeRefusal(options.jobTypes, SEED_JOB_TYPE, { user_id: userId })
+    if (invalid) return reply.send(invalid)
     const { refused } = await acceptJob(app.queue, 'seed', { type: SEED_JOB_TYPE, payload: { user_id: userId } })
     if (refused) return reply.send(refused)
     return reply.code(200).type('text/plain; charset=utf-8').send(`queuing user process: ${userId}`)
