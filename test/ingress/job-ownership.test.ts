@@ -54,14 +54,16 @@ describe('job ownership', () => {
   const auth = (key: string) => ({ authorization: `Bearer ${key}` })
   const request = (key: string, method: 'GET' | 'HEAD' | 'DELETE', url: string) => ingress.app.inject({ method, url, headers: auth(key) })
 
-  async function submit(key: string, id: string, type = 'gated'): Promise<void> {
+  // The job's id: with API keys on, the Idempotency-Key scoped to the key (idempotency-scope.test.ts).
+  async function submit(key: string, idempotencyKey: string, type = 'gated'): Promise<string> {
     const response = await ingress.app.inject({
       method: 'POST',
       url: '/v1/jobs',
-      headers: { ...auth(key), 'content-type': 'application/json', 'idempotency-key': id },
+      headers: { ...auth(key), 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
       payload: { type, payload: {} },
     })
     expect(response.statusCode).toBe(202)
+    return response.json().id
   }
 
   // What another key sees of the job: nothing, as for an id nobody used.
@@ -81,25 +83,25 @@ describe('job ownership', () => {
   }
 
   it('job ownership - another submit-and-read key can neither read nor watch nor cancel a queued job; the owner and an admin key can read it', async () => {
-    await submit(OWNER, 'queued-1')
-    await expectHiddenFrom(OTHER, 'queued-1')
-    const own = await request(OWNER, 'GET', '/v1/jobs/queued-1')
+    const queued = await submit(OWNER, 'queued-1')
+    await expectHiddenFrom(OTHER, queued)
+    const own = await request(OWNER, 'GET', `/v1/jobs/${queued}`)
     expect(own.statusCode).toBe(200)
-    expect(own.json()).toMatchObject({ id: 'queued-1', state: 'queued' })
+    expect(own.json()).toMatchObject({ id: queued, state: 'queued' })
     expect(own.json()).not.toHaveProperty('owner')
-    expect((await request(ADMIN, 'GET', '/v1/jobs/queued-1')).statusCode).toBe(200)
-    expect((await request(OWNER, 'GET', '/v1/jobs/queued-1')).json()).toMatchObject({ state: 'queued' })
+    expect((await request(ADMIN, 'GET', `/v1/jobs/${queued}`)).statusCode).toBe(200)
+    expect((await request(OWNER, 'GET', `/v1/jobs/${queued}`)).json()).toMatchObject({ state: 'queued' })
   })
 
   it("job ownership - a running job stays its owner's: another key gets 404 and the job runs on; the owner watches it, an admin key cancels it", async () => {
     worker = await startWorker(env, handlers)
-    await submit(OWNER, 'running-1')
-    await eventually('running-1 runs', async () => ((await request(OWNER, 'GET', '/v1/jobs/running-1')).json().state === 'running' ? true : undefined))
-    await expectHiddenFrom(OTHER, 'running-1')
-    expect((await request(OWNER, 'GET', '/v1/jobs/running-1')).json()).toMatchObject({ state: 'running' })
+    const running = await submit(OWNER, 'running-1')
+    await eventually('running-1 runs', async () => ((await request(OWNER, 'GET', `/v1/jobs/${running}`)).json().state === 'running' ? true : undefined))
+    await expectHiddenFrom(OTHER, running)
+    expect((await request(OWNER, 'GET', `/v1/jobs/${running}`)).json()).toMatchObject({ state: 'running' })
 
     const controller = new AbortController()
-    const stream = await fetch(`${base}/v1/jobs/running-1/events`, { headers: auth(OWNER), signal: controller.signal })
+    const stream = await fetch(`${base}/v1/jobs/${running}/events`, { headers: auth(OWNER), signal: controller.signal })
     expect(stream.status).toBe(200)
     const reader = (stream.body as ReadableStream<Uint8Array>).getReader()
     const first = new TextDecoder().decode((await reader.read()).value)
@@ -107,26 +109,26 @@ describe('job ownership', () => {
     expect(first).not.toMatch(/owner/)
     controller.abort()
 
-    const cancelled = await request(ADMIN, 'DELETE', '/v1/jobs/running-1')
+    const cancelled = await request(ADMIN, 'DELETE', `/v1/jobs/${running}`)
     expect(cancelled.statusCode).toBe(200)
     expect(cancelled.json()).toMatchObject({ state: 'cancelled' })
     expect(cancelled.json()).not.toHaveProperty('owner')
   })
 
   it('job ownership - the owner cancels its own job, and another key sees it no more once finished', async () => {
-    await submit(OWNER, 'own-cancel-1')
-    expect((await request(OWNER, 'DELETE', '/v1/jobs/own-cancel-1')).json()).toMatchObject({ state: 'cancelled' })
-    await expectHiddenFrom(OTHER, 'own-cancel-1')
-    expect((await request(ADMIN, 'GET', '/v1/jobs/own-cancel-1')).json()).toMatchObject({ state: 'cancelled' })
+    const ownCancel = await submit(OWNER, 'own-cancel-1')
+    expect((await request(OWNER, 'DELETE', `/v1/jobs/${ownCancel}`)).json()).toMatchObject({ state: 'cancelled' })
+    await expectHiddenFrom(OTHER, ownCancel)
+    expect((await request(ADMIN, 'GET', `/v1/jobs/${ownCancel}`)).json()).toMatchObject({ state: 'cancelled' })
   })
 
   it("job ownership - a redriven dead letter stays its owner's", async () => {
     // No handler takes this type: the worker dead-letters it at once, and again after the redrive.
-    await submit(OWNER, 'dead-1', 'no-such-type')
-    await eventually('dead-1 is dead', async () => ((await request(OWNER, 'GET', '/v1/jobs/dead-1')).json().state === 'dead' ? true : undefined))
-    const redriven = await ingress.app.inject({ method: 'POST', url: '/v1/dead-letters/dead-1/redrive', headers: auth(ADMIN) })
+    const dead = await submit(OWNER, 'dead-1', 'no-such-type')
+    await eventually('dead-1 is dead', async () => ((await request(OWNER, 'GET', `/v1/jobs/${dead}`)).json().state === 'dead' ? true : undefined))
+    const redriven = await ingress.app.inject({ method: 'POST', url: `/v1/dead-letters/${dead}/redrive`, headers: auth(ADMIN) })
     expect(redriven.statusCode).toBeLessThan(300)
-    await expectHiddenFrom(OTHER, 'dead-1')
-    expect((await request(OWNER, 'GET', '/v1/jobs/dead-1')).statusCode).toBe(200)
+    await expectHiddenFrom(OTHER, dead)
+    expect((await request(OWNER, 'GET', `/v1/jobs/${dead}`)).statusCode).toBe(200)
   })
 })

@@ -3,6 +3,7 @@ import { nuid } from '@nats-io/nats-core'
 import { JobHeader, type SluiceError } from '@sluice/core'
 import { toQueueError } from './job-publisher.ts'
 import { IdempotencyConflictError } from './request-errors.ts'
+import { scopedJobId } from './scoped-job-id.ts'
 import type { QueueServices } from './plugins/queue-plugin.ts'
 
 /** The result of storing a job. */
@@ -27,7 +28,8 @@ const encoder = new TextEncoder()
 /**
  * Stores one job with one durable publish and counts it in the metrics (a refusal is counted where it is
  * answered, by the error handler). A missing id gets a fresh NUID, which also de-duplicates the ingress's
- * own retries. Queue errors come back as `refused`.
+ * own retries; a caller's id (its Idempotency-Key) is scoped to its `owner` (see scopedJobId). Queue errors
+ * come back as `refused`.
  */
 export async function acceptJob(
   queue: QueueServices,
@@ -38,7 +40,7 @@ export async function acceptJob(
   const known = queue.publisher.refusal()
   if (known) return { refused: known }
   try {
-    const id = job.id ?? nuid.next()
+    const id = job.id === undefined ? nuid.next() : scopedJobId(job.id, job.owner)
     const queuedAt = new Date().toISOString()
     const body = JSON.stringify(job.payload)
     // Only a caller-chosen id can be reused; a fresh NUID needs no fingerprint.
@@ -68,7 +70,8 @@ export async function acceptJob(
 
 /**
  * Who submitted what: a digest of the API key's label (empty without keys), the type and the payload. A
- * repeat of the same submission matches; the same id from another key, or with another type or payload, does not.
+ * repeat of the same submission matches; the same id with another type or payload does not, nor from another
+ * key (which scopedJobId leaves only to a job stored while keys were off).
  */
 function fingerprintOf(owner: string | undefined, type: string, body: string): string {
   return createHash('sha256')

@@ -55,14 +55,14 @@ export class DeadLetterTooLargeError extends DeadLetterRefusal {
 }
 
 /**
- * An Idempotency-Key that is already queued for another job: another API key's, or another type or
- * payload. Answering it as a duplicate would drop this job silently.
+ * An Idempotency-Key that is already queued for another job: another type or payload (with API keys on,
+ * each key's ids are its own, see scopedJobId). Answering it as a duplicate would drop this job silently.
  */
 export class IdempotencyConflictError extends SluiceError {
   static readonly code = 'SLUICE_IDEMPOTENCY_CONFLICT'
 
   constructor(id: string) {
-    super(IdempotencyConflictError.code, `job ${id} is already queued with another type, payload or API key; use another Idempotency-Key`)
+    super(IdempotencyConflictError.code, `job ${id} is already queued with another type or payload; use another Idempotency-Key`)
   }
 }
 
