@@ -29,7 +29,7 @@ export const JOB_TYPE_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/
 
 /** A job as the worker sees it. */
 export interface Job {
-  /** Unique id (the Idempotency-Key when the client gave one). */
+  /** Unique id (from the Idempotency-Key when the client gave one: with API keys on, scoped to the key). */
   readonly id: string
   /** Handler name. */
   readonly type: string

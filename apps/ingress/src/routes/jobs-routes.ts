@@ -180,7 +180,7 @@ async function submitRoute(app: FastifyInstance, jobTypes: JobTypes | undefined)
               type: 'string',
               pattern: JOB_ID_PATTERN.source,
               description:
-                'Becomes the job id; a repeat of the same job (same type, payload and API key) inside the duplicate window enqueues nothing and returns the same id; the id queued for another job is 409.',
+                "Becomes the job id: the key itself, or with API keys on `<label>-<key>` (each API key's Idempotency-Keys are its own; use the `id` answered). A repeat of the same job (same type and payload) inside the duplicate window enqueues nothing and returns the same id; the id queued for another job is 409.",
             },
           },
         },
