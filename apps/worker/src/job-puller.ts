@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream'
 import type { Logger } from 'pino'
-import { BoundedSlots } from './bounded-slots.ts'
+import { BoundedSlots } from '@sluice/core'
 
 /** Options of {@link JobPuller}. */
 export interface JobPullerOptions {

@@ -63,3 +63,5 @@ export {
   workerConsumerConfig,
 } from './topology/queue-topology.ts'
 export { loadConfigOrExit, startOrExit, stopOnSignals } from './startup.ts'
+export { BoundedSlots } from './bounded-slots.ts'
+export { SIGNATURE_HEADER, signatureHeaders, TIMESTAMP_HEADER } from './http/request-signature.ts'

@@ -1,9 +1,7 @@
-import { SluiceError } from '@sluice/core'
-import { BoundedSlots } from '../bounded-slots.ts'
+import { BoundedSlots, signatureHeaders, SluiceError } from '@sluice/core'
 import { PermanentJobError, RetryLaterError, UnusableResultError } from '../handlers/job-errors.ts'
 import type { JobContext, JobHandler } from '../handlers/job-handler.ts'
 import { retryAfterMs } from './retry-after.ts'
-import { signatureHeaders } from './request-signature.ts'
 
 /** How the worker talks to every endpoint (the WORKER_HTTP_* settings). */
 export interface PushOptions {

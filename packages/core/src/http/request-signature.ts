@@ -6,8 +6,8 @@ export const TIMESTAMP_HEADER = 'Sluice-Timestamp'
 export const SIGNATURE_HEADER = 'Sluice-Signature'
 
 /**
- * The signing headers of an HTTP push request: `v1=` and the hex HMAC-SHA256, keyed with the shared
- * secret, of the timestamp, a `.` and the body as sent. The endpoint recomputes it over the raw body and
+ * The signing headers of a request Sluice sends out (an HTTP push of a job, a job's callback): `v1=` and
+ * the hex HMAC-SHA256, keyed with the shared secret, of the timestamp, a `.` and the body as sent. The receiver recomputes it over the raw body and
  * refuses a stale timestamp, so a captured request cannot be replayed later.
  */
 export function signatureHeaders(secret: string, body: Uint8Array, nowMs: number): Record<string, string> {

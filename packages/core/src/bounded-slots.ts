@@ -1,6 +1,6 @@
 /**
  * A counting semaphore: at most `size` holders at once. The worker takes a slot before it starts a job,
- * which is what bounds jobs in progress per process.
+ * which is what bounds jobs in progress per process; HTTP push and job callbacks bound their requests so.
  */
 export class BoundedSlots {
   readonly #size: number
