@@ -24,10 +24,29 @@ export class BoundedSlots {
     return true
   }
 
-  /** Resolves once a slot is held. */
-  async acquire(): Promise<void> {
+  /**
+   * Resolves once a slot is held. With a `signal`, rejects with its reason, holding no slot, if it aborts
+   * first (a job cancelled, a process closing while it waits).
+   */
+  async acquire(signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted()
     if (this.tryAcquire()) return
-    await new Promise<void>((resolve) => this.#waiters.push(resolve))
+    const waiting = new Promise<void>((resolve) => this.#waiters.push(resolve))
+    if (!signal) return waiting
+    let onAbort: (() => void) | undefined
+    const aborted = new Promise<never>((_resolve, reject) => {
+      onAbort = () => reject(signal.reason)
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
+    try {
+      await Promise.race([waiting, aborted])
+    } catch (error) {
+      // The slot still comes, later: hand it straight back.
+      void waiting.then(() => this.release())
+      throw error
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort)
+    }
   }
 
   /** Gives a slot back, handing it straight to the next waiter if there is one. */

@@ -49,7 +49,7 @@ export class PushEndpoint {
 
   /** Sends the job and resolves with its result (undefined for none), or throws what the answer means. */
   async push(context: JobContext): Promise<unknown> {
-    await acquireUnlessAborted(this.#slots, context.signal)
+    await this.#slots.acquire(context.signal)
     try {
       return await this.#send(context)
     } finally {
@@ -121,25 +121,6 @@ export class PushFailedError extends SluiceError {
 
   constructor(message: string, options?: ErrorOptions) {
     super(PushFailedError.code, message, options)
-  }
-}
-
-async function acquireUnlessAborted(slots: BoundedSlots, signal: AbortSignal): Promise<void> {
-  signal.throwIfAborted()
-  const acquired = slots.acquire()
-  let onAbort: (() => void) | undefined
-  const aborted = new Promise<void>((_resolve, reject) => {
-    onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-  try {
-    await Promise.race([acquired, aborted])
-  } catch (error) {
-    // The slot still comes, later: hand it straight back.
-    void acquired.then(() => slots.release())
-    throw error
-  } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort)
   }
 }
 
