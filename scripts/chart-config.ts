@@ -22,6 +22,7 @@ export const chartSetSettings: Readonly<Record<string, string>> = {
   JOB_TYPES_FILE: 'your own images (docs/your-own-jobs.md); the chart does not mount one yet',
   WORKER_HANDLERS_MODULE: 'your own worker image (docs/your-own-jobs.md)',
   WORKER_HTTP_SIGNING_SECRET: 'a Secret of your own (docs/your-own-jobs.md); the chart does not set one yet',
+  JOB_CALLBACK_SIGNING_SECRET: 'a Secret of your own (docs/api.md); the chart does not set one yet',
   HOST: "the pods' ports",
   PORT: "the pods' ports",
   INGRESS_OPS_PORT: "the pods' ports",

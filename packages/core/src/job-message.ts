@@ -13,6 +13,8 @@ export const JobHeader = {
   fingerprint: 'Sluice-Fingerprint',
   /** The label of the API key that submitted the job (never the key): with keys on, only it or an admin key reads or cancels the job. */
   owner: 'Sluice-Owner',
+  /** Where the job's final state is POSTed (the submission's `callbackUrl`), checked against JOB_CALLBACK_ALLOWED_URLS. */
+  callbackUrl: 'Sluice-Callback-Url',
 } as const
 
 /** The longest job id (and Idempotency-Key), in characters. */
@@ -39,19 +41,30 @@ export interface Job {
   readonly payload: Uint8Array
   /** The label of the API key that submitted it (`JobHeader.owner`); absent without API keys. */
   readonly owner?: string
+  /** Where its final state is sent (`JobHeader.callbackUrl`); absent when the submission named none. */
+  readonly callbackUrl?: string
 }
 
 /**
  * Headers for a job message. `dedupeId` (JetStream's `Nats-Msg-Id`) is the job id, except for a redrive
  * from the dead letters, which must not be taken for a duplicate of the original submission.
  */
-export function jobHeaders(id: string, type: string, queuedAt: string, dedupeId: string = id, fingerprint?: string, owner?: string): MsgHdrs {
+export function jobHeaders(
+  id: string,
+  type: string,
+  queuedAt: string,
+  dedupeId: string = id,
+  fingerprint?: string,
+  owner?: string,
+  callbackUrl?: string,
+): MsgHdrs {
   const h = headers()
   h.set(JobHeader.id, dedupeId)
   h.set(JobHeader.type, type)
   h.set(JobHeader.queuedAt, queuedAt)
   if (fingerprint !== undefined) h.set(JobHeader.fingerprint, fingerprint)
   if (owner !== undefined) h.set(JobHeader.owner, owner)
+  if (callbackUrl !== undefined) h.set(JobHeader.callbackUrl, callbackUrl)
   return h
 }
 
@@ -59,12 +72,14 @@ export function jobHeaders(id: string, type: string, queuedAt: string, dedupeId:
 export function readJob(subject: string, subjectPrefix: string, h: MsgHdrs | undefined, data: Uint8Array): Job {
   const id = jobIdFromSubject(subject, subjectPrefix)
   const owner = h?.get(JobHeader.owner)
+  const callbackUrl = h?.get(JobHeader.callbackUrl)
   return {
     id,
     type: h?.get(JobHeader.type) ?? '',
     queuedAt: h?.get(JobHeader.queuedAt) ?? '',
     payload: data,
     ...(owner ? { owner } : {}),
+    ...(callbackUrl ? { callbackUrl } : {}),
   }
 }
 

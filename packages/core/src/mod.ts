@@ -64,4 +64,7 @@ export {
 } from './topology/queue-topology.ts'
 export { loadConfigOrExit, startOrExit, stopOnSignals } from './startup.ts'
 export { BoundedSlots } from './bounded-slots.ts'
+export { CallbackHeader, callbackOptions, CallbackSender } from './callbacks/callback-sender.ts'
+export type { CallbackOptions, CallbackOutcome } from './callbacks/callback-sender.ts'
+export { CALLBACK_URL_MAX_LENGTH, CallbackUrls, shownUrl } from './callbacks/callback-urls.ts'
 export { SIGNATURE_HEADER, signatureHeaders, TIMESTAMP_HEADER } from './http/request-signature.ts'

@@ -132,6 +132,49 @@ export const queueSettings = {
     unit: 'path',
     doc: 'JSON file of the job types handled, each with an optional JSON Schema for its payload (docs/your-own-jobs.md). Set: the ingress refuses other types and payloads that break their schema (400), and workers check payloads too. Unset: any type is queued.',
   }),
+  callbackAllowedUrls: text('JOB_CALLBACK_ALLOWED_URLS', {
+    default: '',
+    pattern: /^(https?:\/\/[^\s,]+(,https?:\/\/[^\s,]+)*)?$/,
+    hint: 'a comma-separated list of http:// or https:// URL prefixes',
+    unit: 'url prefix list',
+    doc: "Job callbacks: the URL prefixes a job's `callbackUrl` may start with (`https://hooks.example.com/sluice/`, comma-separated); others are refused with 400. Empty: callbacks are off and `callbackUrl` is refused.",
+  }),
+  callbackSigningSecret: optionalText('JOB_CALLBACK_SIGNING_SECRET', {
+    secret: true,
+    doc: 'Job callbacks: when set, each carries `Sluice-Timestamp` and `Sluice-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`, as HTTP push does.',
+  }),
+  callbackTimeoutMs: integer('JOB_CALLBACK_TIMEOUT_MS', {
+    default: 10_000,
+    min: 100,
+    max: 120_000,
+    unit: 'ms',
+    doc: "Job callbacks: longest wait for one request's answer; then it counts as failed and is retried.",
+  }),
+  callbackAttempts: integer('JOB_CALLBACK_ATTEMPTS', {
+    default: 5,
+    min: 1,
+    max: 20,
+    doc: 'Job callbacks: requests per callback at most (a 5xx, 408, 429, no connection or no answer in time is retried); then it is given up.',
+  }),
+  callbackRetryBackoffMs: integerList('JOB_CALLBACK_RETRY_BACKOFF_MS', {
+    default: [1000, 5000, 30_000, 60_000],
+    min: 0,
+    max: 600_000,
+    unit: 'ms list',
+    doc: 'Job callbacks: delay before retry n (the last value repeats).',
+  }),
+  callbackConcurrency: integer('JOB_CALLBACK_CONCURRENCY', {
+    default: 16,
+    min: 1,
+    max: 1000,
+    doc: 'Job callbacks: requests in flight at once per process (ingress or worker).',
+  }),
+  callbackMaxPending: integer('JOB_CALLBACK_MAX_PENDING', {
+    default: 1000,
+    min: 1,
+    max: 100_000,
+    doc: 'Job callbacks held per process (in flight, waiting for a request slot or for a retry); a callback past it is dropped, logged and counted.',
+  }),
 } satisfies SettingGroup
 
 /** The HTTP front door. */
