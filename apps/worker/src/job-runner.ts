@@ -1,4 +1,4 @@
-import { readJob, type Job, type JobStatus, type JobStatusStore, type JobTypes, type QueueConfig } from '@sluice/core'
+import { readJob, type CallbackSender, type Job, type JobStatus, type JobStatusStore, type JobTypes, type QueueConfig } from '@sluice/core'
 import type { Logger } from 'pino'
 import type { DeadLetterPublisher } from './dead-letters.ts'
 import { errorText } from './dead-letters.ts'
@@ -23,6 +23,8 @@ export interface JobRunnerDependencies {
   readonly resultMaxBytes: number
   readonly statusStore: JobStatusStore
   readonly deadLetters: DeadLetterPublisher
+  /** Sends a job's final state to its callback URL, in the background. */
+  readonly callbacks: CallbackSender
   readonly metrics: WorkerMetrics
   readonly logger: Logger
   /** Connections lost so far (see NatsHandle.disconnects). */
@@ -75,7 +77,7 @@ export class JobRunner {
     if (problem) return this.#deadLetter(running, job, attempt, `payload${problem.path} ${problem.message} (the schema of job type "${job.type}")`, context)
 
     if (running.cancelled) return this.#endCancelled(running, job, context)
-    let runningRecorded: Promise<void> | undefined
+    let runningRecorded: Promise<unknown> | undefined
     running.started((progress) => {
       const status: JobStatus = {
         id: job.id,
@@ -116,8 +118,9 @@ export class JobRunner {
     }
     if (running.outcome) return 'abandoned'
     const finishedAt = isoTime(Date.now())
-    await this.#record(
+    await this.#recordFinal(
       running,
+      job,
       {
         id: job.id,
         type: job.type,
@@ -163,7 +166,7 @@ export class JobRunner {
     }
     context.logger.error({ error, attempts: attempt }, 'job dead-lettered')
     const now = isoTime(Date.now())
-    await this.#record(running, { ...baseStatus(job, attempt), state: 'dead', error, finishedAt: now, updatedAt: now }, context)
+    await this.#recordFinal(running, job, { ...baseStatus(job, attempt), state: 'dead', error, finishedAt: now, updatedAt: now }, context)
     if (!running.terminate(error)) return 'abandoned'
     this.#deps.metrics.countOutcome(this.#typeLabel(job), 'dead')
     return 'dead'
@@ -182,18 +185,34 @@ export class JobRunner {
     return 'returned'
   }
 
+  // A final state (succeeded, dead), then the job's callback, sent only by the write that recorded the final
+  // state: the compare-and-set lets one writer win (this worker, a late copy, or a cancel recorded first,
+  // whose ingress sends the callback), so the receiver hears one final state, the one the API shows. The
+  // callback goes out before the message is answered and without waiting: it never holds up the job.
+  async #recordFinal(running: JobAttempt, job: Job, status: JobStatus, context: JobContext): Promise<void> {
+    const recorded = await this.#record(running, status, context, job.callbackUrl !== undefined)
+    if (job.callbackUrl === undefined) return
+    if (recorded === 'recorded') this.#deps.callbacks.send(job.callbackUrl, status)
+    else if (recorded === 'failed') this.#deps.callbacks.notSent(status.id, 'its final state could not be recorded')
+  }
+
   // States are a convenience for clients; a failed write must never fail or block the job itself.
   // The common case, a first delivery succeeding while the server still counts it as ours, is one plain
   // write. Every other write checks that it moves the recorded state forward: a late copy of the job must
-  // not turn another worker's `succeeded` back into `running` or `failed`.
-  async #record(running: JobAttempt, status: JobStatus, context: JobContext): Promise<void> {
+  // not turn another worker's `succeeded` back into `running` or `failed`. So does a final state whose
+  // callback depends on it (`compareAndSet`), so that a cancel recorded first is never overwritten.
+  async #record(running: JobAttempt, status: JobStatus, context: JobContext, compareAndSet = false): Promise<'recorded' | 'superseded' | 'failed'> {
     try {
-      if (status.state === 'succeeded' && !running.mayHaveCopy(this.#deps.disconnects())) return await this.#deps.statusStore.put(status)
-      if (!(await this.#deps.statusStore.advance(status))) {
-        context.logger.warn({ state: status.state }, 'job state not recorded: a later copy of this job already recorded a newer one')
+      if (status.state === 'succeeded' && !compareAndSet && !running.mayHaveCopy(this.#deps.disconnects())) {
+        await this.#deps.statusStore.put(status)
+        return 'recorded'
       }
+      if (await this.#deps.statusStore.advance(status)) return 'recorded'
+      context.logger.warn({ state: status.state }, 'job state not recorded: a later copy of this job already recorded a newer one')
+      return 'superseded'
     } catch (error) {
       context.logger.warn({ err: error, state: status.state }, 'job state not recorded')
+      return 'failed'
     }
   }
 

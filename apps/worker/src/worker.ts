@@ -2,6 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { jetstream, type JsMsg } from '@nats-io/jetstream'
 import {
   applyWorkerConsumer,
+  callbackOptions,
+  CallbackSender,
   JobHeader,
   JobStatusStore,
   PipelinedPublisher,
@@ -54,6 +56,7 @@ export class Worker {
   readonly #deps: WorkerDependencies
   readonly #running = new Set<JobAttempt>()
   readonly #cancels: JobCancels
+  readonly #callbacks: CallbackSender
   #puller: JobPuller | undefined
   #ops: OpsServer | undefined
   #sweeper: NodeJS.Timeout | undefined
@@ -65,6 +68,7 @@ export class Worker {
     this.#deps = deps
     this.metrics = createWorkerMetrics(() => this.#running.size)
     this.#cancels = new JobCancels(deps.config.queue, this.#running)
+    this.#callbacks = new CallbackSender(callbackOptions(deps.config.queue), deps.logger, this.metrics.registry, 'worker')
   }
 
   /** Starts the health port, waits for the queue, ensures the consumer and starts pulling. */
@@ -107,6 +111,7 @@ export class Worker {
       resultMaxBytes: config.worker.resultMaxBytes,
       statusStore,
       deadLetters,
+      callbacks: this.#callbacks,
       metrics: this.metrics,
       logger,
       disconnects: nats.disconnects,
@@ -152,6 +157,7 @@ export class Worker {
 
   async #drain(): Promise<void> {
     const { config, logger } = this.#deps
+    const drainUntil = Date.now() + config.worker.drainMs
     this.#stopping = true
     logger.info({ inProgress: this.#running.size, drainMs: config.worker.drainMs }, 'worker draining')
     try {
@@ -172,6 +178,8 @@ export class Worker {
     }
     clearInterval(this.#sweeper)
     this.#cancels.close()
+    // Callbacks of the jobs that finished get what is left of the drain; those still held then are dropped.
+    await this.#callbacks.close(Math.max(0, drainUntil - Date.now()))
     this.#publisher?.close()
     try {
       await this.#ops?.close()
