@@ -34,7 +34,7 @@ const encoder = new TextEncoder()
 export async function acceptJob(
   queue: QueueServices,
   route: string,
-  job: { id?: string | undefined; type: string; payload: unknown; owner?: string | undefined },
+  job: { id?: string | undefined; type: string; payload: unknown; owner?: string | undefined; callbackUrl?: string | undefined },
 ): Promise<AcceptOutcome> {
   // Shedding stays cheap: a refusal known in advance costs no id, timestamp or encoding.
   const known = queue.publisher.refusal()
@@ -53,6 +53,7 @@ export async function acceptJob(
       payload: encoder.encode(body),
       ...(fingerprint ? { fingerprint } : {}),
       ...(job.owner === undefined ? {} : { owner: job.owner }),
+      ...(job.callbackUrl === undefined ? {} : { callbackUrl: job.callbackUrl }),
     })
     queue.metrics.publishSeconds.observe((performance.now() - started) / 1000)
     if (ack.duplicate) {

@@ -1,6 +1,16 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import rateLimit, { normalizeIP } from '@fastify/rate-limit'
-import { JOB_ID_MAX_LENGTH, JobStatusStore, loadJobTypes, startOpsServer, type IngressConfig, type NatsHandle, type OpsServer } from '@sluice/core'
+import {
+  callbackOptions,
+  CallbackSender,
+  JOB_ID_MAX_LENGTH,
+  JobStatusStore,
+  loadJobTypes,
+  startOpsServer,
+  type IngressConfig,
+  type NatsHandle,
+  type OpsServer,
+} from '@sluice/core'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { ApiKeyRing } from './auth/api-key-ring.ts'
@@ -59,6 +69,8 @@ const IPV6_CLIENT_PREFIX = 64
 const TIMEOUT_CHECK_INTERVAL_MS = 1000
 // Management calls (stream and consumer info, job lookups) get their own short bound.
 const MANAGEMENT_TIMEOUT_MS = 2000
+// Left of INGRESS_DRAIN_MS, after the callbacks' last chance, for closing the ops server and NATS.
+const CLOSE_AFTER_CALLBACKS_MS = 1000
 
 /** Builds the ingress app. The streams must already exist (see `applyQueueStreams`). */
 export async function buildIngress({ config, nats, logger }: IngressDependencies): Promise<Ingress> {
@@ -70,7 +82,9 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
     isConnected: nats.isConnected,
   })
   let draining = false
+  let drainUntil = 0
   const metrics = createIngressMetrics(() => publisher.inflight)
+  const callbacks = new CallbackSender(callbackOptions(config.queue), logger, metrics.registry, 'ingress')
   const services: QueueServices = {
     config,
     publisher,
@@ -79,6 +93,7 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
     jsm,
     nc: nats.nc,
     metrics,
+    callbacks,
     isConnected: nats.isConnected,
     isDraining: () => draining,
   }
@@ -144,6 +159,8 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
     done()
   })
   app.addHook('onClose', async () => publisher.close())
+  // The callbacks of jobs cancelled here get what the drain leaves them; those still held then are dropped.
+  app.addHook('onClose', async () => callbacks.close(Math.max(0, drainUntil - CLOSE_AFTER_CALLBACKS_MS - Date.now())))
   await registerOpenApiDocument(app, { apiKeys: config.ingress.auth === 'api-key', rateLimit: config.ingress.rateLimitPerSecond > 0 })
   await app.register(queuePlugin, { services })
   await app.register(errorHandlerPlugin, { retryAfterSeconds: config.ingress.retryAfterSeconds })
@@ -179,6 +196,7 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
     app,
     startDraining() {
       draining = true
+      drainUntil = Date.now() + config.ingress.drainMs
     },
     readinessProblems: () => readinessProblems(services, keyRing),
     reloadApiKeys: () => keyRing && reloadApiKeys(keyRing, app.log),

@@ -1,3 +1,4 @@
+import type { StoredMsg } from '@nats-io/jetstream'
 import { cancelSubject, FINAL_STATES, isJetStreamError, JetStreamCode, JobHeader, jobSubject, type JobStatus, type SluiceError } from '@sluice/core'
 import type { KeyEntry } from './auth/api-key-ring.ts'
 import { findJobStatus, mayAccessJob } from './job-lookup.ts'
@@ -15,6 +16,7 @@ const CANCEL_ROUNDS = 3
  * 3. the cancel is announced on a core NATS subject (`cancelSubject`): the worker running it aborts the
  *    handler's signal and ends the attempt without a retry. A worker that misses the announcement (its
  *    connection was down) lets the handler run to its end; the deleted message still rules out a retry.
+ * The request that recorded `cancelled` then sends the job's callback, if it has one (a repeat does not).
  * Resolves the `cancelled` state, or the refusal: no such job (or another API key's, see `mayAccessJob`), or
  * one that already ended.
  */
@@ -23,6 +25,8 @@ export async function cancelJob(queue: QueueServices, id: string, apiKey?: KeyEn
     const current = await findJobStatus(queue, id)
     if (!current || !mayAccessJob(current, apiKey)) return new JobNotFoundError(id)
     if (FINAL_STATES.has(current.state) && current.state !== 'cancelled') return new JobFinishedError(id, current.state)
+    // Read before `cancelled` is recorded: a worker may end the job after that and its message go.
+    const stored = await storedSubmission(queue, id, current.queuedAt)
     let cancelled = current
     if (current.state !== 'cancelled') {
       const now = new Date().toISOString()
@@ -35,23 +39,27 @@ export async function cancelJob(queue: QueueServices, id: string, apiKey?: KeyEn
       }
     }
     // Again for a job cancelled before: the earlier cancel may have failed after recording its state.
-    await deleteQueuedMessage(queue, id, current.queuedAt)
+    if (stored) await deleteQueuedMessage(queue, stored)
     // The submission's queue time rides along: a worker must not cancel a later submission of the id.
     queue.nc.publish(cancelSubject(queue.config.queue, id), cancelled.queuedAt)
+    const callbackUrl = stored?.header.get(JobHeader.callbackUrl)
+    if (cancelled !== current && callbackUrl) queue.callbacks.send(callbackUrl, cancelled)
     return cancelled
   }
 }
 
 // Only the cancelled submission's message: a resubmission of the id after it is another job.
-async function deleteQueuedMessage(queue: QueueServices, id: string, queuedAt: string): Promise<void> {
-  const { stream } = queue.config.queue
-  const stored = await queue.jsm.streams.getMessage(stream, { last_by_subj: jobSubject(queue.config.queue, id) })
-  if (!stored) return
+async function storedSubmission(queue: QueueServices, id: string, queuedAt: string): Promise<StoredMsg | undefined> {
+  const stored = await queue.jsm.streams.getMessage(queue.config.queue.stream, { last_by_subj: jobSubject(queue.config.queue, id) })
+  if (!stored) return undefined
   const storedQueuedAt = stored.header.get(JobHeader.queuedAt) || stored.time.toISOString()
-  if (storedQueuedAt !== queuedAt) return
+  return storedQueuedAt === queuedAt ? stored : undefined
+}
+
+async function deleteQueuedMessage(queue: QueueServices, stored: StoredMsg): Promise<void> {
   // Acknowledged in between: WorkQueue retention removed it already, which is just as good.
   try {
-    await queue.jsm.streams.deleteMessage(stream, stored.seq, false)
+    await queue.jsm.streams.deleteMessage(queue.config.queue.stream, stored.seq, false)
   } catch (error) {
     if (!isJetStreamError(error, JetStreamCode.StreamMessageDeleteFailed)) throw error
   }

@@ -35,6 +35,8 @@ export interface OutgoingJob {
   readonly fingerprint?: string
   /** The label of the API key that submitted it (see `JobHeader.owner`). */
   readonly owner?: string
+  /** Where its final state is sent (see `JobHeader.callbackUrl`). */
+  readonly callbackUrl?: string
 }
 
 /** Bounds of the publisher. */
@@ -111,7 +113,7 @@ export class JobPublisher {
       const ack = await this.#pipeline.publish(
         jobSubject(this.#queue, job.id),
         job.payload,
-        jobHeaders(job.id, job.type, job.queuedAt, job.dedupeId, job.fingerprint, job.owner),
+        jobHeaders(job.id, job.type, job.queuedAt, job.dedupeId, job.fingerprint, job.owner, job.callbackUrl),
       )
       if (probe) this.#fullError = undefined
       return ack

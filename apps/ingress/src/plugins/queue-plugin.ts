@@ -1,6 +1,6 @@
 import type { JetStreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
-import type { IngressConfig, JobStatusStore } from '@sluice/core'
+import type { CallbackSender, IngressConfig, JobStatusStore } from '@sluice/core'
 import fp from 'fastify-plugin'
 import type { IngressMetrics } from '../ingress-metrics.ts'
 import type { JobPublisher } from '../job-publisher.ts'
@@ -16,6 +16,8 @@ export interface QueueServices {
   /** For core NATS messages (a job's cancel, announced to the workers). */
   readonly nc: NatsConnection
   readonly metrics: IngressMetrics
+  /** Sends the final state of a job this ingress cancelled to its callback URL. */
+  readonly callbacks: CallbackSender
   readonly isConnected: () => boolean
   /** True once SIGTERM began: `/readyz` fails so the load balancer stops sending new requests. */
   readonly isDraining: () => boolean

@@ -1,15 +1,16 @@
-import { JOB_ID_PATTERN, JOB_TYPE_PATTERN, type JobTypes, QueueUnavailableError } from '@sluice/core'
+import { CALLBACK_URL_MAX_LENGTH, JOB_ID_PATTERN, JOB_TYPE_PATTERN, type JobTypes, QueueUnavailableError } from '@sluice/core'
 import type { FastifyInstance } from 'fastify'
 import { acceptJob } from '../accept-job.ts'
 import { cancelJob } from '../job-cancel.ts'
 import { JobEventStreams } from '../job-events.ts'
 import { findJobStatus, mayAccessJob } from '../job-lookup.ts'
 import { jobTypeRefusal } from '../job-type-check.ts'
-import { JobNotFoundError, TooManyWatchesError } from '../request-errors.ts'
+import { InvalidRequestError, JobNotFoundError, TooManyWatchesError } from '../request-errors.ts'
 
 interface SubmitBody {
   type: string
   payload: unknown
+  callbackUrl?: string
 }
 
 const problemRef = { $ref: 'Problem#' }
@@ -165,6 +166,15 @@ export async function jobsRoutes(app: FastifyInstance, { jobTypes }: { jobTypes:
 // default) is a 415; the other job routes keep the framework's parsers, as every route does.
 async function submitRoute(app: FastifyInstance, jobTypes: JobTypes | undefined): Promise<void> {
   app.removeContentTypeParser('text/plain')
+  // Offered only where JOB_CALLBACK_ALLOWED_URLS allows some URLs: elsewhere it is an unknown field (400).
+  const callbackUrls = app.queue.callbacks.urls
+  const callbackUrl = {
+    type: 'string',
+    maxLength: CALLBACK_URL_MAX_LENGTH,
+    pattern: callbackUrls.pattern,
+    description:
+      "Called once with the job's final state (succeeded, dead or cancelled): a POST of the state as `GET /v1/jobs/<id>` answers it, signed when JOB_CALLBACK_SIGNING_SECRET is set, retried JOB_CALLBACK_ATTEMPTS times at most. It must start with a URL prefix JOB_CALLBACK_ALLOWED_URLS lists (this pattern), and stay under it once parsed (no dot segments climbing out).",
+  }
 
   app.post<{ Body: SubmitBody; Headers: { 'idempotency-key'?: string } }>(
     '/v1/jobs',
@@ -191,6 +201,7 @@ async function submitRoute(app: FastifyInstance, jobTypes: JobTypes | undefined)
           properties: {
             type: { type: 'string', pattern: JOB_TYPE_PATTERN.source, description: 'Handler name; with JOB_TYPES_FILE set, one it lists' },
             payload: { description: "Any JSON value, handed to the handler as is; with JOB_TYPES_FILE set, it must fit its type's schema" },
+            ...(callbackUrls.enabled ? { callbackUrl } : {}),
           },
         },
         response: { 202: acceptedSchema, 400: problemRef, 409: problemRef, 413: problemRef, 415: problemRef, 429: problemRef, 503: problemRef },
@@ -199,11 +210,14 @@ async function submitRoute(app: FastifyInstance, jobTypes: JobTypes | undefined)
     async (request, reply) => {
       const invalid = jobTypeRefusal(jobTypes, request.body.type, request.body.payload)
       if (invalid) return reply.send(invalid)
+      const callback = request.body.callbackUrl === undefined ? undefined : callbackUrls.check(request.body.callbackUrl)
+      if (callback?.refused !== undefined) return reply.send(new InvalidRequestError(`callbackUrl: ${callback.refused}`))
       const { accepted, refused } = await acceptJob(app.queue, 'jobs', {
         id: request.headers['idempotency-key'],
         type: request.body.type,
         payload: request.body.payload,
         owner: request.apiKey?.label,
+        callbackUrl: callback?.url,
       })
       if (refused) return reply.send(refused)
       return reply.code(202).header('location', `/v1/jobs/${accepted.id}`).send(accepted)
