@@ -239,6 +239,8 @@ class Worker:
         }
         if job.get("owner"):
             headers["Sluice-Owner"] = job["owner"]
+        if msg.headers and msg.headers.get("Sluice-Callback-Url"):
+            headers["Sluice-Callback-Url"] = msg.headers["Sluice-Callback-Url"]
         try:
             await self.js.publish(f"{s.dlq_subject_prefix}.{job['id']}", msg.data, headers=headers)
         except Exception as publish_error:  # noqa: BLE001

@@ -141,7 +141,7 @@ describe('job callbacks', () => {
     expect(received.get(path)).toHaveLength(1)
   })
 
-  it('job callbacks - a job that goes dead calls back with its error', async () => {
+  it('job callbacks - a job that goes dead calls back with its error, and again when it is redriven and ends again', async () => {
     const path = '/hooks/ok/dead-1'
     // No user_id: the handler throws on both attempts (QUEUE_MAX_DELIVER=2).
     const id = await submitted({ type: 'user', payload: {}, callbackUrl: `${base}${path}` })
@@ -152,6 +152,15 @@ describe('job callbacks', () => {
     expect(status).toMatchObject({ state: 'dead', attempts: 2, error: 'payload.user_id must be a string' })
     expect(request!.headers['sluice-job-state']).toBe('dead')
     expect(received.get(path)).toHaveLength(1)
+
+    // The dead letter keeps the callback: the redriven job (it fails again) reports its own end.
+    expect((await fetch(`${ingress.baseUrl}/v1/dead-letters/${id}/redrive`, { method: 'POST' })).status).toBe(202)
+    const [, again] = await requestsTo(path, 2)
+    expectSigned(again!)
+    const redriven = JSON.parse(again!.body) as Record<string, unknown>
+    expect(redriven).toMatchObject({ id, state: 'dead', attempts: 2 })
+    expect(Date.parse(String(redriven.queuedAt))).toBeGreaterThan(Date.parse(String(status.queuedAt)))
+    expect(redriven).toEqual(await stateOf(id))
   })
 
   it('job callbacks - a receiver answering 503 twice then 200 is retried with backoff and gets the callback once', async () => {

@@ -54,5 +54,7 @@ function deadLetterHeaders(job: Job, dedupeId: string, error: string, attempts: 
   h.set(JobHeader.deadAt, new Date().toISOString())
   // A redrive gives the job back to the key that submitted it.
   if (job.owner !== undefined) h.set(JobHeader.owner, job.owner)
+  // So does its callback: the redriven job calls back when it ends again.
+  if (job.callbackUrl !== undefined) h.set(JobHeader.callbackUrl, job.callbackUrl)
   return h
 }

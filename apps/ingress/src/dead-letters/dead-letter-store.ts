@@ -58,8 +58,18 @@ export class DeadLetterStore {
     // The job stays its submitting key's (JobHeader.owner).
     const owner = stored.header.get(JobHeader.owner)
     const owned = owner ? { owner } : {}
+    // And keeps its callback, which the sender checks against the allow-list of the day.
+    const callbackUrl = stored.header.get(JobHeader.callbackUrl)
     const ack = await this.#publisher
-      .publish({ id, type: letter.type, queuedAt, payload: stored.data, dedupeId: `${id}-redrive-${stored.seq}`, ...owned })
+      .publish({
+        id,
+        type: letter.type,
+        queuedAt,
+        payload: stored.data,
+        dedupeId: `${id}-redrive-${stored.seq}`,
+        ...owned,
+        ...(callbackUrl ? { callbackUrl } : {}),
+      })
       .catch(toQueueError)
     if (ack instanceof SluiceError) return ack
     // Only the redrive whose publish stored the job records it, with the queue time the job carries: a
