@@ -81,4 +81,11 @@ describe.skipIf(skipReason !== undefined)(`openapi schemathesis${skipReason ? ` 
     await check(env, ['--header', `Authorization: Bearer ${KEY}`, '--include-tag', 'jobs'])
     await check(env, ['--header', `Authorization: Bearer ${KEY}`, '--exclude-tag', 'jobs'])
   })
+
+  // With callbacks on, the submission offers `callbackUrl` with the allowed prefixes as its pattern: every
+  // URL the tool makes from it must be taken (202), and every other value refused (400). No worker runs, so
+  // nothing is called back.
+  it('openapi schemathesis - with job callbacks on, callbackUrl is taken exactly as its pattern says', { timeout: RUN_TIMEOUT_MS + 30_000 }, async () => {
+    await check({ ...WATCH_ENV, JOB_CALLBACK_ALLOWED_URLS: 'https://hooks.example.com/sluice/,http://10.0.0.5:8080' }, ['--include-tag', 'jobs'])
+  })
 })
