@@ -211,7 +211,7 @@ async function submitRoute(app: FastifyInstance, jobTypes: JobTypes | undefined)
       const invalid = jobTypeRefusal(jobTypes, request.body.type, request.body.payload)
       if (invalid) return reply.send(invalid)
       const callback = request.body.callbackUrl === undefined ? undefined : callbackUrls.check(request.body.callbackUrl)
-      if (callback?.refused !== undefined) return reply.send(new InvalidRequestError(`callbackUrl: ${callback.refused}`))
+      if (callback?.refused !== undefined) return reply.send(new InvalidRequestError(`body/callbackUrl ${callback.refused}`))
       const { accepted, refused } = await acceptJob(app.queue, 'jobs', {
         id: request.headers['idempotency-key'],
         type: request.body.type,

@@ -39,16 +39,15 @@ export class CallbackUrls {
     return `^(?:${this.prefixes.map(escapeRegExp).join('|')})${URL_TAIL}$`
   }
 
-  /** The URL to call (as given, checked) or why it may not be called. */
+  /** The URL to call (as given, checked) or why it may not be called (a predicate: `callbackUrl <refused>`). */
   check(raw: string): { readonly url: string; readonly refused?: undefined } | { readonly refused: string; readonly url?: undefined } {
-    if (!this.enabled) return { refused: 'job callbacks are off on this server (JOB_CALLBACK_ALLOWED_URLS is empty)' }
-    if (raw.length > CALLBACK_URL_MAX_LENGTH) return { refused: `the callbackUrl is longer than ${CALLBACK_URL_MAX_LENGTH} characters` }
-    if (!new RegExp(this.pattern).test(raw))
-      return { refused: 'the callbackUrl does not start with a URL prefix this server allows (JOB_CALLBACK_ALLOWED_URLS)' }
+    if (!this.enabled) return { refused: 'is refused: job callbacks are off on this server (JOB_CALLBACK_ALLOWED_URLS is empty)' }
+    if (raw.length > CALLBACK_URL_MAX_LENGTH) return { refused: `is longer than ${CALLBACK_URL_MAX_LENGTH} characters` }
+    if (!new RegExp(this.pattern).test(raw)) return { refused: 'does not start with a URL prefix this server allows (JOB_CALLBACK_ALLOWED_URLS)' }
     // Parsed again: `/sluice/../admin` starts with `/sluice/` but goes to `/admin`.
     const href = URL.parse(raw)?.href
     if (href === undefined || !this.prefixes.some((prefix) => href.startsWith(prefix))) {
-      return { refused: 'the callbackUrl leaves the URL prefix it starts with (dot segments)' }
+      return { refused: 'leaves the allowed URL prefix it starts with (dot segments)' }
     }
     return { url: raw }
   }
