@@ -223,6 +223,42 @@ describe('job callbacks', () => {
     expect(Date.parse(String((await stateOf(next)).finishedAt))).toBeLessThan(requests[2]!.at)
   })
 
+  it('job callbacks - past JOB_CALLBACK_MAX_PENDING a callback is dropped and counted; on SIGTERM a held one is dropped within the drain', async () => {
+    // A pair of its own: one callback held at most, and a drain of 2 s.
+    const bounded = queueEnv(nats.url, {
+      ...callbackEnv,
+      JOB_DURATION_MS: '1000',
+      JOB_CALLBACK_MAX_PENDING: '1',
+      JOB_CALLBACK_TIMEOUT_MS: '60000',
+      WORKER_DRAIN_MS: '2000',
+    })
+    const boundedIngress = await startApp('ingress', bounded)
+    const boundedWorker = await startApp('worker', bounded)
+    try {
+      const held = await submitted({ type: 'user', payload: { user_id: 'held' }, callbackUrl: `${base}/hooks/hang/bounded-1` }, boundedIngress.baseUrl)
+      await requestsTo('/hooks/hang/bounded-1', 1)
+      const over = await submitted({ type: 'user', payload: { user_id: 'over' }, callbackUrl: `${base}/hooks/ok/bounded-2` }, boundedIngress.baseUrl)
+      await reaches(over, ['succeeded'], boundedIngress.baseUrl)
+      await boundedWorker.waitForLog(/"jobId":"[^"]+","callbackUrl":"[^"]+\/hooks\/ok\/bounded-2","pending":1,"closing":false,"msg":"job callback dropped/)
+      expect(await counter(boundedWorker, 'sluice_worker_callbacks_total', 'dropped')).toBe(1)
+      expect(received.get('/hooks/ok/bounded-2')).toBeUndefined()
+
+      const stopping = Date.now()
+      boundedWorker.signal('SIGTERM')
+      const exit = await boundedWorker.exited
+      // WORKER_DRAIN_MS (the jobs are done, so the held callback gets all of it), well within its exit bound.
+      expect(exit.code, boundedWorker.logTail(10)).toBe(0)
+      expect(Date.now() - stopping).toBeLessThan(2000 + 5000)
+      expect(boundedWorker.log()).toMatch(
+        /"callbackUrl":"[^"]+\/hooks\/hang\/bounded-1","attempts":1,"msg":"job callback dropped: the process is shutting down"/,
+      )
+      for (const id of [held, over]) expect(await stateOf(id, boundedIngress.baseUrl)).toMatchObject({ state: 'succeeded' })
+    } finally {
+      await boundedWorker.stop()
+      await boundedIngress.stop()
+    }
+  })
+
   it('job callbacks - a callbackUrl outside JOB_CALLBACK_ALLOWED_URLS is refused with 400 problem+json, and nothing is queued', async () => {
     for (const callbackUrl of [
       `${base}/admin`,
