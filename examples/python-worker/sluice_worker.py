@@ -2,18 +2,25 @@
 
 It pulls from the same durable consumer as the TypeScript workers, so both take jobs from one queue, and it
 records job states and dead letters the way they do, so `GET /v1/jobs/<id>` and the dead-letter API show its
-jobs like any others. Configuration comes from the same environment variables as the Sluice apps.
+jobs like any others, and calls a job's callback URL with its final state as they do. Configuration comes from
+the same environment variables as the Sluice apps.
 """
 
 import asyncio
 import base64
 import hashlib
+import hmac
 import json
 import os
 import re
+import secrets
 import sys
+import time
+import urllib.error
+import urllib.request
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Dict, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional
+from urllib.parse import urlsplit
 
 import nats
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -24,6 +31,12 @@ JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 ERROR_MAX_BYTES = 1024
 # Lifetime of one pull request, in s: a pull lost with a server restart is replaced within about this long.
 PULL_EXPIRES_S = 5.0
+# Job callbacks: the longest URL, what may follow an allowed prefix (characters a URL parser keeps as they
+# are), and how long callbacks still held at shutdown get.
+CALLBACK_URL_MAX_LENGTH = 2048
+CALLBACK_URL_TAIL = re.compile(r"^[A-Za-z0-9._~!$&()*+,;=:@/?%#-]*$")
+CALLBACK_DOT_SEGMENT = re.compile(r"(^|/)(\.|%2e){1,2}(/|\?|#|$)", re.IGNORECASE)
+CALLBACK_CLOSE_S = 5.0
 
 
 class PermanentJobError(Exception):
@@ -91,9 +104,62 @@ class Settings:
         self.ack_wait_s = int(get("QUEUE_ACK_WAIT_MS", "30000")) / 1000
         self.concurrency = int(get("WORKER_CONCURRENCY", "4"))
         self.result_max_bytes = int(get("JOB_RESULT_MAX_BYTES", "16384"))
+        allowed = get("JOB_CALLBACK_ALLOWED_URLS", "")
+        self.callback_prefixes = [callback_prefix(url) for url in allowed.split(",")] if allowed else []
+        self.callback_secret = env.get("JOB_CALLBACK_SIGNING_SECRET") or None
+        self.callback_timeout_s = int(get("JOB_CALLBACK_TIMEOUT_MS", "10000")) / 1000
+        self.callback_attempts = int(get("JOB_CALLBACK_ATTEMPTS", "5"))
+        self.callback_backoff_ms = [int(v) for v in get("JOB_CALLBACK_RETRY_BACKOFF_MS", "1000,5000,30000,60000").split(",")]
+        self.callback_concurrency = int(get("JOB_CALLBACK_CONCURRENCY", "16"))
+        self.callback_max_pending = int(get("JOB_CALLBACK_MAX_PENDING", "1000"))
 
     def retry_delay_s(self, attempt: int) -> float:
         return self.backoff_ms[min(attempt, len(self.backoff_ms)) - 1] / 1000
+
+
+def callback_prefix(url: str) -> str:
+    """An allowed prefix as a URL parser writes it: scheme and host in lower case, `/` for an empty path."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or "@" in parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"JOB_CALLBACK_ALLOWED_URLS: {url!r} is not an http(s) URL prefix without credentials, query or fragment")
+    return f"{parts.scheme}://{parts.netloc.lower()}{parts.path or '/'}"
+
+
+def callback_allowed(url: str, prefixes: List[str]) -> bool:
+    """JOB_CALLBACK_ALLOWED_URLS, checked again here: a job published around the ingress may name any URL."""
+    if len(url) > CALLBACK_URL_MAX_LENGTH or CALLBACK_DOT_SEGMENT.search(urlsplit(url).path):
+        return False
+    return any(url.startswith(prefix) and CALLBACK_URL_TAIL.match(url[len(prefix):]) for prefix in prefixes)
+
+
+def shown_url(url: str) -> str:
+    """A URL as logs show it: without credentials, query or fragment, which may hold a token."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}{':' + str(parts.port) if parts.port else ''}{parts.path}"
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    # A callback's body must not go where nobody allowed it: a redirect is an answer like any other.
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_callback_opener = urllib.request.build_opener(_NoRedirects)
+
+
+def post_callback(url: str, body: bytes, headers: Dict[str, str], timeout_s: float) -> int:
+    """One callback request (blocking: run in a thread); the answer's status, or an OSError."""
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with _callback_opener.open(request, timeout=timeout_s) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def state_fields(job: Dict[str, str]) -> Dict[str, str]:
+    """What of a job goes into its states: all but its callback URL, which travels on the message only."""
+    return {key: value for key, value in job.items() if key != "callbackUrl"}
 
 
 def log(message: str, **fields: Any) -> None:
@@ -105,6 +171,7 @@ class Worker:
         self.settings = settings
         self.handlers = handlers
         self.stopping = asyncio.Event()
+        self.callbacks: set = set()
 
     async def run(self) -> None:
         s = self.settings
@@ -114,8 +181,15 @@ class Worker:
         # The consumer is the TypeScript workers' (they create it): bind to it, never define it here.
         self.sub = await self.js.pull_subscribe_bind(durable=s.consumer, stream=s.stream)
         log("worker started", handlers=sorted(self.handlers), concurrency=s.concurrency)
+        self.callback_slots = asyncio.Semaphore(s.callback_concurrency)
         await asyncio.gather(*(self.pull_loop() for _ in range(s.concurrency)))
-        # Every job taken has had its answer: nothing is left to drain.
+        # Every job taken has had its answer; callbacks still held get a few seconds, then are dropped.
+        if self.callbacks:
+            _, left = await asyncio.wait(self.callbacks, timeout=CALLBACK_CLOSE_S)
+            for task in left:
+                task.cancel()
+            if left:
+                log("job callbacks dropped: the worker is shutting down", count=len(left))
         await self.nc.close()
 
     # One job at a time per loop: a pull asks for one job only when this loop can run it at once.
@@ -139,8 +213,10 @@ class Worker:
         # The submitting API key's label: every state carries it, so the ingress keeps the job to that key.
         if headers.get("Sluice-Owner"):
             job["owner"] = headers["Sluice-Owner"]
+        if headers.get("Sluice-Callback-Url"):
+            job["callbackUrl"] = headers["Sluice-Callback-Url"]
         attempt = msg.metadata.num_delivered
-        base = {**job, "attempts": attempt}
+        base = {**state_fields(job), "attempts": attempt}
         if attempt > 1:
             recorded = await self.read_state(job["id"])
             if recorded and recorded.get("state") == "succeeded" and recorded.get("queuedAt") == job["queuedAt"]:
@@ -182,7 +258,8 @@ class Worker:
         status = {**base, "state": "succeeded", "startedAt": started_at, "finishedAt": finished, "updatedAt": finished}
         if result is not None:
             status["result"] = result
-        await self.record(msg, status)
+        recorded = await self.record(msg, status)
+        self.send_callback(job, status, recorded)
         await msg.ack()
         log("job succeeded", jobId=job["id"], jobType=job["type"], attempt=attempt)
 
@@ -203,8 +280,9 @@ class Worker:
             return None
 
     # States only move forward (see supersedes): a compare-and-set on the key's revision, read again when
-    # another writer got in between. A state that cannot be written never fails the job.
-    async def record(self, msg: Any, status: Dict[str, Any]) -> None:
+    # another writer got in between. A state that cannot be written never fails the job. Returns "recorded"
+    # when this write recorded it, "superseded" when the recorded state was newer, else "failed".
+    async def record(self, msg: Any, status: Dict[str, Any]) -> str:
         value = json.dumps(status).encode()
         try:
             for _ in range(5):
@@ -214,17 +292,71 @@ class Worker:
                 except KeyNotFoundError:
                     entry, current = None, None
                 if current and not supersedes(status, current):
-                    return
+                    return "superseded"
                 try:
                     if entry is None:
                         await self.kv.create(status["id"], value)
                     else:
                         await self.kv.update(status["id"], value, last=entry.revision)
-                    return
+                    return "recorded"
                 except KeyWrongLastSequenceError:
                     continue
         except Exception as error:  # noqa: BLE001
             log("job state not recorded", jobId=status["id"], error=str(error))
+        return "failed"
+
+    # A final state's callback (docs/wire-protocol.md#callbacks): only when this write recorded the state (a
+    # cancel recorded first is the ingress's to report), in the background, so it holds neither the job's
+    # answer nor a pull loop.
+    def send_callback(self, job: Dict[str, str], status: Dict[str, Any], recorded: str) -> None:
+        url = job.get("callbackUrl")
+        if not url or recorded == "superseded":
+            return
+        fields = {"jobId": job["id"], "callbackUrl": shown_url(url)}
+        if recorded == "failed":
+            return log("job callback not sent", reason="its final state could not be recorded", **fields)
+        if not callback_allowed(url, self.settings.callback_prefixes):
+            return log("job callback not sent: its URL is not allowed", **fields)
+        if len(self.callbacks) >= self.settings.callback_max_pending or self.stopping.is_set():
+            return log("job callback dropped: JOB_CALLBACK_MAX_PENDING are held, or the worker is stopping", **fields)
+        shown = {key: value for key, value in status.items() if key != "owner"}
+        task = asyncio.create_task(self.deliver_callback(url, shown, fields))
+        self.callbacks.add(task)
+        task.add_done_callback(self.callbacks.discard)
+
+    async def deliver_callback(self, url: str, status: Dict[str, Any], fields: Dict[str, str]) -> None:
+        s = self.settings
+        body = json.dumps(status).encode()
+        callback_id = secrets.token_urlsafe(16)
+        for attempt in range(1, s.callback_attempts + 1):
+            headers = {
+                "content-type": "application/json",
+                "Sluice-Callback-Id": callback_id,
+                "Sluice-Callback-Attempt": str(attempt),
+                "Sluice-Job-Id": status["id"],
+                "Sluice-Job-Type": status["type"],
+                "Sluice-Job-State": status["state"],
+                "Sluice-Queued-At": status["queuedAt"],
+            }
+            if s.callback_secret:
+                timestamp = str(int(time.time()))
+                digest = hmac.new(s.callback_secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+                headers.update({"Sluice-Timestamp": timestamp, "Sluice-Signature": f"v1={digest}"})
+            try:
+                async with self.callback_slots:
+                    status_code = await asyncio.to_thread(post_callback, url, body, headers, s.callback_timeout_s)
+                error = f"HTTP {status_code}"
+            except OSError as failure:
+                status_code, error = 0, str(getattr(failure, "reason", failure))
+            if 200 <= status_code < 300:
+                return log("job callback delivered", attempt=attempt, status=status_code, state=status["state"], **fields)
+            if status_code and status_code not in (408, 429) and status_code < 500:
+                return log("job callback given up: the receiver refused it", attempt=attempt, error=error, **fields)
+            if attempt < s.callback_attempts:
+                delay_ms = s.callback_backoff_ms[min(attempt, len(s.callback_backoff_ms)) - 1]
+                log("job callback failed; will retry", attempt=attempt, error=error, retryInMs=delay_ms, **fields)
+                await asyncio.sleep(delay_ms / 1000)
+        log("job callback given up after JOB_CALLBACK_ATTEMPTS", attempt=s.callback_attempts, error=error, **fields)
 
     # Dead letter first, then term: the job is in exactly one stream at every moment that matters.
     async def dead_letter(self, msg: Any, job: Dict[str, str], attempts: int, error: str, started_at: Optional[str] = None) -> None:
@@ -239,8 +371,8 @@ class Worker:
         }
         if job.get("owner"):
             headers["Sluice-Owner"] = job["owner"]
-        if msg.headers and msg.headers.get("Sluice-Callback-Url"):
-            headers["Sluice-Callback-Url"] = msg.headers["Sluice-Callback-Url"]
+        if job.get("callbackUrl"):
+            headers["Sluice-Callback-Url"] = job["callbackUrl"]
         try:
             await self.js.publish(f"{s.dlq_subject_prefix}.{job['id']}", msg.data, headers=headers)
         except Exception as publish_error:  # noqa: BLE001
@@ -248,10 +380,11 @@ class Worker:
             await msg.nak(delay=s.retry_delay_s(attempts))
             return
         now = now_iso()
-        status = {**job, "attempts": attempts, "state": "dead", "error": error, "finishedAt": now, "updatedAt": now}
+        status = {**state_fields(job), "attempts": attempts, "state": "dead", "error": error, "finishedAt": now, "updatedAt": now}
         if started_at:
             status["startedAt"] = started_at
-        await self.record(msg, status)
+        recorded = await self.record(msg, status)
+        self.send_callback(job, status, recorded)
         await msg.term()
         log("job dead-lettered", jobId=job["id"], jobType=job["type"], error=error)
 

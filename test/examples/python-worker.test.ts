@@ -1,5 +1,8 @@
 import { execFileSync } from 'node:child_process'
+import { createHmac } from 'node:crypto'
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -34,12 +37,32 @@ describe.skipIf(skipReason !== undefined)(`examples/python-worker${skipReason ? 
   let tsWorker: AppProcess
   let pyWorker: ManagedProcess
   let env: Env
+  // Job callbacks' receiver: requests by path; `/flaky/` answers 503 to the first request.
+  let receiver: Server
+  let receiverBase: string
+  const callbacks = new Map<string, { headers: IncomingHttpHeaders; body: string }[]>()
+  const CALLBACK_SECRET = 'python-callback-secret'
 
   beforeAll(async () => {
     // The venv is made once, by the make target the Makefile's `unit` runs too (idempotent).
     if (!existsSync(PYTHON)) execFileSync('make', ['python-worker-tool'], { cwd: repoRoot, stdio: 'inherit' })
     server = await startNatsServer()
+    receiver = createServer((request, response) => {
+      const chunks: Buffer[] = []
+      request.on('data', (chunk: Buffer) => chunks.push(chunk))
+      request.on('end', () => {
+        const seen = callbacks.get(request.url ?? '') ?? []
+        seen.push({ headers: request.headers, body: Buffer.concat(chunks).toString('utf8') })
+        callbacks.set(request.url ?? '', seen)
+        response.writeHead(request.url?.startsWith('/flaky/') && seen.length === 1 ? 503 : 204).end()
+      })
+    })
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
+    receiverBase = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`
     env = queueEnv(server.url, {
+      JOB_CALLBACK_ALLOWED_URLS: `${receiverBase}/`,
+      JOB_CALLBACK_SIGNING_SECRET: CALLBACK_SECRET,
+      JOB_CALLBACK_RETRY_BACKOFF_MS: '100',
       JOB_TYPES_FILE: join(TS_EXAMPLE, 'job-types.json'),
       WORKER_HANDLERS_MODULE: join(TS_EXAMPLE, 'handlers.ts'),
       JOB_RESULT_MAX_BYTES: '1024',
@@ -67,6 +90,8 @@ describe.skipIf(skipReason !== undefined)(`examples/python-worker${skipReason ? 
     await pyWorker?.stop(10_000)
     await tsWorker?.stop()
     await ingress?.stop()
+    receiver?.closeAllConnections()
+    await new Promise((resolve) => receiver?.close(resolve))
     await server?.close()
   })
 
@@ -164,5 +189,42 @@ describe.skipIf(skipReason !== undefined)(`examples/python-worker${skipReason ? 
     } finally {
       await keyed.stop()
     }
+  })
+
+  it('python worker - it calls a job back once with its final state, signed, retrying a 503 (docs/wire-protocol.md#callbacks)', async () => {
+    // Only the Python worker is left (the tests above stopped the TypeScript one).
+    const submitWithCallback = async (type: string, payload: unknown, path: string): Promise<string> => {
+      const response = await fetch(`${ingress.baseUrl}/v1/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ type, payload, callbackUrl: `${receiverBase}${path}` }),
+      })
+      expect(response.status).toBe(202)
+      return ((await response.json()) as { id: string }).id
+    }
+    const cases = [
+      { path: '/ok/greet?token=x', id: await submitWithCallback('greet', { name: 'Ada' }, '/ok/greet?token=x'), requests: 1 },
+      { path: '/ok/dead', id: await submitWithCallback('word-count', { text: ' ' }, '/ok/dead'), requests: 1 },
+      { path: '/flaky/greet', id: await submitWithCallback('greet', { name: 'Bo' }, '/flaky/greet'), requests: 2 },
+    ]
+    for (const { path, id, requests } of cases) {
+      const status = await settled(id)
+      const received = await eventually(`${requests} callback request(s) to ${path}`, () =>
+        (callbacks.get(path)?.length ?? 0) >= requests ? callbacks.get(path)! : undefined,
+      )
+      expect(ranInPython(id)).toBe(true)
+      const last = received.at(-1)!
+      expect(JSON.parse(last.body)).toEqual(status)
+      expect(last.headers).toMatchObject({ 'sluice-job-id': id, 'sluice-job-state': status.state, 'sluice-callback-attempt': String(requests) })
+      const timestamp = String(last.headers['sluice-timestamp'])
+      const expected = createHmac('sha256', CALLBACK_SECRET).update(`${timestamp}.${last.body}`).digest('hex')
+      expect(last.headers['sluice-signature']).toBe(`v1=${expected}`)
+      expect(new Set(received.map((request) => request.headers['sluice-callback-id'])).size).toBe(1)
+    }
+    await eventually('the Python worker to log the retried callback delivered', () =>
+      /"msg": "job callback delivered", "attempt": 2, "status": 204/.test(pyWorker.log()) ? true : undefined,
+    )
+    expect(pyWorker.log()).not.toContain('token=x')
+    expect(callbacks.get('/flaky/greet')).toHaveLength(2)
   })
 })
