@@ -15,6 +15,8 @@ export const JobHeader = {
   owner: 'Sluice-Owner',
   /** Where the job's final state is POSTed (the submission's `callbackUrl`), checked against JOB_CALLBACK_ALLOWED_URLS. */
   callbackUrl: 'Sluice-Callback-Url',
+  /** When a scheduled job is due (ISO 8601, UTC, ms); only on jobs published on `scheduledSubject`. */
+  runAt: 'Sluice-Run-At',
 } as const
 
 /** The longest job id (and Idempotency-Key), in characters. */

@@ -1,7 +1,7 @@
 import type { JobState, JobStatus } from './job-status.ts'
 
 // Within one attempt: it starts, then it ends one way or another.
-const PHASE: Record<JobState, number> = { queued: 0, running: 1, failed: 2, succeeded: 2, dead: 2, cancelled: 2 }
+const PHASE: Record<JobState, number> = { scheduled: 0, queued: 0, running: 1, failed: 2, succeeded: 2, dead: 2, cancelled: 2 }
 
 /** States that end a submission: nothing but a later submission of the same id replaces them. */
 export const FINAL_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'dead', 'cancelled'])

@@ -5,6 +5,7 @@ import type { PipelinedPublisher } from './pipelined-publisher.ts'
 
 /**
  * Where a job is:
+ * - `scheduled`: stored, waiting for its due time (`runAt`), then for a worker;
  * - `queued`: stored, waiting for a worker;
  * - `running`: a worker is on it;
  * - `failed`: the last attempt failed and a retry is scheduled (`nextAttemptAt`);
@@ -12,7 +13,7 @@ import type { PipelinedPublisher } from './pipelined-publisher.ts'
  * - `dead`: every attempt failed (or the type is unknown); the job is in the dead-letter stream;
  * - `cancelled`: `DELETE /v1/jobs/<id>` removed it before it finished (a running handler was aborted).
  */
-export type JobState = 'queued' | 'running' | 'failed' | 'succeeded' | 'dead' | 'cancelled'
+export type JobState = 'scheduled' | 'queued' | 'running' | 'failed' | 'succeeded' | 'dead' | 'cancelled'
 
 /** What a running handler last reported (`context.progress`), as `GET /v1/jobs/<id>` shows it. */
 export interface JobProgress {
@@ -30,9 +31,11 @@ export interface JobStatus {
   readonly id: string
   readonly type: string
   readonly state: JobState
-  /** Deliveries so far (0 while queued). */
+  /** Attempts so far (0 while scheduled or queued). */
   readonly attempts: number
   readonly queuedAt: string
+  /** When a scheduled job is due (ISO 8601), for `scheduled` (and `cancelled`, when cancelled while scheduled). */
+  readonly runAt?: string
   readonly startedAt?: string
   readonly finishedAt?: string
   readonly updatedAt: string

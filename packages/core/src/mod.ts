@@ -59,7 +59,12 @@ export {
   deadLetterSubject,
   HEADER_ALLOWANCE_BYTES,
   jobSubject,
+  jobSubjectPrefixOf,
   queueStreamConfig,
+  scheduledConsumerConfig,
+  scheduledConsumerName,
+  scheduledSubject,
+  scheduledSubjectPrefix,
   workerConsumerConfig,
 } from './topology/queue-topology.ts'
 export { loadConfigOrExit, startOrExit, stopOnSignals } from './startup.ts'

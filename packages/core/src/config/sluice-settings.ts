@@ -72,7 +72,19 @@ export const queueSettings = {
     unit: 'levels',
     doc: 'Deepest nesting of arrays and objects accepted in a JSON body; deeper is refused with 400.',
   }),
-  consumer: text('QUEUE_CONSUMER', { default: 'workers', pattern: NAME, hint: NAME_HINT, unit: 'name', doc: 'Durable pull consumer shared by all workers.' }),
+  jobMaxDelayMs: integer('JOB_MAX_DELAY_MS', {
+    default: 7 * 24 * 3600_000,
+    min: 1000,
+    unit: 'ms',
+    doc: 'Longest a job may be scheduled ahead (`delayMs`, or `runAt` from now); further is refused with 400. A scheduled job holds its place in the queue while it waits.',
+  }),
+  consumer: text('QUEUE_CONSUMER', {
+    default: 'workers',
+    pattern: NAME,
+    hint: NAME_HINT,
+    unit: 'name',
+    doc: 'Durable pull consumer shared by all workers; scheduled jobs have a second one, `<name>-scheduled`.',
+  }),
   maxAckPending: integer('QUEUE_MAX_ACK_PENDING', { default: 256, min: 1, doc: 'Jobs handed to workers and not yet acknowledged, across all workers.' }),
   ackWaitMs: integer('QUEUE_ACK_WAIT_MS', {
     default: 30_000,

@@ -6,7 +6,7 @@ import type { Logger } from 'pino'
 import type { QueueConfig } from '../config/load-config.ts'
 import { ensureConsumer } from './ensure-consumer.ts'
 import { ensureStream, findStream } from './ensure-stream.ts'
-import { deadLetterStreamConfig, queueStreamConfig, workerConsumerConfig } from './queue-topology.ts'
+import { deadLetterStreamConfig, queueStreamConfig, scheduledConsumerConfig, scheduledSubjectPrefix, workerConsumerConfig } from './queue-topology.ts'
 
 /**
  * The ingress's part of the topology: the jobs stream, the dead-letter stream and the job-state bucket.
@@ -20,8 +20,10 @@ export async function applyQueueStreams(nc: NatsConnection, queue: QueueConfig, 
 }
 
 /**
- * The worker's part: the durable consumer. The streams belong to the ingress, so a worker that starts
- * first waits for them (with backoff, until `signal` aborts) instead of creating them with its own idea.
+ * The worker's part: the durable consumers (ready jobs, and scheduled jobs). The streams belong to the
+ * ingress, so a worker that starts first waits for them (with backoff, until `signal` aborts) instead of
+ * creating them with its own idea; likewise for a jobs stream that an ingress of an earlier release made
+ * without the scheduled subjects, which the scheduled consumer's filter must fall within.
  */
 export async function applyWorkerConsumer(nc: NatsConnection, queue: QueueConfig, logger: Logger, signal?: AbortSignal): Promise<void> {
   const jsm = await jetstreamManager(nc)
@@ -30,12 +32,14 @@ export async function applyWorkerConsumer(nc: NatsConnection, queue: QueueConfig
     const jobs = await findStream(jsm, queue.stream)
     const deadLetters = await findStream(jsm, queue.deadLetterStream)
     const bucket = await findStream(jsm, statusStreamName(queue))
-    if (jobs && deadLetters && bucket) break
+    const scheduled = `${scheduledSubjectPrefix(queue)}.>`
+    if (jobs && deadLetters && bucket && jobs.config.subjects?.includes(scheduled)) break
     logger.info({ stream: queue.stream }, 'waiting for the ingress to create the queue streams')
     await sleep(delayMs, undefined, { signal })
     delayMs = Math.min(delayMs * 2, 5000)
   }
   await ensureConsumer(jsm, queue.stream, workerConsumerConfig(queue), logger)
+  await ensureConsumer(jsm, queue.stream, scheduledConsumerConfig(queue), logger)
 }
 
 /** Name of the stream behind the job-state bucket. */

@@ -27,6 +27,27 @@ export function jobSubject(queue: QueueConfig, id: string): string {
 }
 
 /**
+ * Where a scheduled job (`delayMs` / `runAt`) waits in the jobs stream until it is due: a subject space of
+ * its own, outside `<prefix>.>`, so that the workers' consumer never sees it and a consumer of its own
+ * (`scheduledConsumerConfig`) can hold it. A namespace of its own, like the cancel subject, so no queue's
+ * subject prefix can capture it.
+ */
+export function scheduledSubjectPrefix(queue: QueueConfig): string {
+  return `_sluice.scheduled.${queue.stream}`
+}
+
+/** The subject a scheduled job is published on (one per job, as `jobSubject`). */
+export function scheduledSubject(queue: QueueConfig, id: string): string {
+  return `${scheduledSubjectPrefix(queue)}.${id}`
+}
+
+/** The prefix of a subject of the jobs stream, ready or scheduled, for `readJob` and `jobIdFromSubject`. */
+export function jobSubjectPrefixOf(queue: QueueConfig, subject: string): string {
+  const scheduled = scheduledSubjectPrefix(queue)
+  return subject.startsWith(`${scheduled}.`) ? scheduled : queue.subjectPrefix
+}
+
+/**
  * The core NATS subject on which a job's cancel is announced to the workers (no stream takes it): the one
  * running the job aborts its handler. A namespace of its own, so no queue's subject prefix can capture it.
  */
@@ -42,12 +63,13 @@ export function deadLetterSubject(queue: QueueConfig, id: string): string {
 /**
  * The jobs stream. WorkQueue retention removes a job once acknowledged; until then (queued, in flight or
  * max-delivered) it counts toward `max_msgs`, and discard `new` refuses the next job instead of dropping an
- * accepted one: this is what makes a 2xx a promise.
+ * accepted one: this is what makes a 2xx a promise. Scheduled jobs wait in it too (`scheduledSubject`), so
+ * they count toward the same bound from the moment they are accepted.
  */
 export function queueStreamConfig(queue: QueueConfig): Partial<StreamConfig> & { name: string } {
   return {
     name: queue.stream,
-    subjects: [`${queue.subjectPrefix}.>`],
+    subjects: [`${queue.subjectPrefix}.>`, `${scheduledSubjectPrefix(queue)}.>`],
     retention: RetentionPolicy.Workqueue,
     storage: queue.storage === 'file' ? StorageType.File : StorageType.Memory,
     num_replicas: queue.replicas,
@@ -102,4 +124,26 @@ export function workerConsumerConfig(queue: QueueConfig): Partial<ConsumerConfig
     max_deliver: -1,
     max_ack_pending: queue.maxAckPending,
   }
+}
+
+/**
+ * The consumer that holds scheduled jobs until they are due. A worker that gets one before its time
+ * answers `nak(due - now)`: the server keeps it, as pending, and delivers it again when due; the worker's
+ * slot is free at once. Waiting jobs stay in this consumer's pending set, so its `max_ack_pending` is the
+ * queue's capacity: every job the stream can hold may wait at once, and none of them counts against the
+ * workers' consumer's `max_ack_pending` (which would stall ready jobs). Otherwise it is the workers'
+ * consumer: a due job runs, retries and goes dead the same way (see the worker's job-puller.ts).
+ */
+export function scheduledConsumerConfig(queue: QueueConfig): Partial<ConsumerConfig> & { durable_name: string } {
+  return {
+    ...workerConsumerConfig(queue),
+    durable_name: scheduledConsumerName(queue),
+    filter_subject: `${scheduledSubjectPrefix(queue)}.>`,
+    max_ack_pending: queue.maxMessages,
+  }
+}
+
+/** The scheduled-job consumer's durable name: the workers' consumer's, with `-scheduled`. */
+export function scheduledConsumerName(queue: QueueConfig): string {
+  return `${queue.consumer}-scheduled`
 }
