@@ -12,6 +12,8 @@ export interface AcceptedJob {
   readonly type: string
   /** When the job was first accepted; absent only for a duplicate whose original is no longer on record. */
   readonly queuedAt?: string
+  /** When a scheduled job is due (the first submission's, for a duplicate still waiting). */
+  readonly runAt?: string
   /** True when the id was already queued inside the duplicate window: nothing new was enqueued. */
   readonly duplicate: boolean
 }
@@ -34,7 +36,7 @@ const encoder = new TextEncoder()
 export async function acceptJob(
   queue: QueueServices,
   route: string,
-  job: { id?: string | undefined; type: string; payload: unknown; owner?: string | undefined; callbackUrl?: string | undefined },
+  job: { id?: string | undefined; type: string; payload: unknown; owner?: string | undefined; callbackUrl?: string | undefined; runAt?: string | undefined },
 ): Promise<AcceptOutcome> {
   // Shedding stays cheap: a refusal known in advance costs no id, timestamp or encoding.
   const known = queue.publisher.refusal()
@@ -54,16 +56,18 @@ export async function acceptJob(
       ...(fingerprint ? { fingerprint } : {}),
       ...(job.owner === undefined ? {} : { owner: job.owner }),
       ...(job.callbackUrl === undefined ? {} : { callbackUrl: job.callbackUrl }),
+      ...(job.runAt === undefined ? {} : { runAt: job.runAt }),
     })
     queue.metrics.publishSeconds.observe((performance.now() - started) / 1000)
     if (ack.duplicate) {
       queue.metrics.duplicates.inc({ route })
       const original = await originalJob(queue, ack.seq, id)
       if (original.fingerprint !== undefined && original.fingerprint !== fingerprint) return { refused: new IdempotencyConflictError(id) }
-      return { accepted: { id, type: original.type ?? job.type, ...(original.queuedAt ? { queuedAt: original.queuedAt } : {}), duplicate: true } }
+      const { type = job.type, queuedAt: firstQueuedAt, runAt } = original
+      return { accepted: { id, type, ...(firstQueuedAt ? { queuedAt: firstQueuedAt } : {}), ...(runAt ? { runAt } : {}), duplicate: true } }
     }
     queue.metrics.accepted.inc({ route })
-    return { accepted: { id, type: job.type, queuedAt, duplicate: false } }
+    return { accepted: { id, type: job.type, queuedAt, ...(job.runAt === undefined ? {} : { runAt: job.runAt }), duplicate: false } }
   } catch (error) {
     return { refused: toQueueError(error) }
   }
@@ -85,6 +89,7 @@ interface OriginalJob {
   readonly fingerprint?: string | undefined
   readonly type?: string | undefined
   readonly queuedAt?: string | undefined
+  readonly runAt?: string | undefined
 }
 
 // A duplicate's answer carries the first submission's type and time, and its fingerprint tells a repeat from
@@ -95,7 +100,12 @@ async function originalJob(queue: QueueServices, seq: number, id: string): Promi
     const stored = await queue.jsm.streams.getMessage(queue.config.queue.stream, { seq })
     const queuedAt = stored?.header.get(JobHeader.queuedAt)
     if (stored && queuedAt) {
-      return { fingerprint: stored.header.get(JobHeader.fingerprint) || undefined, type: stored.header.get(JobHeader.type) || undefined, queuedAt }
+      return {
+        fingerprint: stored.header.get(JobHeader.fingerprint) || undefined,
+        type: stored.header.get(JobHeader.type) || undefined,
+        queuedAt,
+        runAt: stored.header.get(JobHeader.runAt) || undefined,
+      }
     }
   } catch {
     // Fall through to the state bucket.

@@ -104,6 +104,8 @@ function validationAnswer(issues: readonly FastifySchemaValidationError[], conte
 
 // Validation messages name what is wrong; an unknown field is named too (`__proto__` among them).
 function issueMessage(issue: FastifySchemaValidationError): string | undefined {
+  // The API's one `not` is the submission's `not: { required: ['delayMs', 'runAt'] }`.
+  if (issue.keyword === 'not') return 'must NOT have both delayMs and runAt'
   const unknown = issue.keyword === 'additionalProperties' ? (issue.params as { additionalProperty?: unknown }).additionalProperty : undefined
   return typeof unknown === 'string' ? `must NOT have the unknown field '${unknown}'` : issue.message
 }

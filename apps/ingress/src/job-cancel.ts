@@ -1,7 +1,7 @@
 import type { StoredMsg } from '@nats-io/jetstream'
-import { cancelSubject, FINAL_STATES, isJetStreamError, JetStreamCode, JobHeader, jobSubject, type JobStatus, type SluiceError } from '@sluice/core'
+import { cancelSubject, FINAL_STATES, isJetStreamError, JetStreamCode, JobHeader, type JobStatus, type SluiceError } from '@sluice/core'
 import type { KeyEntry } from './auth/api-key-ring.ts'
-import { findJobStatus, mayAccessJob } from './job-lookup.ts'
+import { findJobStatus, findStoredJob, mayAccessJob } from './job-lookup.ts'
 import type { QueueServices } from './plugins/queue-plugin.ts'
 import { JobFinishedError, JobNotFoundError } from './request-errors.ts'
 
@@ -11,8 +11,8 @@ const CANCEL_ROUNDS = 3
 /**
  * Cancels a job that has not finished, in three steps, each safe to repeat (a second cancel repeats 2 and 3):
  * 1. `cancelled` is recorded (a final state: no later write of a worker replaces it, see `supersedes`);
- * 2. the job's message is deleted from the stream, so no worker receives it again: queued, waiting for a
- *    retry, or held by a worker now, it is never retried;
+ * 2. the job's message is deleted from the stream, so no worker receives it again: queued, scheduled,
+ *    waiting for a retry, or held by a worker now, it is never retried;
  * 3. the cancel is announced on a core NATS subject (`cancelSubject`): the worker running it aborts the
  *    handler's signal and ends the attempt without a retry. A worker that misses the announcement (its
  *    connection was down) lets the handler run to its end; the deleted message still rules out a retry.
@@ -50,7 +50,7 @@ export async function cancelJob(queue: QueueServices, id: string, apiKey?: KeyEn
 
 // Only the cancelled submission's message: a resubmission of the id after it is another job.
 async function storedSubmission(queue: QueueServices, id: string, queuedAt: string): Promise<StoredMsg | undefined> {
-  const stored = await queue.jsm.streams.getMessage(queue.config.queue.stream, { last_by_subj: jobSubject(queue.config.queue, id) })
+  const stored = await findStoredJob(queue, id)
   if (!stored) return undefined
   const storedQueuedAt = stored.header.get(JobHeader.queuedAt) || stored.time.toISOString()
   return storedQueuedAt === queuedAt ? stored : undefined

@@ -4,11 +4,13 @@ import {
   isJetStreamError,
   JetStreamCode,
   jobHeaders,
+  JobHeader,
   jobSubject,
   PipelinedPublisher,
   QueueFullError,
   QueueOverloadedError,
   QueueUnavailableError,
+  scheduledSubject,
   SluiceError,
   TooManyInflightError,
   type QueueConfig,
@@ -37,6 +39,8 @@ export interface OutgoingJob {
   readonly owner?: string
   /** Where its final state is sent (see `JobHeader.callbackUrl`). */
   readonly callbackUrl?: string
+  /** When a scheduled job is due (ISO 8601): it is stored on `scheduledSubject` with `JobHeader.runAt`. */
+  readonly runAt?: string
 }
 
 /** Bounds of the publisher. */
@@ -110,11 +114,10 @@ export class JobPublisher {
     if (probe) this.#probing = true
     this.#inflight++
     try {
-      const ack = await this.#pipeline.publish(
-        jobSubject(this.#queue, job.id),
-        job.payload,
-        jobHeaders(job.id, job.type, job.queuedAt, job.dedupeId, job.fingerprint, job.owner, job.callbackUrl),
-      )
+      const headers = jobHeaders(job.id, job.type, job.queuedAt, job.dedupeId, job.fingerprint, job.owner, job.callbackUrl)
+      if (job.runAt !== undefined) headers.set(JobHeader.runAt, job.runAt)
+      const subject = job.runAt === undefined ? jobSubject(this.#queue, job.id) : scheduledSubject(this.#queue, job.id)
+      const ack = await this.#pipeline.publish(subject, job.payload, headers)
       if (probe) this.#fullError = undefined
       return ack
     } catch (error) {

@@ -4,6 +4,7 @@ import { acceptJob } from '../accept-job.ts'
 import { cancelJob } from '../job-cancel.ts'
 import { JobEventStreams } from '../job-events.ts'
 import { findJobStatus, mayAccessJob } from '../job-lookup.ts'
+import { dueTime, RUN_AT_PAST_TOLERANCE_MS } from '../job-schedule.ts'
 import { jobTypeRefusal } from '../job-type-check.ts'
 import { InvalidRequestError, JobNotFoundError, TooManyWatchesError } from '../request-errors.ts'
 
@@ -11,6 +12,8 @@ interface SubmitBody {
   type: string
   payload: unknown
   callbackUrl?: string
+  delayMs?: number
+  runAt?: string
 }
 
 const problemRef = { $ref: 'Problem#' }
@@ -23,6 +26,7 @@ const acceptedSchema = {
     id: jobIdSchema,
     type: { type: 'string' },
     queuedAt: { type: 'string', format: 'date-time' },
+    runAt: { type: 'string', format: 'date-time', description: 'When the job is due, for a scheduled job (`delayMs` or `runAt`)' },
     duplicate: { type: 'boolean', description: 'True when this Idempotency-Key was already queued: nothing new was enqueued.' },
   },
 } as const
@@ -33,9 +37,10 @@ const statusSchema = {
   properties: {
     id: jobIdSchema,
     type: { type: 'string' },
-    state: { type: 'string', enum: ['queued', 'running', 'failed', 'succeeded', 'dead', 'cancelled'] },
+    state: { type: 'string', enum: ['scheduled', 'queued', 'running', 'failed', 'succeeded', 'dead', 'cancelled'] },
     attempts: { type: 'integer' },
     queuedAt: { type: 'string' },
+    runAt: { type: 'string', description: 'When a scheduled job is due: shown while it is `scheduled` (and once `cancelled` from there)' },
     startedAt: { type: 'string' },
     finishedAt: { type: 'string' },
     updatedAt: { type: 'string' },
@@ -53,7 +58,7 @@ const statusSchema = {
 
 /** The JSON API for jobs: submit one, read its state, cancel it. */
 export async function jobsRoutes(app: FastifyInstance, { jobTypes }: { jobTypes: JobTypes | undefined }): Promise<void> {
-  await app.register(async (submit) => submitRoute(submit, jobTypes))
+  await app.register(async (submit) => submitRoute(submit, jobTypes, app.queue.config.queue.jobMaxDelayMs))
 
   app.get<{ Params: { id: string } }>(
     '/v1/jobs/:id',
@@ -146,7 +151,7 @@ export async function jobsRoutes(app: FastifyInstance, { jobTypes }: { jobTypes:
       schema: {
         summary: 'Cancel a job that has not finished; cancelling a cancelled job again answers the same',
         description:
-          'A queued job, or one waiting for a retry, leaves the queue; a running job has its handler aborted (its signal) and is not retried. A job that already succeeded or went dead is 409 with its `state`.',
+          'A queued or scheduled job, or one waiting for a retry, leaves the queue; a running job has its handler aborted (its signal) and is not retried. A job that already succeeded or went dead is 409 with its `state`.',
         tags: ['jobs'],
         params: { type: 'object', required: ['id'], properties: { id: jobIdSchema } },
         response: { 200: statusSchema, 400: problemRef, 404: problemRef, 409: problemRef, 413: problemRef, 415: problemRef, 503: problemRef },
@@ -164,7 +169,7 @@ export async function jobsRoutes(app: FastifyInstance, { jobTypes }: { jobTypes:
 
 // In a scope of its own: jobs are JSON only, anything else (text/plain included, which Fastify parses by
 // default) is a 415; the other job routes keep the framework's parsers, as every route does.
-async function submitRoute(app: FastifyInstance, jobTypes: JobTypes | undefined): Promise<void> {
+async function submitRoute(app: FastifyInstance, jobTypes: JobTypes | undefined, maxDelayMs: number): Promise<void> {
   app.removeContentTypeParser('text/plain')
   // Offered only where JOB_CALLBACK_ALLOWED_URLS allows some URLs: elsewhere it is an unknown field (400).
   const callbackUrls = app.queue.callbacks.urls
@@ -198,10 +203,23 @@ async function submitRoute(app: FastifyInstance, jobTypes: JobTypes | undefined)
           type: 'object',
           required: ['type', 'payload'],
           additionalProperties: false,
+          // A job runs after a delay or at a time, not both.
+          not: { required: ['delayMs', 'runAt'] },
           properties: {
             type: { type: 'string', pattern: JOB_TYPE_PATTERN.source, description: 'Handler name; with JOB_TYPES_FILE set, one it lists' },
             payload: { description: "Any JSON value, handed to the handler as is; with JOB_TYPES_FILE set, it must fit its type's schema" },
             ...(callbackUrls.enabled ? { callbackUrl } : {}),
+            delayMs: {
+              type: 'integer',
+              minimum: 0,
+              maximum: maxDelayMs,
+              description: 'Run no earlier than this many ms from now (at most JOB_MAX_DELAY_MS); the job is `scheduled` until then. Not with `runAt`.',
+            },
+            runAt: {
+              type: 'string',
+              format: 'date-time',
+              description: `Run no earlier than this time (RFC 3339): at most JOB_MAX_DELAY_MS ahead; up to ${RUN_AT_PAST_TOLERANCE_MS / 1000} s in the past runs at once, further back is 400. Not with \`delayMs\`.`,
+            },
           },
         },
         response: { 202: acceptedSchema, 400: problemRef, 409: problemRef, 413: problemRef, 415: problemRef, 429: problemRef, 503: problemRef },
@@ -212,12 +230,15 @@ async function submitRoute(app: FastifyInstance, jobTypes: JobTypes | undefined)
       if (invalid) return reply.send(invalid)
       const callback = request.body.callbackUrl === undefined ? undefined : callbackUrls.check(request.body.callbackUrl)
       if (callback?.refused !== undefined) return reply.send(new InvalidRequestError(`body/callbackUrl ${callback.refused}`))
+      const runAt = dueTime(request.body, Date.now(), maxDelayMs)
+      if (runAt instanceof Error) return reply.send(runAt)
       const { accepted, refused } = await acceptJob(app.queue, 'jobs', {
         id: request.headers['idempotency-key'],
         type: request.body.type,
         payload: request.body.payload,
         owner: request.apiKey?.label,
         callbackUrl: callback?.url,
+        runAt,
       })
       if (refused) return reply.send(refused)
       return reply.code(202).header('location', `/v1/jobs/${accepted.id}`).send(accepted)
