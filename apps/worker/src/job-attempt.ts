@@ -34,6 +34,7 @@ export class JobAttempt {
   readonly abort = new AbortController()
   readonly #ackWaitMs: number
   readonly #disconnectsAtDelivery: number
+  readonly #waitDeliveries: number
   #outcome: AttemptOutcome | undefined
   #lastHeartbeatMs: number
   #overdue = false
@@ -51,17 +52,20 @@ export class JobAttempt {
    * @param msg the message, delivered just now
    * @param ackWaitMs the consumer's ack_wait
    * @param disconnects connections lost so far (see NatsHandle.disconnects)
+   * @param waitDeliveries deliveries of the message that were not attempts (a scheduled job's first, see
+   *   scheduled-delivery.ts)
    */
-  constructor(msg: JsMsg, ackWaitMs: number, disconnects: number) {
+  constructor(msg: JsMsg, ackWaitMs: number, disconnects: number, waitDeliveries = 0) {
     this.msg = msg
     this.#ackWaitMs = ackWaitMs
     this.#disconnectsAtDelivery = disconnects
+    this.#waitDeliveries = waitDeliveries
     this.#lastHeartbeatMs = Date.now()
   }
 
-  /** The delivery count: 1 for the first attempt. */
+  /** The attempt's number, 1 for the first: the delivery count, less the deliveries that were no attempt. */
   get number(): number {
-    return this.msg.info.deliveryCount
+    return this.msg.info.deliveryCount - this.#waitDeliveries
   }
 
   /** How it ended, once it did. */

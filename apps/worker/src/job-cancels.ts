@@ -1,4 +1,4 @@
-import { cancelSubject, JobHeader, jobIdFromSubject, type QueueConfig } from '@sluice/core'
+import { cancelSubject, JobHeader, jobIdFromSubject, jobSubjectPrefixOf, type QueueConfig } from '@sluice/core'
 import type { NatsConnection, Subscription } from '@nats-io/nats-core'
 import type { JobAttempt } from './job-attempt.ts'
 
@@ -61,7 +61,7 @@ export class JobCancels {
   }
 
   #idOf(attempt: JobAttempt): string {
-    return jobIdFromSubject(attempt.msg.subject, this.#queue.subjectPrefix)
+    return jobIdFromSubject(attempt.msg.subject, jobSubjectPrefixOf(this.#queue, attempt.msg.subject))
   }
 }
 

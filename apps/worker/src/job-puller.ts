@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream'
 import type { Logger } from 'pino'
 import { BoundedSlots } from '@sluice/core'
+import { decideScheduled } from './scheduled-delivery.ts'
 
 /** Options of {@link JobPuller}. */
 export interface JobPullerOptions {
@@ -9,11 +10,16 @@ export interface JobPullerOptions {
   readonly concurrency: number
   /** Lifetime of one pull request, in ms (the server sends idle heartbeats at half of it). */
   readonly expiresMs: number
+  /** The consumers' ack_wait, in ms: a due scheduled job waiting for a slot is heartbeated at half of it. */
+  readonly ackWaitMs: number
   readonly logger: Logger
 }
 
+/** Which consumer delivered a job: the workers' (ready jobs) or the scheduled jobs' one. */
+export type JobSource = 'ready' | 'scheduled'
+
 /** Runs one delivered message to its outcome; the slot it holds is released when this settles. */
-export type StartJob = (msg: JsMsg) => Promise<unknown>
+export type StartJob = (msg: JsMsg, source: JobSource) => Promise<unknown>
 
 /** Pause after a pull that failed (no connection, consumer being re-created), before the next one. */
 const PULL_RETRY_MS = 1000
@@ -26,20 +32,33 @@ const PULL_RETRY_MS = 1000
  *
  * Pulls overlap: while one is open, the next goes out once a quarter of the slots are free again, so short
  * jobs do not each send a pull of their own, and a busy worker is not left waiting for a pull to expire.
+ *
+ * Scheduled jobs come from a second consumer, pulled by a loop of its own that reserves no slot: most of
+ * its deliveries are not due yet and are answered at once (`nak(due - now)`, see scheduled-delivery.ts). A
+ * due one takes a free slot, or the next one freed before anything else (heartbeated while it waits; the
+ * ready pulls reserve nothing meanwhile). That loop pulls only while the worker runs fewer jobs than its
+ * concurrency, and no more than it could start, so a worker busy with jobs is not handed due ones.
  */
 export class JobPuller {
   readonly #consumer: Consumer
+  readonly #scheduled: Consumer | undefined
   readonly #options: JobPullerOptions
   readonly #slots: BoundedSlots
   readonly #startJob: StartJob
   readonly #open = new Set<ConsumerMessages>()
   readonly #batchDone = new Set<Promise<void>>()
-  #changed: (() => void) | undefined
+  readonly #waiters: (() => void)[] = []
+  /** Slots held by open ready pulls for messages still to come. */
+  #reserved = 0
+  /** Due scheduled jobs waiting for a slot. */
+  #dueWaiting = 0
   #stopping = false
-  #loop: Promise<void> | undefined
+  #loops: Promise<void>[] | undefined
 
-  constructor(consumer: Consumer, options: JobPullerOptions, startJob: StartJob) {
+  /** @param scheduled the scheduled jobs' consumer; none: this puller takes ready jobs only */
+  constructor(consumer: Consumer, options: JobPullerOptions, startJob: StartJob, scheduled?: Consumer) {
     this.#consumer = consumer
+    this.#scheduled = scheduled
     this.#options = options
     this.#slots = new BoundedSlots(options.concurrency)
     this.#startJob = startJob
@@ -47,7 +66,7 @@ export class JobPuller {
 
   /** Starts pulling. */
   start(): void {
-    this.#loop ??= this.#pullLoop()
+    this.#loops ??= [this.#pullLoop(), ...(this.#scheduled ? [this.#scheduledLoop(this.#scheduled)] : [])]
   }
 
   /**
@@ -58,7 +77,7 @@ export class JobPuller {
     this.#stopping = true
     this.#wake()
     for (const batch of this.#open) batch.stop()
-    await this.#loop
+    await Promise.all(this.#loops ?? [])
     await Promise.all(this.#batchDone)
   }
 
@@ -72,16 +91,19 @@ export class JobPuller {
     while (!this.#stopping) {
       const free = this.#options.concurrency - this.#slots.used
       // With a pull open, wait for a batch worth of free slots: it already asks for everything it can use.
-      if (free === 0 || (this.#open.size > 0 && free < threshold)) {
-        await new Promise<void>((resolve) => (this.#changed = resolve))
+      // A due scheduled job waiting for a slot gets the next one first.
+      if (free === 0 || this.#dueWaiting > 0 || (this.#open.size > 0 && free < threshold)) {
+        await this.#changed()
         continue
       }
       let wanted = 0
       while (this.#slots.tryAcquire()) wanted++
+      this.#reserved += wanted
       let batch: ConsumerMessages
       try {
         batch = await this.#consumer.fetch({ max_messages: wanted, expires: this.#options.expiresMs })
       } catch (error) {
+        this.#reserved -= wanted
         this.#unreserve(wanted)
         this.#options.logger.warn({ err: error }, 'pulling jobs failed; trying again')
         await sleep(PULL_RETRY_MS, undefined, { ref: false })
@@ -108,13 +130,14 @@ export class JobPuller {
           continue
         }
         delivered++
+        this.#reserved--
         if (this.#stopping) {
           // Pulled as the drain began: give it straight back for another worker.
           msg.nak()
           this.#release()
           continue
         }
-        void this.#startJob(msg).finally(() => this.#release())
+        void this.#startJob(msg, 'ready').finally(() => this.#release())
       }
     } catch (error) {
       // A pull that ends early (heartbeats missed across a leader change, a deleted consumer) is replaced by
@@ -122,8 +145,70 @@ export class JobPuller {
       if (!this.#stopping) this.#options.logger.warn({ err: error }, 'a pull for jobs ended early; pulling again')
     } finally {
       this.#open.delete(batch)
+      this.#reserved -= wanted - delivered
       this.#unreserve(wanted - delivered)
     }
+  }
+
+  // One pull at a time, for as many jobs as the worker could start now; it reserves no slot.
+  async #scheduledLoop(consumer: Consumer): Promise<void> {
+    while (!this.#stopping) {
+      const running = this.#slots.used - this.#reserved
+      if (running >= this.#options.concurrency || this.#dueWaiting > 0) {
+        await this.#changed()
+        continue
+      }
+      try {
+        const batch = await consumer.fetch({ max_messages: this.#options.concurrency - running, expires: this.#options.expiresMs })
+        this.#open.add(batch)
+        if (this.#stopping) batch.stop()
+        try {
+          for await (const msg of batch) this.#scheduledDelivery(msg)
+        } finally {
+          this.#open.delete(batch)
+        }
+      } catch (error) {
+        if (this.#stopping) break
+        this.#options.logger.warn({ err: error }, 'pulling scheduled jobs failed; trying again')
+        await sleep(PULL_RETRY_MS, undefined, { ref: false })
+      }
+    }
+  }
+
+  #scheduledDelivery(msg: JsMsg): void {
+    const decision = decideScheduled(msg, Date.now())
+    if (decision.kind === 'wait') {
+      msg.nak(decision.delayMs)
+      return
+    }
+    if (this.#stopping) {
+      // Pulled as the drain began: give it straight back for another worker.
+      msg.nak()
+      return
+    }
+    const run = async (): Promise<void> => {
+      if (decision.holdMs > 0) await sleep(decision.holdMs)
+      // The drain began while it waited for its slot or its time: another worker runs it.
+      if (this.#stopping) msg.nak()
+      else await this.#startJob(msg, 'scheduled')
+    }
+    if (this.#slots.tryAcquire()) {
+      void run().finally(() => this.#release())
+      return
+    }
+    // Every slot was reserved by a ready pull, or taken by a job since this pull went out: take the next one.
+    this.#dueWaiting++
+    const heartbeat = setInterval(() => msg.working(), this.#options.ackWaitMs / 2)
+    heartbeat.unref()
+    void this.#slots
+      .acquire()
+      .then(() => {
+        clearInterval(heartbeat)
+        this.#dueWaiting--
+        this.#wake()
+        return run()
+      })
+      .finally(() => this.#release())
   }
 
   #unreserve(count: number): void {
@@ -136,9 +221,11 @@ export class JobPuller {
     this.#wake()
   }
 
+  #changed(): Promise<void> {
+    return new Promise<void>((resolve) => this.#waiters.push(resolve))
+  }
+
   #wake(): void {
-    const changed = this.#changed
-    this.#changed = undefined
-    changed?.()
+    for (const resolve of this.#waiters.splice(0)) resolve()
   }
 }

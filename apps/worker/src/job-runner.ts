@@ -1,4 +1,4 @@
-import { readJob, type CallbackSender, type Job, type JobStatus, type JobStatusStore, type JobTypes, type QueueConfig } from '@sluice/core'
+import { jobSubjectPrefixOf, readJob, type CallbackSender, type Job, type JobStatus, type JobStatusStore, type JobTypes, type QueueConfig } from '@sluice/core'
 import type { Logger } from 'pino'
 import type { DeadLetterPublisher } from './dead-letters.ts'
 import { errorText } from './dead-letters.ts'
@@ -50,7 +50,7 @@ export class JobRunner {
   async run(running: JobAttempt): Promise<JobOutcome | 'abandoned'> {
     const { queue, handlers, metrics } = this.#deps
     const { msg } = running
-    const job = readJob(msg.subject, queue.subjectPrefix, msg.headers, msg.data)
+    const job = readJob(msg.subject, jobSubjectPrefixOf(queue, msg.subject), msg.headers, msg.data)
     const attempt = running.number
     const context = new LazyJobContext(job, attempt, running.abort, this.#deps.logger, (progress) => running.reportProgress(progress))
     if (attempt > 1 && (await this.#succeededBefore(job, context))) {

@@ -5,6 +5,7 @@ import {
   callbackOptions,
   CallbackSender,
   JobHeader,
+  scheduledConsumerName,
   JobStatusStore,
   PipelinedPublisher,
   startOpsServer,
@@ -18,8 +19,9 @@ import { DeadLetterPublisher } from './dead-letters.ts'
 import type { HandlerRegistry, JobHandler } from './handlers/job-handler.ts'
 import { JobAttempt } from './job-attempt.ts'
 import { JobCancels } from './job-cancels.ts'
-import { JobPuller } from './job-puller.ts'
+import { JobPuller, type JobSource } from './job-puller.ts'
 import { JobRunner } from './job-runner.ts'
+import { SCHEDULED_WAIT_DELIVERIES } from './scheduled-delivery.ts'
 import { createWorkerMetrics, type WorkerMetrics } from './worker-metrics.ts'
 
 /** How often running jobs are checked for heartbeats and their `running` state. */
@@ -27,9 +29,11 @@ const SWEEP_INTERVAL_MS = 50
 /**
  * Lifetime of one pull request. The server heartbeats an open pull at half of it, and a pull lost with a
  * stream or consumer leader (a NATS node restart, an election) is replaced within about this long. The
- * client default (30 s) left workers idle for half a minute after an election.
+ * client default (30 s) left workers idle for half a minute after an election. It also bounds how long a
+ * due scheduled job waits for the slots an idle worker's ready pull holds (see JobPuller): about a second
+ * after its time. An idle worker sends a pull a second to each consumer, which the server hardly notices.
  */
-const PULL_EXPIRES_MS = 5000
+const PULL_EXPIRES_MS = 1000
 /** Longest wait for the server to confirm a state write or a dead letter. */
 const PUBLISH_TIMEOUT_MS = 5000
 
@@ -122,7 +126,13 @@ export class Worker {
     // Listening before the first pull: a cancel of a job this worker is about to run must reach it.
     this.#cancels.listen(nats.nc)
     const consumer = await js.consumers.get(queue.stream, queue.consumer)
-    this.#puller = new JobPuller(consumer, { concurrency: config.worker.concurrency, expiresMs: PULL_EXPIRES_MS, logger }, (msg) => this.#run(msg, runner))
+    const scheduled = await js.consumers.get(queue.stream, scheduledConsumerName(queue))
+    this.#puller = new JobPuller(
+      consumer,
+      { concurrency: config.worker.concurrency, expiresMs: PULL_EXPIRES_MS, ackWaitMs: queue.ackWaitMs, logger },
+      (msg, source) => this.#run(msg, source, runner),
+      scheduled,
+    )
     this.#puller.start()
     this.#sweeper = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS)
     this.#sweeper.unref()
@@ -132,8 +142,9 @@ export class Worker {
     )
   }
 
-  async #run(msg: JsMsg, runner: JobRunner): Promise<void> {
-    const running = new JobAttempt(msg, this.#deps.config.queue.ackWaitMs, this.#deps.nats.disconnects())
+  async #run(msg: JsMsg, source: JobSource, runner: JobRunner): Promise<void> {
+    const waitDeliveries = source === 'scheduled' ? SCHEDULED_WAIT_DELIVERIES : 0
+    const running = new JobAttempt(msg, this.#deps.config.queue.ackWaitMs, this.#deps.nats.disconnects(), waitDeliveries)
     this.#running.add(running)
     this.#cancels.check(running)
     try {
