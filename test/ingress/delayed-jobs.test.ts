@@ -1,0 +1,214 @@
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
+import { scheduledConsumerName, type QueueConfig } from '@sluice/core'
+import { defineHandler, handlerRegistry } from '@sluice/worker'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { eventually } from '../support/eventually.ts'
+import { startIngress, startWorker, type InProcessIngress, type InProcessWorker } from '../support/in-process.ts'
+import { startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
+import { ingressConfigFor, queueEnv, type Env } from '../support/queue-env.ts'
+
+const json = { 'content-type': 'application/json' }
+
+interface Accepted {
+  readonly id: string
+  readonly queuedAt: string
+  readonly runAt?: string
+}
+
+// Delayed jobs (`delayMs`, `runAt`) against a real nats-server, with an ingress and workers in this process.
+describe('delayed jobs', () => {
+  let server: NatsServerFixture
+  // When each job's handler started (ms since epoch), and how often it ran.
+  const started = new Map<string, number[]>()
+  const failFirst = new Set<string>()
+  const handlers = handlerRegistry([
+    defineHandler('stamp', async (_payload, { job }) => {
+      started.set(job.id, [...(started.get(job.id) ?? []), Date.now()])
+      if (failFirst.delete(job.id)) throw new Error('the first attempt fails')
+      return { ran: true }
+    }),
+  ])
+
+  beforeAll(async () => {
+    server = await startNatsServer()
+  })
+  afterAll(async () => {
+    await server?.close()
+  })
+
+  async function submit(ingress: InProcessIngress, id: string, schedule: Record<string, unknown>) {
+    return ingress.app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { ...json, 'idempotency-key': id },
+      payload: { type: 'stamp', payload: {}, ...schedule },
+    })
+  }
+
+  async function stateOf(ingress: InProcessIngress, id: string): Promise<Record<string, unknown>> {
+    return (await ingress.app.inject({ method: 'GET', url: `/v1/jobs/${id}` })).json()
+  }
+
+  async function settled(ingress: InProcessIngress, id: string, state: string, timeoutMs = 15_000): Promise<Record<string, unknown>> {
+    return eventually(
+      `${id} to be ${state}`,
+      async () => {
+        const status = await stateOf(ingress, id)
+        return status.state === state ? status : undefined
+      },
+      timeoutMs,
+    )
+  }
+
+  describe('with one queue', () => {
+    let env: Env
+    let queue: QueueConfig
+    let ingress: InProcessIngress
+    let worker: InProcessWorker
+    let jsm: JetStreamManager
+
+    beforeAll(async () => {
+      env = queueEnv(server.url, {
+        QUEUE_MAX_MESSAGES: '200',
+        QUEUE_MAX_ACK_PENDING: '8',
+        WORKER_CONCURRENCY: '4',
+        JOB_MAX_DELAY_MS: '3600000',
+        QUEUE_RETRY_BACKOFF_MS: '300',
+      })
+      queue = ingressConfigFor(env).queue
+      ingress = await startIngress(env)
+      worker = await startWorker(env, handlers)
+      jsm = await jetstreamManager(ingress.nats.nc)
+    })
+    afterAll(async () => {
+      await worker?.close()
+      await ingress?.close()
+    })
+
+    it('delayed jobs - a job delayed 2.5 s is scheduled with its runAt, runs no earlier than due and within 1.5 s after', async () => {
+      const before = Date.now()
+      const response = await submit(ingress, 'later-1', { delayMs: 2500 })
+      expect(response.statusCode).toBe(202)
+      const accepted = response.json<Accepted>()
+      const dueMs = Date.parse(accepted.runAt ?? '')
+      expect(dueMs).toBeGreaterThanOrEqual(before + 2500)
+      expect(dueMs).toBeLessThanOrEqual(Date.now() + 2500)
+      const scheduled = await stateOf(ingress, 'later-1')
+      expect(scheduled).toMatchObject({ id: 'later-1', state: 'scheduled', attempts: 0, runAt: accepted.runAt, queuedAt: accepted.queuedAt })
+
+      const done = await settled(ingress, 'later-1', 'succeeded')
+      const [ranAt, ...again] = started.get('later-1') ?? []
+      expect(again).toEqual([])
+      expect(ranAt).toBeGreaterThanOrEqual(dueMs)
+      expect(ranAt! - dueMs).toBeLessThan(1500)
+      // The wait is no attempt.
+      expect(done.attempts).toBe(1)
+      console.info(`delayed jobs: due at +2500 ms, started ${ranAt! - dueMs} ms after due`)
+    })
+
+    it('delayed jobs - runAt: a time ahead is scheduled for it; one just passed (within the tolerance) runs at once', async () => {
+      const runAt = new Date(Date.now() + 2000).toISOString()
+      const ahead = await submit(ingress, 'at-1', { runAt })
+      expect(ahead.statusCode).toBe(202)
+      expect(ahead.json<Accepted>().runAt).toBe(runAt)
+      const passed = await submit(ingress, 'at-passed', { runAt: new Date(Date.now() - 30_000).toISOString() })
+      expect(passed.statusCode).toBe(202)
+      expect(passed.json<Accepted>().runAt).toBeUndefined()
+      await settled(ingress, 'at-passed', 'succeeded', 5000)
+      expect(started.has('at-1')).toBe(false)
+      await settled(ingress, 'at-1', 'succeeded')
+      expect(started.get('at-1')![0]).toBeGreaterThanOrEqual(Date.parse(runAt))
+    })
+
+    it('delayed jobs - more waiting jobs than the ready consumer max_ack_pending (8) do not hold back ready jobs', async () => {
+      for (let i = 0; i < 40; i++) expect((await submit(ingress, `far-${i}`, { delayMs: 600_000 })).statusCode).toBe(202)
+      // Every one of them was seen by the worker and is waiting in the scheduled consumer.
+      await eventually('the scheduled jobs to wait in their consumer', async () => {
+        const info = await jsm.consumers.info(queue.stream, scheduledConsumerName(queue))
+        return info.num_pending === 0 && info.num_ack_pending >= 40 ? true : undefined
+      })
+      for (let i = 0; i < 20; i++) expect((await submit(ingress, `now-${i}`, {})).statusCode).toBe(202)
+      for (let i = 0; i < 20; i++) await settled(ingress, `now-${i}`, 'succeeded', 10_000)
+      const ready = await jsm.consumers.info(queue.stream, queue.consumer)
+      expect(ready.num_ack_pending).toBe(0)
+      expect(await stateOf(ingress, 'far-0')).toMatchObject({ state: 'scheduled' })
+      expect(started.has('far-0')).toBe(false)
+      for (let i = 0; i < 40; i++) expect((await ingress.app.inject({ method: 'DELETE', url: `/v1/jobs/far-${i}` })).statusCode).toBe(200)
+    })
+
+    it('delayed jobs - cancelling a scheduled job makes it cancelled and it never runs', async () => {
+      const response = await submit(ingress, 'cancel-me', { delayMs: 1500 })
+      const { runAt } = response.json<Accepted>()
+      // The worker has seen it and set its wait: the server holds it in the scheduled consumer.
+      await eventually('the job to wait in the scheduled consumer', async () => {
+        const info = await jsm.consumers.info(queue.stream, scheduledConsumerName(queue))
+        return info.num_pending === 0 && info.num_ack_pending >= 1 ? true : undefined
+      })
+      const cancel = await ingress.app.inject({ method: 'DELETE', url: '/v1/jobs/cancel-me' })
+      expect(cancel.statusCode).toBe(200)
+      expect(cancel.json()).toMatchObject({ id: 'cancel-me', state: 'cancelled', runAt })
+      // Past its due time, with a canary due just after it that does run.
+      await submit(ingress, 'after-cancel', { delayMs: 500 })
+      await settled(ingress, 'after-cancel', 'succeeded')
+      await eventually('the due time to pass', () => (Date.now() > Date.parse(runAt ?? '') + 1000 ? true : undefined), 5000)
+      expect(started.has('cancel-me')).toBe(false)
+      expect(await stateOf(ingress, 'cancel-me')).toMatchObject({ state: 'cancelled' })
+      expect((await jsm.streams.info(queue.stream)).state.messages).toBe(0)
+    })
+
+    it('delayed jobs - a due job that fails is retried with backoff and counts its attempts from 1', async () => {
+      failFirst.add('retry-1')
+      await submit(ingress, 'retry-1', { delayMs: 1000 })
+      const done = await settled(ingress, 'retry-1', 'succeeded')
+      expect(done.attempts).toBe(2)
+      const [first, second] = started.get('retry-1') ?? []
+      expect(second! - first!).toBeGreaterThanOrEqual(300)
+    })
+  })
+
+  it('delayed jobs - a queue full of scheduled jobs answers 503 to the next one, delayed or not', async () => {
+    const env = queueEnv(server.url, { QUEUE_MAX_MESSAGES: '5' })
+    const ingress = await startIngress(env)
+    try {
+      for (let i = 0; i < 5; i++) expect((await submit(ingress, `fill-${i}`, { delayMs: 60_000 })).statusCode).toBe(202)
+      for (const schedule of [{}, { delayMs: 60_000 }]) {
+        const refused = await submit(ingress, `over-${JSON.stringify(schedule).length}`, schedule)
+        expect(refused.statusCode).toBe(503)
+        expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/)
+        expect(refused.json()).toMatchObject({ status: 503 })
+      }
+      expect((await jetstreamManager(ingress.nats.nc).then((jsm) => jsm.streams.info(env.QUEUE_STREAM!))).state.messages).toBe(5)
+    } finally {
+      await ingress.close()
+    }
+  })
+
+  it('delayed jobs - bad schedules are 400 problem+json naming what is wrong', async () => {
+    const env = queueEnv(server.url, { JOB_MAX_DELAY_MS: '60000' })
+    const ingress = await startIngress(env)
+    const now = Date.now()
+    // Each case: the schedule, and what the problem's detail names.
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ delayMs: 60_001 }, /delayMs must be <= 60000/],
+      [{ delayMs: -1 }, /delayMs must be >= 0/],
+      [{ delayMs: 1.5 }, /delayMs must be integer/],
+      [{ delayMs: '1000' }, /delayMs must be integer/],
+      [{ delayMs: 1000, runAt: new Date(now + 1000).toISOString() }, /must NOT have both delayMs and runAt/],
+      [{ runAt: 'tomorrow' }, /runAt must match format "date-time"/],
+      [{ runAt: '2026-13-01T00:00:00Z' }, /runAt must match format "date-time"/],
+      [{ runAt: new Date(now - 61_000).toISOString() }, /runAt is \d+ s in the past/],
+      [{ runAt: new Date(now + 120_000).toISOString() }, /runAt is further ahead than JOB_MAX_DELAY_MS/],
+    ]
+    try {
+      for (const [schedule, detail] of cases) {
+        const response = await submit(ingress, 'bad-schedule', schedule)
+        expect(response.statusCode, JSON.stringify(schedule)).toBe(400)
+        expect(response.headers['content-type']).toMatch(/^application\/problem\+json/)
+        expect(response.json<{ detail: string }>().detail, JSON.stringify(schedule)).toMatch(detail)
+      }
+      expect((await jetstreamManager(ingress.nats.nc).then((jsm) => jsm.streams.info(env.QUEUE_STREAM!))).state.messages).toBe(0)
+    } finally {
+      await ingress.close()
+    }
+  })
+})
