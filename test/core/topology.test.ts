@@ -1,10 +1,14 @@
-import { jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream'
+import { jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import {
   applyQueueStreams,
   applyWorkerConsumer,
   createLogger,
   DEAD_LETTER_HEADER_ALLOWANCE_BYTES,
+  jobSubject,
+  queueStreamConfig,
+  scheduledConsumerName,
+  scheduledSubjectPrefix,
   TopologyConflictError,
   workerConsumerConfig,
 } from '@sluice/core'
@@ -41,7 +45,7 @@ describe('topology', () => {
     const jsm = await jetstreamManager(nc)
     const stream = await jsm.streams.info(queue.stream)
     expect(stream.config).toMatchObject({
-      subjects: [`${queue.subjectPrefix}.>`],
+      subjects: [`${queue.subjectPrefix}.>`, `${scheduledSubjectPrefix(queue)}.>`],
       retention: RetentionPolicy.Workqueue,
       storage: StorageType.File,
       max_msgs: 123,
@@ -60,6 +64,44 @@ describe('topology', () => {
     expect(deadLetters.config.max_msg_size).toBe(stream.config.max_msg_size + DEAD_LETTER_HEADER_ALLOWANCE_BYTES)
     const bucket = await jsm.streams.info(`KV_${queue.statusBucket}`)
     expect(bucket.config.max_age).toBe(queue.statusTtlMs * 1_000_000)
+  })
+
+  it('topology - scheduled jobs have a consumer of their own that every job the queue holds may wait in', async () => {
+    const env = queueEnv(server.url, { QUEUE_MAX_MESSAGES: '321', QUEUE_MAX_ACK_PENDING: '7', QUEUE_ACK_WAIT_MS: '4000' })
+    const queue = ingressConfigFor(env).queue
+    await applyQueueStreams(nc, queue, logger)
+    await applyWorkerConsumer(nc, workerConfigFor(env).queue, logger)
+    const jsm = await jetstreamManager(nc)
+    const scheduled = await jsm.consumers.info(queue.stream, scheduledConsumerName(queue))
+    expect(scheduled.config).toMatchObject({
+      filter_subject: `${scheduledSubjectPrefix(queue)}.>`,
+      ack_policy: 'explicit',
+      max_ack_pending: 321,
+      ack_wait: 4_000_000_000,
+      max_deliver: -1,
+    })
+    // The workers' consumer keeps its own filter: a WorkQueue stream refuses consumers that overlap.
+    expect((await jsm.consumers.info(queue.stream, queue.consumer)).config.filter_subject).toBe(`${queue.subjectPrefix}.>`)
+  })
+
+  it('topology - a jobs stream and consumer made before scheduled jobs are brought up to date, keeping the queued jobs', async () => {
+    const env = queueEnv(server.url)
+    const queue = ingressConfigFor(env).queue
+    const jsm = await jetstreamManager(nc)
+    // What an earlier release created: the ready subjects only, and the workers' consumer.
+    await jsm.streams.add({ ...queueStreamConfig(queue), subjects: [`${queue.subjectPrefix}.>`] })
+    await jsm.consumers.add(queue.stream, workerConsumerConfig(queue))
+    const js = jetstream(nc)
+    await js.publish(jobSubject(queue, 'old-1'), '{}')
+    // A worker of this release waits for an ingress of this release to add the scheduled subjects.
+    const waiting = applyWorkerConsumer(nc, workerConfigFor(env).queue, logger)
+    await applyQueueStreams(nc, queue, logger)
+    await waiting
+    const stream = await jsm.streams.info(queue.stream)
+    expect(stream.config.subjects).toEqual([`${queue.subjectPrefix}.>`, `${scheduledSubjectPrefix(queue)}.>`])
+    expect(stream.state.messages).toBe(1)
+    expect((await jsm.consumers.info(queue.stream, scheduledConsumerName(queue))).config.max_ack_pending).toBe(queue.maxMessages)
+    expect((await jsm.consumers.info(queue.stream, queue.consumer)).num_pending).toBe(1)
   })
 
   it('topology - applying twice changes nothing', async () => {

@@ -67,6 +67,29 @@ describe.skipIf(!server.controllable)(`worker faults${server.controllable ? '' :
     await rescuer.waitForLog(/processing user job: killed-mid-job, finished/)
   })
 
+  it('worker faults - SIGKILL while a due scheduled job runs: it runs again on another worker, as its second attempt', async () => {
+    const env = queueEnv(server.url, { QUEUE_ACK_WAIT_MS: '1500' })
+    const ingress = await start('ingress', env)
+    const doomed = await start('worker', { ...env, JOB_DURATION_MS: '60000' })
+    const response = await fetch(`${ingress.baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'killed-when-due' },
+      body: JSON.stringify({ type: 'user', payload: { user_id: 'killed-when-due' }, delayMs: 1500 }),
+    })
+    expect(response.status).toBe(202)
+    const { runAt } = (await response.json()) as { runAt: string }
+    await doomed.waitForLog(/processing user job: killed-when-due, started/)
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(runAt))
+    doomed.signal('SIGKILL')
+    expect((await doomed.exited).signal).toBe('SIGKILL')
+
+    const rescuer = await start('worker', { ...env, JOB_DURATION_MS: '50' })
+    const status = await settled(ingress, 'killed-when-due', 'succeeded')
+    // The wait before it was due is no attempt; the lost run is.
+    expect(status.attempts).toBe(2)
+    await rescuer.waitForLog(/processing user job: killed-when-due, finished/)
+  })
+
   it('worker faults - SIGTERM: jobs in progress finish, the rest stay queued, exit 0, nothing lost', async () => {
     const env = queueEnv(server.url, { WORKER_CONCURRENCY: '2', QUEUE_ACK_WAIT_MS: '30000' })
     const ingress = await start('ingress', env)
