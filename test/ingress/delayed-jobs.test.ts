@@ -127,6 +127,10 @@ describe('delayed jobs', () => {
         const info = await jsm.consumers.info(queue.stream, scheduledConsumerName(queue))
         return info.num_pending === 0 && info.num_ack_pending >= 40 ? true : undefined
       })
+      await eventually('GET /v1/queue to count them as scheduled', async () => {
+        const body = (await ingress.app.inject({ method: 'GET', url: '/v1/queue' })).json<{ scheduled: number; depth: number; pending: number }>()
+        return body.scheduled === 40 && body.depth === 40 && body.pending === 0 ? true : undefined
+      })
       for (let i = 0; i < 20; i++) expect((await submit(ingress, `now-${i}`, {})).statusCode).toBe(202)
       for (let i = 0; i < 20; i++) await settled(ingress, `now-${i}`, 'succeeded', 10_000)
       const ready = await jsm.consumers.info(queue.stream, queue.consumer)

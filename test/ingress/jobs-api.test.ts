@@ -83,7 +83,7 @@ describe('jobs api', () => {
     const body = response.json()
     const jsm = await jetstreamManager(ingress.nats.nc)
     const depth = (await jsm.streams.info(env.QUEUE_STREAM!)).state.messages
-    expect(body).toEqual({ capacity: 50, depth, pending: depth, inFlight: 0, accepting: true })
+    expect(body).toEqual({ capacity: 50, depth, pending: depth, inFlight: 0, scheduled: 0, accepting: true })
   })
 
   it('jobs api - health, readiness, metrics and the OpenAPI document are served', async () => {

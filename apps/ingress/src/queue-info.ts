@@ -1,5 +1,5 @@
 import type { JetStreamManager } from '@nats-io/jetstream'
-import { findStream, QueueNotFoundError, readConsumerBacklog, type QueueConfig } from '@sluice/core'
+import { findStream, QueueNotFoundError, readQueueBacklog, type QueueConfig } from '@sluice/core'
 
 /** The queue as `GET /v1/queue` reports it. */
 export interface QueueSnapshot {
@@ -11,6 +11,8 @@ export interface QueueSnapshot {
   readonly pending: number
   /** Jobs handed to workers and not yet acknowledged. */
   readonly inFlight: number
+  /** Scheduled jobs waiting for their time (counted in `depth`, and in `pending` until a worker has seen them). */
+  readonly scheduled: number
   /** Whether a new job would be accepted now (connected, stream present, below both limits). */
   readonly accepting: boolean
 }
@@ -53,10 +55,12 @@ export class QueueInfoReader {
     const stream = await findStream(this.#jsm, this.#queue.stream)
     let pending = stream?.state.messages ?? 0
     let inFlight = 0
+    let scheduled = 0
     try {
-      const consumer = await readConsumerBacklog(this.#jsm, this.#queue.stream, this.#queue.consumer)
+      const consumer = await readQueueBacklog(this.#jsm, this.#queue.stream, this.#queue.consumer)
       pending = consumer.num_pending
       inFlight = consumer.num_ack_pending
+      scheduled = consumer.scheduled
     } catch (error) {
       // No consumer yet (no worker has started): everything stored is pending.
       if (!(error instanceof QueueNotFoundError)) throw error
@@ -71,6 +75,7 @@ export class QueueInfoReader {
         depth,
         pending,
         inFlight,
+        scheduled,
         accepting: stream !== undefined && this.#isConnected() && depth < capacity && belowBytes,
       },
     }

@@ -1,6 +1,7 @@
-import type { JetStreamManager } from '@nats-io/jetstream'
+import type { ConsumerInfo, JetStreamManager } from '@nats-io/jetstream'
 import { SluiceError } from './errors.ts'
 import { isJetStreamError, JetStreamCode } from './jetstream-codes.ts'
+import { scheduledConsumerName } from './topology/queue-topology.ts'
 
 /** A consumer's backlog as the server reports it; the fields mirror its consumer info, so they keep its snake_case. */
 export interface ConsumerBacklog {
@@ -30,9 +31,45 @@ export class QueueNotFoundError extends SluiceError {
  * {@link QueueNotFoundError}; anything else (timeout, no responders, permissions) is thrown as it came.
  */
 export async function readConsumerBacklog(jsm: JetStreamManager, stream: string, consumer: string): Promise<ConsumerBacklog> {
+  const { num_pending, num_ack_pending } = await readConsumerInfo(jsm, stream, consumer)
+  return { num_pending, num_ack_pending, backlog: num_pending + num_ack_pending }
+}
+
+/** A queue's backlog: its workers' consumer's, with the due part of its scheduled jobs' consumer's. */
+export interface QueueBacklog extends ConsumerBacklog {
+  /** Scheduled jobs waiting for their time (a worker has seen them; the server holds them until due). */
+  readonly scheduled: number
+}
+
+/**
+ * The backlog of a queue, its scheduled jobs counted only as far as they are work: the scheduled
+ * consumer's (`<consumer>-scheduled`) undelivered jobs count as pending (a worker has to look at each,
+ * and with no worker running they are what wakes one), and its redelivered ones as in flight (a job's
+ * first delivery is always a wait, so a redelivered one is due: running, retrying, or handed to a worker
+ * just now). Jobs waiting for their time are `scheduled`, not backlog, except that while any waits the
+ * backlog is at least 1: someone must be pulling when they fall due, since the server hands a due job
+ * only to a pull, so a queue scaled to zero would keep it forever. A queue without the scheduled consumer
+ * (an earlier release's) has none.
+ */
+export async function readQueueBacklog(jsm: JetStreamManager, stream: string, consumer: string): Promise<QueueBacklog> {
+  const [ready, scheduled] = await Promise.all([
+    readConsumerInfo(jsm, stream, consumer),
+    readConsumerInfo(jsm, stream, scheduledConsumerName({ consumer })).catch((error: unknown) => {
+      if (error instanceof QueueNotFoundError && error.missing === 'consumer') return undefined
+      throw error
+    }),
+  ])
+  const due = scheduled?.num_redelivered ?? 0
+  const waiting = Math.max(0, (scheduled?.num_ack_pending ?? 0) - due)
+  const num_pending = ready.num_pending + (scheduled?.num_pending ?? 0)
+  const num_ack_pending = ready.num_ack_pending + due
+  const work = num_pending + num_ack_pending
+  return { num_pending, num_ack_pending, scheduled: waiting, backlog: waiting > 0 ? Math.max(1, work) : work }
+}
+
+async function readConsumerInfo(jsm: JetStreamManager, stream: string, consumer: string): Promise<ConsumerInfo> {
   try {
-    const { num_pending, num_ack_pending } = await jsm.consumers.info(stream, consumer)
-    return { num_pending, num_ack_pending, backlog: num_pending + num_ack_pending }
+    return await jsm.consumers.info(stream, consumer)
   } catch (error) {
     if (isJetStreamError(error, JetStreamCode.StreamNotFound)) {
       throw new QueueNotFoundError('stream', stream, consumer, { cause: error })

@@ -1,6 +1,6 @@
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { QueueNotFoundError, readConsumerBacklog } from '@sluice/core'
+import { QueueNotFoundError, readQueueBacklog } from '@sluice/core'
 import { BacklogReadError, BacklogReadFailure, type BacklogReading, type BacklogSource } from './backlog-source.ts'
 
 /** Options of {@link jetStreamBacklogSource}. */
@@ -15,7 +15,8 @@ export interface JetStreamBacklogOptions {
 }
 
 /**
- * Reads the backlog with core's consumer reader over the client protocol: unlike the monitoring port KEDA
+ * Reads the backlog with core's queue reader (the workers' consumer, and the due part of the scheduled
+ * jobs' one: see `readQueueBacklog`) over the client protocol: unlike the monitoring port KEDA
  * polls, this goes through the connection's auth and TLS, and the consumer's leader answers.
  */
 export function jetStreamBacklogSource(nc: NatsConnection, options: JetStreamBacklogOptions): BacklogSource {
@@ -31,7 +32,7 @@ export function jetStreamBacklogSource(nc: NatsConnection, options: JetStreamBac
           manager = undefined
           throw error
         })
-        return await readConsumerBacklog(await manager, options.stream, options.consumer)
+        return await readQueueBacklog(await manager, options.stream, options.consumer)
       } catch (error) {
         throw asReadError(error, options)
       }

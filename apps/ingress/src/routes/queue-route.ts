@@ -13,12 +13,13 @@ export async function queueRoute(app: FastifyInstance): Promise<void> {
         response: {
           200: {
             type: 'object',
-            required: ['capacity', 'depth', 'pending', 'inFlight', 'accepting'],
+            required: ['capacity', 'depth', 'pending', 'inFlight', 'scheduled', 'accepting'],
             properties: {
               capacity: { type: 'integer', description: 'Most jobs the queue holds (max_msgs)' },
               depth: { type: 'integer', description: 'Jobs stored now: pending, in flight, or awaiting dead-lettering' },
               pending: { type: 'integer', description: 'Jobs no worker has taken yet' },
               inFlight: { type: 'integer', description: 'Jobs taken by workers and not yet acknowledged' },
+              scheduled: { type: 'integer', description: 'Scheduled jobs waiting for their time that a worker has seen (the rest are in pending)' },
               accepting: { type: 'boolean', description: 'Whether a new job would be accepted now' },
             },
           },

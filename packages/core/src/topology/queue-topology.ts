@@ -144,6 +144,6 @@ export function scheduledConsumerConfig(queue: QueueConfig): Partial<ConsumerCon
 }
 
 /** The scheduled-job consumer's durable name: the workers' consumer's, with `-scheduled`. */
-export function scheduledConsumerName(queue: QueueConfig): string {
+export function scheduledConsumerName(queue: Pick<QueueConfig, 'consumer'>): string {
   return `${queue.consumer}-scheduled`
 }
