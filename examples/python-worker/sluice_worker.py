@@ -1,6 +1,7 @@
 """A Sluice worker in Python: the wire protocol of docs/wire-protocol.md, with the official NATS client.
 
-It pulls from the same durable consumer as the TypeScript workers, so both take jobs from one queue, and it
+It pulls from the same durable consumers as the TypeScript workers (ready jobs, and scheduled jobs until they
+are due), so both take jobs from one queue, and it
 records job states and dead letters the way they do, so `GET /v1/jobs/<id>` and the dead-letter API show its
 jobs like any others, and calls a job's callback URL with its final state as they do. Configuration comes from
 the same environment variables as the Sluice apps.
@@ -29,8 +30,11 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 # Dead-letter errors are cut to this many UTF-8 bytes (DEAD_LETTER_ERROR_MAX_BYTES).
 ERROR_MAX_BYTES = 1024
-# Lifetime of one pull request, in s: a pull lost with a server restart is replaced within about this long.
-PULL_EXPIRES_S = 5.0
+# Lifetime of one pull request, in s: a pull lost with a server restart is replaced within about this long,
+# and a due scheduled job waits about this long at most for the slot an idle ready pull holds.
+PULL_EXPIRES_S = 1.0
+# A scheduled job delivered again up to this long before its time is held and run (clocks differ a little).
+EARLY_HOLD_S = 0.25
 # Job callbacks: the longest URL, what may follow an allowed prefix (characters a URL parser keeps as they
 # are), and how long callbacks still held at shutdown get.
 CALLBACK_URL_MAX_LENGTH = 2048
@@ -68,7 +72,7 @@ def error_text(error: BaseException) -> str:
     return data[:ERROR_MAX_BYTES].decode(errors="ignore")
 
 
-PHASE = {"queued": 0, "running": 1, "failed": 2, "succeeded": 2, "dead": 2, "cancelled": 2}
+PHASE = {"scheduled": 0, "queued": 0, "running": 1, "failed": 2, "succeeded": 2, "dead": 2, "cancelled": 2}
 
 
 def supersedes(new: Dict[str, Any], current: Dict[str, Any]) -> bool:
@@ -180,9 +184,13 @@ class Worker:
         self.kv = await self.js.key_value(s.status_bucket)
         # The consumer is the TypeScript workers' (they create it): bind to it, never define it here.
         self.sub = await self.js.pull_subscribe_bind(durable=s.consumer, stream=s.stream)
+        self.scheduled = await self.js.pull_subscribe_bind(durable=f"{s.consumer}-scheduled", stream=s.stream)
+        # A pull loop holds a slot while its pull is open, so a job it gets starts at once; a due scheduled
+        # job takes the next free one.
+        self.slots = asyncio.Semaphore(s.concurrency)
         log("worker started", handlers=sorted(self.handlers), concurrency=s.concurrency)
         self.callback_slots = asyncio.Semaphore(s.callback_concurrency)
-        await asyncio.gather(*(self.pull_loop() for _ in range(s.concurrency)))
+        await asyncio.gather(self.scheduled_loop(), *(self.pull_loop() for _ in range(s.concurrency)))
         # Every job taken has had its answer; callbacks still held get a few seconds, then are dropped.
         if self.callbacks:
             _, left = await asyncio.wait(self.callbacks, timeout=CALLBACK_CLOSE_S)
@@ -195,18 +203,50 @@ class Worker:
     # One job at a time per loop: a pull asks for one job only when this loop can run it at once.
     async def pull_loop(self) -> None:
         while not self.stopping.is_set():
+            async with self.slots:
+                try:
+                    msgs = await self.sub.fetch(batch=1, timeout=PULL_EXPIRES_S)
+                except NatsTimeoutError:
+                    continue
+                for msg in msgs:
+                    await self.run_job(msg)
+
+    # Scheduled jobs (docs/wire-protocol.md): the first delivery, and any before the job's time, is a wait
+    # (nak with the time left), which costs no slot; a later one is due and runs, its attempt being the
+    # delivery count less one.
+    async def scheduled_loop(self) -> None:
+        while not self.stopping.is_set():
             try:
-                msgs = await self.sub.fetch(batch=1, timeout=PULL_EXPIRES_S)
+                msgs = await self.scheduled.fetch(batch=1, timeout=PULL_EXPIRES_S)
             except NatsTimeoutError:
                 continue
             for msg in msgs:
-                await self.run_job(msg)
+                due = (msg.headers or {}).get("Sluice-Run-At", "")
+                try:
+                    left = datetime.fromisoformat(due.replace("Z", "+00:00")).timestamp() - datetime.now(timezone.utc).timestamp()
+                except ValueError:
+                    left = 0.0
+                if msg.metadata.num_delivered == 1 or left > EARLY_HOLD_S or self.stopping.is_set():
+                    await msg.nak(delay=max(0.0, left) if msg.metadata.num_delivered == 1 or left > EARLY_HOLD_S else None)
+                    continue
+                heartbeat = asyncio.create_task(self.heartbeat(msg))
+                try:
+                    await self.slots.acquire()
+                finally:
+                    heartbeat.cancel()
+                try:
+                    if left > 0:
+                        await asyncio.sleep(left)
+                    await self.run_job(msg, waits=1)
+                finally:
+                    self.slots.release()
 
-    async def run_job(self, msg: Any) -> None:
+    async def run_job(self, msg: Any, waits: int = 0) -> None:
         s = self.settings
         headers = msg.headers or {}
+        prefix = f"_sluice.scheduled.{s.stream}" if msg.subject.startswith(f"_sluice.scheduled.{s.stream}.") else s.subject_prefix
         job = {
-            "id": job_id_from_subject(msg.subject, s.subject_prefix),
+            "id": job_id_from_subject(msg.subject, prefix),
             "type": headers.get("Sluice-Job-Type", ""),
             "queuedAt": headers.get("Sluice-Queued-At", ""),
         }
@@ -215,7 +255,7 @@ class Worker:
             job["owner"] = headers["Sluice-Owner"]
         if headers.get("Sluice-Callback-Url"):
             job["callbackUrl"] = headers["Sluice-Callback-Url"]
-        attempt = msg.metadata.num_delivered
+        attempt = msg.metadata.num_delivered - waits
         base = {**state_fields(job), "attempts": attempt}
         if attempt > 1:
             recorded = await self.read_state(job["id"])

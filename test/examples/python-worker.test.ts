@@ -150,6 +150,27 @@ describe.skipIf(skipReason !== undefined)(`examples/python-worker${skipReason ? 
       ]),
     )
   })
+  it('python worker - scheduled jobs: it lets them wait, runs them once due, and counts the wait as no attempt', async () => {
+    // Only the Python worker is left (a test above stopped the TypeScript one).
+    const accepted = await Promise.all(
+      Array.from({ length: 3 }, async (_, i) => {
+        const response = await fetch(`${ingress.baseUrl}/v1/jobs`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ type: 'greet', payload: { name: `later${i}` }, delayMs: 1500 }),
+        })
+        expect(response.status).toBe(202)
+        return (await response.json()) as { id: string; runAt: string }
+      }),
+    )
+    for (const { id, runAt } of accepted) {
+      const status = (await settled(id)) as { state: string; attempts: number; startedAt: string }
+      expect(status).toMatchObject({ state: 'succeeded', attempts: 1 })
+      expect(Date.parse(status.startedAt)).toBeGreaterThanOrEqual(Date.parse(runAt))
+    }
+    await eventually('the Python worker to log the scheduled jobs', () => (accepted.every(({ id }) => ranInPython(id)) ? true : undefined), 10_000)
+  })
+
   it("python worker - with API keys on, the jobs it runs and dead-letters stay their submitting key's (Sluice-Owner copied into states and dead letters)", async () => {
     // Only the Python worker is left (the test above stopped the TypeScript one); a second ingress with keys.
     const [owner, other, admin] = ['python-owner-key-Tq8wN3vR6yP1', 'python-other-key-Lm2xK7cZ4sH9', 'python-admin-key-Bv5jD1gF8kQ3']
