@@ -57,7 +57,8 @@ export async function runSchemathesis(schemaUrl: string, args: readonly string[]
       timeout: timeoutMs,
       killSignal: 'SIGKILL',
       maxBuffer: 64 * 1024 * 1024,
-      env: { ...process.env, NO_COLOR: '1' },
+      // Hooks for what the document cannot state (schemathesis_hooks.py).
+      env: { ...process.env, NO_COLOR: '1', SCHEMATHESIS_HOOKS: 'schemathesis_hooks', PYTHONPATH: join(repoRoot, 'test', 'support') },
     })
     return { ok: true, output: `${stdout}${stderr}`, seconds: (performance.now() - started) / 1000 }
   } catch (error) {
