@@ -131,6 +131,23 @@ describe('job events', () => {
     expect(['queued', 'running']).toContain(seen[0])
   })
 
+  it('job events - a scheduled job starts as scheduled with its runAt; cancelled, it ends there', async () => {
+    const response = await ingress.app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { ...json, 'idempotency-key': 'scheduled-1' },
+      payload: { type: 'gated', payload: {}, delayMs: 60_000 },
+    })
+    const { runAt } = response.json<{ runAt: string }>()
+    const stream = await open('scheduled-1')
+    await eventually('the first state', () => stream.events[0])
+    expect(stream.events[0]).toMatchObject({ event: 'state', data: { id: 'scheduled-1', state: 'scheduled', runAt, attempts: 0 } })
+    expect((await ingress.app.inject({ method: 'DELETE', url: '/v1/jobs/scheduled-1' })).statusCode).toBe(200)
+    await ended(stream)
+    expect(states(stream)).toEqual(['scheduled', 'cancelled'])
+    expect(stream.events.at(-1)?.data).toMatchObject({ state: 'cancelled', runAt })
+  })
+
   it('job events - a cancel ends the stream with the cancelled state', async () => {
     await submit('cancel-1')
     const stream = await open('cancel-1')
