@@ -33,8 +33,9 @@ ERROR_MAX_BYTES = 1024
 # Lifetime of one pull request, in s: a pull lost with a server restart is replaced within about this long,
 # and a due scheduled job waits about this long at most for the slot an idle ready pull holds.
 PULL_EXPIRES_S = 1.0
-# A scheduled job delivered again up to this long before its time is held and run (clocks differ a little).
-EARLY_HOLD_S = 0.25
+# A scheduled job delivered again up to this long before its time is held and run (clocks differ a little, and a
+# restarted nats-server keeps the timer to the second); never past half ack_wait.
+EARLY_HOLD_S = 1.0
 # Job callbacks: the longest URL, what may follow an allowed prefix (characters a URL parser keeps as they
 # are), and how long callbacks still held at shutdown get.
 CALLBACK_URL_MAX_LENGTH = 2048
@@ -226,8 +227,9 @@ class Worker:
                     left = datetime.fromisoformat(due.replace("Z", "+00:00")).timestamp() - datetime.now(timezone.utc).timestamp()
                 except ValueError:
                     left = 0.0
-                if msg.metadata.num_delivered == 1 or left > EARLY_HOLD_S or self.stopping.is_set():
-                    await msg.nak(delay=max(0.0, left) if msg.metadata.num_delivered == 1 or left > EARLY_HOLD_S else None)
+                hold = min(EARLY_HOLD_S, self.settings.ack_wait_s / 2)
+                if msg.metadata.num_delivered == 1 or left > hold or self.stopping.is_set():
+                    await msg.nak(delay=max(0.0, left) if msg.metadata.num_delivered == 1 or left > hold else None)
                     continue
                 heartbeat = asyncio.create_task(self.heartbeat(msg))
                 try:
@@ -236,6 +238,7 @@ class Worker:
                     heartbeat.cancel()
                 try:
                     if left > 0:
+                        await msg.in_progress()
                         await asyncio.sleep(left)
                     await self.run_job(msg, waits=1)
                 finally:

@@ -176,7 +176,7 @@ export class JobPuller {
   }
 
   #scheduledDelivery(msg: JsMsg): void {
-    const decision = decideScheduled(msg, Date.now())
+    const decision = decideScheduled(msg, Date.now(), this.#options.ackWaitMs)
     if (decision.kind === 'wait') {
       msg.nak(decision.delayMs)
       return
@@ -187,7 +187,10 @@ export class JobPuller {
       return
     }
     const run = async (): Promise<void> => {
-      if (decision.holdMs > 0) await sleep(decision.holdMs)
+      if (decision.holdMs > 0) {
+        msg.working()
+        await sleep(decision.holdMs)
+      }
       // The drain began while it waited for its slot or its time: another worker runs it.
       if (this.#stopping) msg.nak()
       else await this.#startJob(msg, 'scheduled')
