@@ -170,6 +170,34 @@ describe('delayed jobs', () => {
     })
   })
 
+  it('delayed jobs - waiting jobs outlive a nats-server restart and still run no earlier than due, as their first attempt', async (ctx) => {
+    if (!server.controllable) ctx.skip()
+    const env = queueEnv(server.url, { WORKER_CONCURRENCY: '2' })
+    const queue = ingressConfigFor(env).queue
+    const ingress = await startIngress(env)
+    const worker = await startWorker(env, handlers)
+    try {
+      const runAts = new Map<string, string>()
+      for (const id of ['restart-1', 'restart-2']) runAts.set(id, (await submit(ingress, id, { delayMs: 4000 })).json<Accepted>().runAt!)
+      const jsm = await jetstreamManager(ingress.nats.nc)
+      await eventually('both jobs to wait in the scheduled consumer', async () => {
+        const info = await jsm.consumers.info(queue.stream, scheduledConsumerName(queue))
+        return info.num_pending === 0 && info.num_ack_pending === 2 ? true : undefined
+      })
+      await server.stop()
+      await server.restart()
+      for (const [id, runAt] of runAts) {
+        const done = await settled(ingress, id, 'succeeded', 20_000)
+        expect(done.attempts).toBe(1)
+        expect(started.get(id)).toHaveLength(1)
+        expect(started.get(id)![0]).toBeGreaterThanOrEqual(Date.parse(runAt))
+      }
+    } finally {
+      await worker.close()
+      await ingress.close()
+    }
+  })
+
   it('delayed jobs - a queue full of scheduled jobs answers 503 to the next one, delayed or not', async () => {
     const env = queueEnv(server.url, { QUEUE_MAX_MESSAGES: '5' })
     const ingress = await startIngress(env)
