@@ -188,11 +188,11 @@ export class JobPuller {
     }
     const run = async (): Promise<void> => {
       if (decision.holdMs > 0) {
-        msg.working()
+        answerQuietly(() => msg.working())
         await sleep(decision.holdMs)
       }
       // The drain began while it waited for its slot or its time: another worker runs it.
-      if (this.#stopping) msg.nak()
+      if (this.#stopping) answerQuietly(() => msg.nak())
       else await this.#startJob(msg, 'scheduled')
     }
     if (this.#slots.tryAcquire()) {
@@ -201,7 +201,7 @@ export class JobPuller {
     }
     // Every slot was reserved by a ready pull, or taken by a job since this pull went out: take the next one.
     this.#dueWaiting++
-    const heartbeat = setInterval(() => msg.working(), this.#options.ackWaitMs / 2)
+    const heartbeat = setInterval(() => answerQuietly(() => msg.working()), this.#options.ackWaitMs / 2)
     heartbeat.unref()
     void this.#slots
       .acquire()
@@ -230,5 +230,15 @@ export class JobPuller {
 
   #wake(): void {
     for (const resolve of this.#waiters.splice(0)) resolve()
+  }
+}
+
+// An answer that cannot go out (the connection is closed) changes nothing: the server delivers the job
+// again after ack_wait. It must not end the process as an uncaught error from a timer.
+function answerQuietly(answer: () => void): void {
+  try {
+    answer()
+  } catch {
+    // See above.
   }
 }
