@@ -183,6 +183,36 @@ describe('delayed jobs', () => {
     })
   })
 
+  it('delayed jobs - 200 jobs falling due at once beside 100 ready ones, on two workers: each runs once, none early, as attempt 1', async () => {
+    const env = queueEnv(server.url, { WORKER_CONCURRENCY: '4', QUEUE_MAX_ACK_PENDING: '16' })
+    const ingress = await startIngress(env)
+    const workers = [await startWorker(env, handlers), await startWorker(env, handlers)]
+    try {
+      const runAt = new Date(Date.now() + 2000).toISOString()
+      const scheduled = Array.from({ length: 200 }, (_, i) => `burst-${i}`)
+      const ready = Array.from({ length: 100 }, (_, i) => `beside-${i}`)
+      for (const id of scheduled) expect((await submit(ingress, id, { runAt })).statusCode).toBe(202)
+      for (const id of ready) expect((await submit(ingress, id, {})).statusCode).toBe(202)
+      await eventually('every job to succeed', async () => {
+        const jsm = await jetstreamManager(ingress.nats.nc)
+        return (await jsm.streams.info(env.QUEUE_STREAM!)).state.messages === 0 ? true : undefined
+      })
+      for (const id of [...scheduled, ...ready]) expect(await settled(ingress, id, 'succeeded')).toMatchObject({ attempts: 1 })
+      for (const id of scheduled) {
+        expect(started.get(id)).toHaveLength(1)
+        expect(started.get(id)![0]).toBeGreaterThanOrEqual(Date.parse(runAt))
+      }
+      for (const id of ready) expect(started.get(id)).toHaveLength(1)
+      const last = Math.max(...scheduled.map((id) => started.get(id)![0]!))
+      // Ready pulls keep to half the slots while due jobs come: an idle ready pull would hold them all for 1 s.
+      expect(last - Date.parse(runAt)).toBeLessThan(1500)
+      console.info(`delayed jobs: 200 due at once ran within ${last - Date.parse(runAt)} ms of their time on 2 workers x 4`)
+    } finally {
+      for (const worker of workers) await worker.close()
+      await ingress.close()
+    }
+  })
+
   it('delayed jobs - waiting jobs outlive a nats-server restart and still run no earlier than due, as their first attempt', async (ctx) => {
     if (!server.controllable) ctx.skip()
     const env = queueEnv(server.url, { WORKER_CONCURRENCY: '2' })

@@ -23,6 +23,8 @@ export type StartJob = (msg: JsMsg, source: JobSource) => Promise<unknown>
 
 /** Pause after a pull that failed (no connection, consumer being re-created), before the next one. */
 const PULL_RETRY_MS = 1000
+/** How long after a due scheduled job ready pulls keep to half the slots (see JobPuller). */
+const DUE_HOT_MS = 2000
 
 /**
  * Pulls jobs only for free slots. Each pull request takes its slots before it is sent, so every message the
@@ -37,7 +39,9 @@ const PULL_RETRY_MS = 1000
  * its deliveries are not due yet and are answered at once (`nak(due - now)`, see scheduled-delivery.ts). A
  * due one takes a free slot, or the next one freed before anything else (heartbeated while it waits; the
  * ready pulls reserve nothing meanwhile). That loop pulls only while the worker runs fewer jobs than its
- * concurrency, and no more than it could start, so a worker busy with jobs is not handed due ones.
+ * concurrency, and no more than it could start, so a worker busy with jobs is not handed due ones. While
+ * due jobs keep coming (one in the last DUE_HOT_MS), ready pulls hold at most half the slots: an idle
+ * ready pull holds its slots until it expires, and due jobs would otherwise get one slot a pull lifetime.
  */
 export class JobPuller {
   readonly #consumer: Consumer
@@ -45,11 +49,18 @@ export class JobPuller {
   readonly #options: JobPullerOptions
   readonly #slots: BoundedSlots
   readonly #startJob: StartJob
+  /** Open ready pulls. */
   readonly #open = new Set<ConsumerMessages>()
+  /** The open scheduled pull, if any. */
+  #scheduledBatch: ConsumerMessages | undefined
   readonly #batchDone = new Set<Promise<void>>()
   readonly #waiters: (() => void)[] = []
   /** Slots held by open ready pulls for messages still to come. */
   #reserved = 0
+  /** Slots held by ready pulls and the ready jobs running. */
+  #readyHeld = 0
+  /** When the last due scheduled job came (ms since epoch). */
+  #lastDueMs = 0
   /** Due scheduled jobs waiting for a slot. */
   #dueWaiting = 0
   #stopping = false
@@ -77,6 +88,7 @@ export class JobPuller {
     this.#stopping = true
     this.#wake()
     for (const batch of this.#open) batch.stop()
+    this.#scheduledBatch?.stop()
     await Promise.all(this.#loops ?? [])
     await Promise.all(this.#batchDone)
   }
@@ -89,21 +101,28 @@ export class JobPuller {
   async #pullLoop(): Promise<void> {
     const threshold = Math.max(1, Math.floor(this.#options.concurrency / 4))
     while (!this.#stopping) {
-      const free = this.#options.concurrency - this.#slots.used
+      const { concurrency } = this.#options
+      const hotUntil = this.#lastDueMs + DUE_HOT_MS
+      const share = Date.now() < hotUntil ? Math.max(1, Math.floor(concurrency / 2)) : concurrency
+      const free = Math.min(concurrency - this.#slots.used, share - this.#readyHeld)
       // With a pull open, wait for a batch worth of free slots: it already asks for everything it can use.
       // A due scheduled job waiting for a slot gets the next one first.
-      if (free === 0 || this.#dueWaiting > 0 || (this.#open.size > 0 && free < threshold)) {
-        await this.#changed()
+      if (free <= 0 || this.#dueWaiting > 0 || (this.#open.size > 0 && free < threshold)) {
+        // Held back by the share only: look again when due jobs have stopped coming.
+        const wait = share < concurrency ? sleep(hotUntil - Date.now(), undefined, { ref: false }) : undefined
+        await (wait ? Promise.race([this.#changed(), wait]) : this.#changed())
         continue
       }
       let wanted = 0
-      while (this.#slots.tryAcquire()) wanted++
+      while (wanted < free && this.#slots.tryAcquire()) wanted++
       this.#reserved += wanted
+      this.#readyHeld += wanted
       let batch: ConsumerMessages
       try {
         batch = await this.#consumer.fetch({ max_messages: wanted, expires: this.#options.expiresMs })
       } catch (error) {
         this.#reserved -= wanted
+        this.#readyHeld -= wanted
         this.#unreserve(wanted)
         this.#options.logger.warn({ err: error }, 'pulling jobs failed; trying again')
         await sleep(PULL_RETRY_MS, undefined, { ref: false })
@@ -134,10 +153,14 @@ export class JobPuller {
         if (this.#stopping) {
           // Pulled as the drain began: give it straight back for another worker.
           msg.nak()
+          this.#readyHeld--
           this.#release()
           continue
         }
-        void this.#startJob(msg, 'ready').finally(() => this.#release())
+        void this.#startJob(msg, 'ready').finally(() => {
+          this.#readyHeld--
+          this.#release()
+        })
       }
     } catch (error) {
       // A pull that ends early (heartbeats missed across a leader change, a deleted consumer) is replaced by
@@ -146,6 +169,7 @@ export class JobPuller {
     } finally {
       this.#open.delete(batch)
       this.#reserved -= wanted - delivered
+      this.#readyHeld -= wanted - delivered
       this.#unreserve(wanted - delivered)
     }
   }
@@ -160,12 +184,12 @@ export class JobPuller {
       }
       try {
         const batch = await consumer.fetch({ max_messages: this.#options.concurrency - running, expires: this.#options.expiresMs })
-        this.#open.add(batch)
+        this.#scheduledBatch = batch
         if (this.#stopping) batch.stop()
         try {
           for await (const msg of batch) this.#scheduledDelivery(msg)
         } finally {
-          this.#open.delete(batch)
+          this.#scheduledBatch = undefined
         }
       } catch (error) {
         if (this.#stopping) break
@@ -186,6 +210,7 @@ export class JobPuller {
       msg.nak()
       return
     }
+    this.#lastDueMs = Date.now()
     const run = async (): Promise<void> => {
       if (decision.holdMs > 0) {
         answerQuietly(() => msg.working())
