@@ -99,6 +99,9 @@ describe('delayed jobs', () => {
       expect(dueMs).toBeLessThanOrEqual(Date.now() + 2500)
       const scheduled = await stateOf(ingress, 'later-1')
       expect(scheduled).toMatchObject({ id: 'later-1', state: 'scheduled', attempts: 0, runAt: accepted.runAt, queuedAt: accepted.queuedAt })
+      // A client's retry of the same submission is a duplicate, answered with the first one's due time.
+      const repeat = await submit(ingress, 'later-1', { delayMs: 2500 })
+      expect(repeat.json()).toMatchObject({ id: 'later-1', duplicate: true, runAt: accepted.runAt, queuedAt: accepted.queuedAt })
 
       const done = await settled(ingress, 'later-1', 'succeeded')
       const [ranAt, ...again] = started.get('later-1') ?? []
