@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import { scheduledConsumerName, type QueueConfig } from '@sluice/core'
 import { defineHandler, handlerRegistry } from '@sluice/worker'
@@ -240,6 +243,31 @@ describe('delayed jobs', () => {
       }
     } finally {
       await worker.close()
+      await ingress.close()
+    }
+  })
+
+  it("delayed jobs - with API keys on, a scheduled job is its submitting key's: another key gets 404 for it, as for an unknown id", async () => {
+    const [owner, other] = ['delayed-owner-key-Hq3zP8wL5nT2', 'delayed-other-key-Rj6vB1xM9cK4']
+    const keys = join(mkdtempSync(join(tmpdir(), 'sluice-keys-')), 'keys')
+    writeFileSync(keys, `${owner}\n${other}\n`)
+    const env = queueEnv(server.url, { INGRESS_AUTH: 'api-key', INGRESS_API_KEYS_FILE: keys })
+    const ingress = await startIngress(env)
+    const as = (key: string) => ({ authorization: `Bearer ${key}` })
+    try {
+      const response = await ingress.app.inject({
+        method: 'POST',
+        url: '/v1/jobs',
+        headers: { ...as(owner), ...json },
+        payload: { type: 'stamp', payload: {}, delayMs: 60_000 },
+      })
+      expect(response.statusCode).toBe(202)
+      const { id, runAt } = response.json<Accepted>()
+      expect((await ingress.app.inject({ method: 'GET', url: `/v1/jobs/${id}`, headers: as(owner) })).json()).toMatchObject({ state: 'scheduled', runAt })
+      expect((await ingress.app.inject({ method: 'GET', url: `/v1/jobs/${id}`, headers: as(other) })).statusCode).toBe(404)
+      expect((await ingress.app.inject({ method: 'DELETE', url: `/v1/jobs/${id}`, headers: as(other) })).statusCode).toBe(404)
+      expect((await ingress.app.inject({ method: 'DELETE', url: `/v1/jobs/${id}`, headers: as(owner) })).json()).toMatchObject({ state: 'cancelled', runAt })
+    } finally {
       await ingress.close()
     }
   })
