@@ -88,7 +88,7 @@ describe('delayed jobs', () => {
       await ingress?.close()
     })
 
-    it('delayed jobs - a job delayed 2.5 s is scheduled with its runAt, runs no earlier than due and within 1.5 s after', async () => {
+    it('delayed jobs - a job delayed 2.5 s is scheduled with its runAt, runs no earlier than due and within 2 s after (about 1 s by design, the rest margin for busy cores)', async () => {
       // Eight more, due at other moments between 1 and 3 s, for a spread of figures.
       const others = await Promise.all(
         Array.from({ length: 8 }, async (_, i) => Date.parse((await submit(ingress, `spread-${i}`, { delayMs: 1000 + 250 * i })).json<Accepted>().runAt ?? '')),
@@ -110,7 +110,7 @@ describe('delayed jobs', () => {
       const [ranAt, ...again] = started.get('later-1') ?? []
       expect(again).toEqual([])
       expect(ranAt).toBeGreaterThanOrEqual(dueMs)
-      expect(ranAt! - dueMs).toBeLessThan(1500)
+      expect(ranAt! - dueMs).toBeLessThan(2000)
       // The wait is no attempt.
       expect(done.attempts).toBe(1)
       const late = [ranAt! - dueMs]
@@ -121,7 +121,7 @@ describe('delayed jobs', () => {
         late.push(spreadRanAt! - due)
       }
       late.sort((a, b) => a - b)
-      expect(late.at(-1)).toBeLessThan(1500)
+      expect(late.at(-1)).toBeLessThan(2000)
       console.info(`delayed jobs: started after due (ms), 9 jobs: ${late.join(' ')}`)
     })
 
