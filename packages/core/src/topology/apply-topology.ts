@@ -34,7 +34,9 @@ export async function applyWorkerConsumer(nc: NatsConnection, queue: QueueConfig
     const bucket = await findStream(jsm, statusStreamName(queue))
     const scheduled = `${scheduledSubjectPrefix(queue)}.>`
     if (jobs && deadLetters && bucket && jobs.config.subjects?.includes(scheduled)) break
-    logger.info({ stream: queue.stream }, 'waiting for the ingress to create the queue streams')
+    if (jobs && deadLetters && bucket)
+      logger.info({ stream: queue.stream, subject: scheduled }, 'waiting for an ingress of this release to add the scheduled-job subjects')
+    else logger.info({ stream: queue.stream }, 'waiting for the ingress to create the queue streams')
     await sleep(delayMs, undefined, { signal })
     delayMs = Math.min(delayMs * 2, 5000)
   }
