@@ -6,7 +6,7 @@ const ANNOTATIONS = new Set(['description', 'title', 'default', 'example', 'exam
 
 /**
  * Compiles the JSON Schema subset the ingress's OpenAPI document uses for requests (type, pattern, length
- * and range bounds, required, properties, additionalProperties), written here rather than taken from the
+ * and range bounds, required, properties, additionalProperties, not), written here rather than taken from the
  * validator the ingress uses, so the fuzz's oracle does not share its mistakes. A keyword it does not know
  * throws, so a schema that grows one fails the fuzz loudly instead of being judged by half its rules.
  */
@@ -48,6 +48,11 @@ export function compileSchema(schema: object): SchemaCheck {
         if (argument !== false) throw new Error(`schema check: additionalProperties ${JSON.stringify(argument)} is not supported`)
         const known = new Set(Object.keys((schema as { properties?: object }).properties ?? {}))
         checks.push((value) => !isObject(value) || Object.keys(value).every((name) => known.has(name)))
+        break
+      }
+      case 'not': {
+        const refused = compileSchema(argument as object)
+        checks.push((value) => !refused(value))
         break
       }
       default:
