@@ -32,6 +32,7 @@ import { refuseMalformedQueries } from './query-encoding.ts'
 import { ProblemType, sendProblem } from './problem.ts'
 import { QueueInfoReader } from './queue-info.ts'
 import { requestIdFor } from './request-id.ts'
+import { batchRoute } from './routes/batch-route.ts'
 import { deadLettersRoutes } from './routes/dead-letters-routes.ts'
 import { healthRoutes, readinessProblems } from './routes/health-routes.ts'
 import { jobsRoutes } from './routes/jobs-routes.ts'
@@ -182,10 +183,11 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
   // Before the routes: it adds its hook to each route that enqueues as the route is added.
   shedWhileRefusing(app, publisher)
   const answerOtherMethods = methodNotAllowed(app)
-  // Read once, for both routes that enqueue: a file that cannot be used stops the ingress at start-up.
+  // Read once, for every route that enqueues: a file that cannot be used stops the ingress at start-up.
   const jobTypes = loadJobTypes(config.queue.jobTypesFile)
   if (config.ingress.seedRoute !== 'off') await app.register(seedRoute, { scope: config.ingress.seedRoute === 'protected' ? 'submit' : 'public', jobTypes })
   await app.register(jobsRoutes, { jobTypes })
+  await app.register(batchRoute, { jobTypes })
   await app.register(queueRoute)
   await app.register(deadLettersRoutes)
   await app.register(healthRoutes, { keyRing })

@@ -290,6 +290,13 @@ export const ingressSettings = {
     unit: 'jobs/s',
     doc: 'Pace of a bulk redrive from the dead letters, so recovery does not flood the queue.',
   }),
+  batchMaxJobs: integer('INGRESS_BATCH_MAX_JOBS', {
+    default: 100,
+    min: 1,
+    max: 1000,
+    unit: 'jobs',
+    doc: 'Most jobs in one `POST /v1/jobs/batch`; more is refused with 400. The whole batch is one body, bounded by JOB_MAX_BYTES.',
+  }),
   watchMaxConnections: integer('INGRESS_WATCH_MAX_CONNECTIONS', {
     default: 100,
     min: 1,
