@@ -10,6 +10,7 @@ include tools/cluster.mk
 include tools/reliability.mk
 include tools/schemathesis.mk
 include tools/python-worker.mk
+include tools/bench.mk
 
 TOOLS := $(CURDIR)/.tools
 TOOLS_BIN := $(TOOLS)/bin
@@ -75,5 +76,5 @@ docs: deps ## Regenerate from the settings: docs/configuration.md's table, the c
 	node scripts/chart-config.ts
 	node scripts/chart-config-rules.ts
 
-bench: setup ## Benchmark the ingress, worker and baselines; prints a table, writes .data/bench/latest.json
+bench: setup bench-tools ## Benchmark the ingress, worker and baselines (wrk drives the load); prints a table, writes .data/bench/latest.json
 	node bench/run.ts

@@ -11,13 +11,18 @@ import { startManagedProcess } from '../test/support/managed-process.ts'
 import { queueEnv, type Env } from '../test/support/queue-env.ts'
 import { repoRoot } from '../test/support/repo-paths.ts'
 import { startApp, type AppProcess } from '../test/support/sluice-processes.ts'
+import { pinnedCommand, pinProcess, type CpuPlan } from './cpu-pinning.ts'
 import { cpuDuring } from './cpu-usage.ts'
 
 const run = promisify(execFile)
 
-/** Runs one of the bench scripts as its own process and returns the JSON it printed last. */
-export async function runScript<T>(script: string, env: Env): Promise<T> {
-  const { stdout } = await run(process.execPath, [join(repoRoot, 'bench', script)], { env: { ...process.env, ...env }, maxBuffer: 16 * 1024 * 1024 })
+/**
+ * Runs one of the bench scripts as its own process, on `role`'s CPUs when given (cpu-pinning.ts), and
+ * returns the JSON it printed last.
+ */
+export async function runScript<T>(script: string, env: Env, role?: keyof CpuPlan): Promise<T> {
+  const [command, ...args] = [...(role ? pinnedCommand(role, process.execPath) : [process.execPath]), join(repoRoot, 'bench', script)]
+  const { stdout } = await run(command!, args, { env: { ...process.env, ...env }, maxBuffer: 16 * 1024 * 1024 })
   const last = stdout.trim().split('\n').at(-1) ?? '{}'
   return JSON.parse(last) as T
 }
@@ -38,6 +43,7 @@ export async function benchQueue(natsUrl: string, overrides: Env): Promise<Bench
   // startApp runs the ingress with the chart's NODE_OPTIONS, so the bench measures what ships.
   const env = queueEnv(natsUrl, { INGRESS_MAX_INFLIGHT: '4096', ...overrides })
   const ingress = await startApp('ingress', env, 'warn')
+  pinProcess(ingress.pid, 'server')
   const nc = await connect({ servers: natsUrl })
   const jsm = await jetstreamManager(nc)
   return {
@@ -149,9 +155,14 @@ export function startBaselineServer(natsUrl: string, subject: string): Promise<B
   return startBenchServer('baseline-server.ts', { NATS_URL: natsUrl, BENCH_SUBJECT: subject })
 }
 
+/** Starts the Fastify hello server (bench/hello-server.ts) as its own process. */
+export function startHelloServer(): Promise<BenchServer> {
+  return startBenchServer('hello-server.ts', {})
+}
+
 /**
  * Starts bench/canned-server.ts replaying the answer `url` gives right now (status, headers, body), so
- * autocannon's ceiling is measured for a response of the same size as the one under test.
+ * the load generator's ceiling is measured for a response of the same size as the one under test.
  */
 export async function startCannedServer(url: string): Promise<BenchServer> {
   const answer = await fetch(url)
@@ -173,7 +184,7 @@ export interface BenchServer {
 
 let benchServersStarted = 0
 
-// Starts one of the bench's servers as its own process; each prints `{"port":…}` once it listens.
+// Starts one of the bench's servers as its own process on the server CPUs; each prints `{"port":…}` once it listens.
 async function startBenchServer(script: string, env: Env): Promise<BenchServer> {
   const name = script.replace(/\.ts$/, '')
   const child = startManagedProcess({
@@ -191,5 +202,7 @@ async function startBenchServer(script: string, env: Env): Promise<BenchServer> 
       .find((entry) => entry.startsWith('{"port"'))
     return line ? (JSON.parse(line) as { port: number }).port : undefined
   })
+  // Each runs where the ingress does, so every server measured gets the same CPUs.
+  pinProcess(child.pid, 'server')
   return { baseUrl: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => child.stop() }
 }
