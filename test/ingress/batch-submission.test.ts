@@ -176,7 +176,7 @@ describe('batch submission', () => {
     expect((await jsm.streams.info(env.QUEUE_STREAM!)).state.messages).toBe(1)
   })
 
-  it('batch submission - needs an API key with the submit scope, and records the key as owner of each job', async () => {
+  it('batch submission - needs an API key with the submit scope, records the key as owner of each job and scopes its ids to it', async () => {
     const keys = tempFile('keys', `${SUBMIT_KEY}\n${READ_KEY} read\n`)
     const { ingress } = await ingressFor({ INGRESS_AUTH: 'api-key', INGRESS_API_KEYS_FILE: keys })
     const jobs = [{ type: 'report', payload: {} }]
@@ -188,6 +188,10 @@ describe('batch submission', () => {
     expect((await ingress.app.inject({ method: 'GET', url: `/v1/jobs/${id}`, headers: { authorization: `Bearer ${SUBMIT_KEY}` } })).statusCode).toBe(200)
     // Another key does not see it, as for a job from POST /v1/jobs.
     expect((await ingress.app.inject({ method: 'GET', url: `/v1/jobs/${id}`, headers: { authorization: `Bearer ${READ_KEY}` } })).statusCode).toBe(404)
+    // A job's id is the key's own Idempotency-Key, as on POST /v1/jobs: `<label>-<id>`.
+    const keyed = await submit(ingress, { jobs: [{ id: 'order-7', type: 'report', payload: {} }] }, { authorization: `Bearer ${SUBMIT_KEY}` })
+    expect(keyed.json().results[0]).toMatchObject({ status: 202, duplicate: false })
+    expect(keyed.json().results[0].id).toMatch(/^[0-9a-f]{8}-order-7$/)
   })
 
   it('batch submission - a batch is one request for the rate limit', async () => {
