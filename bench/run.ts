@@ -148,18 +148,22 @@ try {
       .map((each) => `${each.seed.rps} / ${each.hello} / ${each.naive} / ${each.raw} / ${each.reject.rps} / ${each.ceilingAccept} / ${each.ceilingReject}`)
       .join('; ')}`,
   )
-  const jobs = await runLoad({
-    url: `${accept.ingress.baseUrl}/v1/jobs`,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ type: 'noop', payload: { n: 1 } }),
-    connections,
-    durationSeconds: seconds,
-    expectStatus: 202,
-  })
+  const { result: jobs, cpu: jobsCpu } = await cpuDuring({ ingress: accept.ingress.pid }, () =>
+    runLoad({
+      url: `${accept.ingress.baseUrl}/v1/jobs`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'noop', payload: { n: 1 } }),
+      connections,
+      durationSeconds: seconds,
+      expectStatus: 202,
+    }),
+  )
   figures.ingress_jobs_rps = jobs.rps
   figures.ingress_jobs_p50_ms = jobs.p50Ms
   figures.ingress_jobs_p99_ms = jobs.p99Ms
+  // The counterpart of batch_cpu_us_ingress_per_job below.
+  figures.ingress_jobs_cpu_us_ingress = Math.round((jobsCpu.ingress! * 1e6) / (jobs.rps * seconds))
   await accept.purge()
   // Batch submission: jobs per second stored through `POST /v1/jobs/batch`, counted in the stream (a
   // batch answers 200 with its refused jobs in it). Fewer connections than the single-job runs: each
@@ -280,7 +284,9 @@ const ratios = {
     (figures.raw_consume_cpu_us_client! + figures.raw_consume_cpu_us_nats_server!) /
       (figures.worker_drain_cpu_us_worker! + figures.worker_drain_cpu_us_nats_server!),
   ),
-  ...(figures.batch_jobs_per_s === undefined ? {} : { batch_vs_single: round(figures.batch_jobs_per_s / figures.ingress_jobs_rps!) }),
+  // Jobs per second stored through batches over single POST /v1/jobs, and the ingress's CPU per job in each.
+  batch_vs_single: round(figures.batch_jobs_per_s! / figures.ingress_jobs_rps!),
+  single_cpu_vs_batch_cpu: round(figures.ingress_jobs_cpu_us_ingress! / figures.batch_cpu_us_ingress_per_job!),
 }
 // The issue's targets, each judged on this run's figures. Where a part the ingress cannot do without (the
 // load client's ceiling, the store's acknowledgements) already misses what a target needs, no ingress
