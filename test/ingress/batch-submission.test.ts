@@ -137,6 +137,26 @@ describe('batch submission', () => {
     expect((await jsm.streams.info(env.QUEUE_STREAM!)).state.messages).toBe(1)
   })
 
+  it("batch submission - a callbackUrl is taken per job as on POST /v1/jobs; one that climbs out of its allowed prefix is that job's 400", async () => {
+    const { ingress, env, jsm } = await ingressFor({ JOB_CALLBACK_ALLOWED_URLS: 'https://hooks.example.com/sluice/' })
+    const response = await submit(ingress, {
+      jobs: [
+        { type: 'report', payload: {}, callbackUrl: 'https://hooks.example.com/sluice/done' },
+        { type: 'report', payload: {}, callbackUrl: 'https://hooks.example.com/sluice/../admin' },
+        { type: 'report', payload: {} },
+      ],
+    })
+    const results = response.json().results as ItemResult[]
+    expect(results.map((result) => result.status)).toEqual([202, 400, 202])
+    expect(results[1]!.problem!.detail).toMatch(/^callbackUrl leaves the allowed URL prefix/)
+    const stored = await jsm.streams.getMessage(env.QUEUE_STREAM!, { last_by_subj: `${env.QUEUE_SUBJECT_PREFIX}.${results[0]!.id}` })
+    expect(stored!.header.get('Sluice-Callback-Url')).toBe('https://hooks.example.com/sluice/done')
+    // Where callbacks are off, the field is unknown, as on POST /v1/jobs: the batch is refused whole.
+    const { ingress: off } = await ingressFor({})
+    const unknown = await submit(off, { jobs: [{ type: 'report', payload: {}, callbackUrl: 'https://hooks.example.com/sluice/done' }] })
+    expect(unknown.statusCode).toBe(400)
+  })
+
   it('batch submission - a malformed, empty, oversized or non-JSON batch is refused whole and stores nothing', async () => {
     const { ingress, env, jsm } = await ingressFor({ INGRESS_BATCH_MAX_JOBS: '4', JOB_MAX_BYTES: '2048' })
     const job = { type: 'report', payload: {} }

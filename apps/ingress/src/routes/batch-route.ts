@@ -1,14 +1,16 @@
-import { JOB_ID_PATTERN, JOB_TYPE_PATTERN, type JobTypes, type SluiceError } from '@sluice/core'
+import { CALLBACK_URL_MAX_LENGTH, JOB_ID_PATTERN, JOB_TYPE_PATTERN, type JobTypes, type SluiceError } from '@sluice/core'
 import type { FastifyInstance } from 'fastify'
 import { type AcceptedJob, acceptJob } from '../accept-job.ts'
 import { answerFor } from '../error-answers.ts'
 import { jobTypeRefusal } from '../job-type-check.ts'
+import { InvalidRequestError } from '../request-errors.ts'
 
 /** One job of a batch: a job as `POST /v1/jobs` takes it, with its Idempotency-Key as `id`. */
 interface BatchItem {
   id?: string
   type: string
   payload: unknown
+  callbackUrl?: string
 }
 
 /** What became of one job of a batch: stored (`status` 202), or refused with its own problem. */
@@ -63,6 +65,14 @@ export async function batchRoute(app: FastifyInstance, { jobTypes }: { jobTypes:
   // Jobs are JSON only, as on POST /v1/jobs.
   app.removeContentTypeParser('text/plain')
   const maxJobs = app.queue.config.ingress.batchMaxJobs
+  // As on POST /v1/jobs: offered only where JOB_CALLBACK_ALLOWED_URLS allows some URLs.
+  const callbackUrls = app.queue.callbacks.urls
+  const callbackUrl = {
+    type: 'string',
+    maxLength: CALLBACK_URL_MAX_LENGTH,
+    pattern: callbackUrls.pattern,
+    description: "As `callbackUrl` on `POST /v1/jobs`: called once with this job's final state; a prefix JOB_CALLBACK_ALLOWED_URLS lists",
+  }
   const retryAfter = String(app.queue.config.ingress.retryAfterSeconds)
 
   app.post<{ Body: { jobs: BatchItem[] } }>(
@@ -96,6 +106,7 @@ export async function batchRoute(app: FastifyInstance, { jobTypes }: { jobTypes:
                   },
                   type: { type: 'string', pattern: JOB_TYPE_PATTERN.source, description: 'Handler name; with JOB_TYPES_FILE set, one it lists' },
                   payload: { description: "Any JSON value; with JOB_TYPES_FILE set, it must fit its type's schema" },
+                  ...(callbackUrls.enabled ? { callbackUrl } : {}),
                 },
               },
             },
@@ -147,7 +158,9 @@ interface Submitted {
 async function submitOne(app: FastifyInstance, jobTypes: JobTypes | undefined, job: BatchItem, owner: string | undefined): Promise<Submitted> {
   const invalid = jobTypeRefusal(jobTypes, job.type, job.payload)
   if (invalid) return refusedItem(app, invalid)
-  const { accepted, refused } = await acceptJob(app.queue, 'batch', { id: job.id, type: job.type, payload: job.payload, owner })
+  const callback = job.callbackUrl === undefined ? undefined : app.queue.callbacks.urls.check(job.callbackUrl)
+  if (callback?.refused !== undefined) return refusedItem(app, new InvalidRequestError(`callbackUrl ${callback.refused}`))
+  const { accepted, refused } = await acceptJob(app.queue, 'batch', { id: job.id, type: job.type, payload: job.payload, owner, callbackUrl: callback?.url })
   if (refused) return refusedItem(app, refused)
   return { result: { status: 202, ...accepted }, retryAfter: false }
 }
