@@ -157,6 +157,28 @@ describe('batch submission', () => {
     expect(unknown.statusCode).toBe(400)
   })
 
+  it("batch submission - a job may be scheduled (delayMs, runAt) as on POST /v1/jobs; a runAt long past is that job's 400", async () => {
+    const { ingress, env, jsm } = await ingressFor({})
+    const before = Date.now()
+    const response = await submit(ingress, {
+      jobs: [
+        { type: 'report', payload: {}, delayMs: 60_000 },
+        { type: 'report', payload: {}, runAt: new Date(before - 3_600_000).toISOString() },
+        { type: 'report', payload: {} },
+      ],
+    })
+    const results = response.json().results as (ItemResult & { runAt?: string })[]
+    expect(results.map((result) => result.status)).toEqual([202, 400, 202])
+    expect(Date.parse(results[0]!.runAt!)).toBeGreaterThanOrEqual(before + 60_000)
+    expect(results[1]!.problem!.detail).toMatch(/in the past/)
+    expect(results[2]!.runAt).toBeUndefined()
+    const status = await ingress.app.inject({ method: 'GET', url: `/v1/jobs/${results[0]!.id}` })
+    expect(status.json()).toMatchObject({ state: 'scheduled', runAt: results[0]!.runAt })
+    expect((await jsm.streams.info(env.QUEUE_STREAM!)).state.messages).toBe(2)
+    // Both at once is the schema's refusal, for the whole batch.
+    expect((await submit(ingress, { jobs: [{ type: 'report', payload: {}, delayMs: 1, runAt: new Date().toISOString() }] })).statusCode).toBe(400)
+  })
+
   it('batch submission - a malformed, empty, oversized or non-JSON batch is refused whole and stores nothing', async () => {
     const { ingress, env, jsm } = await ingressFor({ INGRESS_BATCH_MAX_JOBS: '4', JOB_MAX_BYTES: '2048' })
     const job = { type: 'report', payload: {} }

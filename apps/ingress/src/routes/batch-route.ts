@@ -2,6 +2,7 @@ import { CALLBACK_URL_MAX_LENGTH, JOB_ID_PATTERN, JOB_TYPE_PATTERN, type JobType
 import type { FastifyInstance } from 'fastify'
 import { type AcceptedJob, acceptJob } from '../accept-job.ts'
 import { answerFor } from '../error-answers.ts'
+import { dueTime, RUN_AT_PAST_TOLERANCE_MS } from '../job-schedule.ts'
 import { jobTypeRefusal } from '../job-type-check.ts'
 import { InvalidRequestError } from '../request-errors.ts'
 
@@ -11,6 +12,8 @@ interface BatchItem {
   type: string
   payload: unknown
   callbackUrl?: string
+  delayMs?: number
+  runAt?: string
 }
 
 /** What became of one job of a batch: stored (`status` 202), or refused with its own problem. */
@@ -31,6 +34,7 @@ const itemResultSchema = {
         id: { type: 'string', pattern: JOB_ID_PATTERN.source },
         type: { type: 'string' },
         queuedAt: { type: 'string', format: 'date-time' },
+        runAt: { type: 'string', format: 'date-time', description: 'When the job is due, for a scheduled job (`delayMs` or `runAt`)' },
         duplicate: { type: 'boolean' },
       },
     },
@@ -65,6 +69,7 @@ export async function batchRoute(app: FastifyInstance, { jobTypes }: { jobTypes:
   // Jobs are JSON only, as on POST /v1/jobs.
   app.removeContentTypeParser('text/plain')
   const maxJobs = app.queue.config.ingress.batchMaxJobs
+  const maxDelayMs = app.queue.config.queue.jobMaxDelayMs
   // As on POST /v1/jobs: offered only where JOB_CALLBACK_ALLOWED_URLS allows some URLs.
   const callbackUrls = app.queue.callbacks.urls
   const callbackUrl = {
@@ -97,6 +102,8 @@ export async function batchRoute(app: FastifyInstance, { jobTypes }: { jobTypes:
                 type: 'object',
                 required: ['type', 'payload'],
                 additionalProperties: false,
+                // A job runs after a delay or at a time, not both.
+                not: { required: ['delayMs', 'runAt'] },
                 properties: {
                   id: {
                     type: 'string',
@@ -107,6 +114,17 @@ export async function batchRoute(app: FastifyInstance, { jobTypes }: { jobTypes:
                   type: { type: 'string', pattern: JOB_TYPE_PATTERN.source, description: 'Handler name; with JOB_TYPES_FILE set, one it lists' },
                   payload: { description: "Any JSON value; with JOB_TYPES_FILE set, it must fit its type's schema" },
                   ...(callbackUrls.enabled ? { callbackUrl } : {}),
+                  delayMs: {
+                    type: 'integer',
+                    minimum: 0,
+                    maximum: maxDelayMs,
+                    description: 'As on `POST /v1/jobs`: run no earlier than this many ms from now. Not with `runAt`.',
+                  },
+                  runAt: {
+                    type: 'string',
+                    format: 'date-time',
+                    description: `As on \`POST /v1/jobs\`: run no earlier than this time (at most JOB_MAX_DELAY_MS ahead, at most ${RUN_AT_PAST_TOLERANCE_MS / 1000} s behind). Not with \`delayMs\`.`,
+                  },
                 },
               },
             },
@@ -134,7 +152,8 @@ export async function batchRoute(app: FastifyInstance, { jobTypes }: { jobTypes:
     async (request, reply) => {
       const owner = request.apiKey?.label
       // All at once: the publishes of one event-loop turn go out in one socket write (PipelinedPublisher).
-      const submitted = await Promise.all(request.body.jobs.map((job) => submitOne(app, jobTypes, job, owner)))
+      const now = Date.now()
+      const submitted = await Promise.all(request.body.jobs.map((job) => submitOne(app, jobTypes, job, owner, dueTime(job, now, maxDelayMs))))
       const results = submitted.map((each) => each.result)
       const accepted = results.filter((result) => result.status === 202).length
       if (submitted.some((each) => each.retryAfter)) reply.header('retry-after', retryAfter)
@@ -155,12 +174,26 @@ interface Submitted {
   readonly retryAfter: boolean
 }
 
-async function submitOne(app: FastifyInstance, jobTypes: JobTypes | undefined, job: BatchItem, owner: string | undefined): Promise<Submitted> {
+async function submitOne(
+  app: FastifyInstance,
+  jobTypes: JobTypes | undefined,
+  job: BatchItem,
+  owner: string | undefined,
+  runAt: string | undefined | InvalidRequestError,
+): Promise<Submitted> {
   const invalid = jobTypeRefusal(jobTypes, job.type, job.payload)
   if (invalid) return refusedItem(app, invalid)
   const callback = job.callbackUrl === undefined ? undefined : app.queue.callbacks.urls.check(job.callbackUrl)
   if (callback?.refused !== undefined) return refusedItem(app, new InvalidRequestError(`callbackUrl ${callback.refused}`))
-  const { accepted, refused } = await acceptJob(app.queue, 'batch', { id: job.id, type: job.type, payload: job.payload, owner, callbackUrl: callback?.url })
+  if (runAt instanceof InvalidRequestError) return refusedItem(app, runAt)
+  const { accepted, refused } = await acceptJob(app.queue, 'batch', {
+    id: job.id,
+    type: job.type,
+    payload: job.payload,
+    owner,
+    callbackUrl: callback?.url,
+    runAt,
+  })
   if (refused) return refusedItem(app, refused)
   return { result: { status: 202, ...accepted }, retryAfter: false }
 }
