@@ -6,8 +6,8 @@ const ANNOTATIONS = new Set(['description', 'title', 'default', 'example', 'exam
 
 /**
  * Compiles the JSON Schema subset the ingress's OpenAPI document uses for requests (type, pattern, length
- * and range bounds, required, properties, additionalProperties, not), written here rather than taken from the
- * validator the ingress uses, so the fuzz's oracle does not share its mistakes. A keyword it does not know
+ * and range bounds, required, properties, additionalProperties, not, items and their count), written here
+ * rather than taken from the validator the ingress uses, so the fuzz's oracle does not share its mistakes. A keyword it does not know
  * throws, so a schema that grows one fails the fuzz loudly instead of being judged by half its rules.
  */
 export function compileSchema(schema: object): SchemaCheck {
@@ -50,6 +50,17 @@ export function compileSchema(schema: object): SchemaCheck {
         checks.push((value) => !isObject(value) || Object.keys(value).every((name) => known.has(name)))
         break
       }
+      case 'items': {
+        const item = compileSchema(argument as object)
+        checks.push((value) => !Array.isArray(value) || value.every(item))
+        break
+      }
+      case 'minItems':
+        checks.push((value) => !Array.isArray(value) || value.length >= (argument as number))
+        break
+      case 'maxItems':
+        checks.push((value) => !Array.isArray(value) || value.length <= (argument as number))
+        break
       case 'not': {
         const refused = compileSchema(argument as object)
         checks.push((value) => !refused(value))
