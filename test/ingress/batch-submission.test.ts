@@ -148,7 +148,7 @@ describe('batch submission', () => {
     })
     const results = response.json().results as ItemResult[]
     expect(results.map((result) => result.status)).toEqual([202, 400, 202])
-    expect(results[1]!.problem!.detail).toMatch(/^callbackUrl leaves the allowed URL prefix/)
+    expect(results[1]!.problem!.detail).toMatch(/^body\/callbackUrl leaves the allowed URL prefix/)
     const stored = await jsm.streams.getMessage(env.QUEUE_STREAM!, { last_by_subj: `${env.QUEUE_SUBJECT_PREFIX}.${results[0]!.id}` })
     expect(stored!.header.get('Sluice-Callback-Url')).toBe('https://hooks.example.com/sluice/done')
     // Where callbacks are off, the field is unknown, as on POST /v1/jobs: the batch is refused whole.

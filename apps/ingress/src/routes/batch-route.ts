@@ -1,20 +1,11 @@
-import { CALLBACK_URL_MAX_LENGTH, JOB_ID_PATTERN, JOB_TYPE_PATTERN, type JobTypes, type SluiceError } from '@sluice/core'
+import { JOB_ID_PATTERN, type JobTypes, type SluiceError } from '@sluice/core'
 import type { FastifyInstance } from 'fastify'
-import { type AcceptedJob, acceptJob } from '../accept-job.ts'
+import type { AcceptedJob } from '../accept-job.ts'
 import { answerFor } from '../error-answers.ts'
-import { dueTime, RUN_AT_PAST_TOLERANCE_MS } from '../job-schedule.ts'
-import { jobTypeRefusal } from '../job-type-check.ts'
-import { InvalidRequestError } from '../request-errors.ts'
+import { type SubmittedJob, submitJob, submittedJobSchema } from '../job-submission.ts'
 
 /** One job of a batch: a job as `POST /v1/jobs` takes it, with its Idempotency-Key as `id`. */
-interface BatchItem {
-  id?: string
-  type: string
-  payload: unknown
-  callbackUrl?: string
-  delayMs?: number
-  runAt?: string
-}
+type BatchItem = SubmittedJob & { readonly id?: string }
 
 /** What became of one job of a batch: stored (`status` 202), or refused with its own problem. */
 export type BatchItemResult =
@@ -69,15 +60,6 @@ export async function batchRoute(app: FastifyInstance, { jobTypes }: { jobTypes:
   // Jobs are JSON only, as on POST /v1/jobs.
   app.removeContentTypeParser('text/plain')
   const maxJobs = app.queue.config.ingress.batchMaxJobs
-  const maxDelayMs = app.queue.config.queue.jobMaxDelayMs
-  // As on POST /v1/jobs: offered only where JOB_CALLBACK_ALLOWED_URLS allows some URLs.
-  const callbackUrls = app.queue.callbacks.urls
-  const callbackUrl = {
-    type: 'string',
-    maxLength: CALLBACK_URL_MAX_LENGTH,
-    pattern: callbackUrls.pattern,
-    description: "As `callbackUrl` on `POST /v1/jobs`: called once with this job's final state; a prefix JOB_CALLBACK_ALLOWED_URLS lists",
-  }
   const retryAfter = String(app.queue.config.ingress.retryAfterSeconds)
 
   app.post<{ Body: { jobs: BatchItem[] } }>(
@@ -98,35 +80,14 @@ export async function batchRoute(app: FastifyInstance, { jobTypes }: { jobTypes:
               type: 'array',
               minItems: 1,
               maxItems: maxJobs,
-              items: {
-                type: 'object',
-                required: ['type', 'payload'],
-                additionalProperties: false,
-                // A job runs after a delay or at a time, not both.
-                not: { required: ['delayMs', 'runAt'] },
-                properties: {
-                  id: {
-                    type: 'string',
-                    pattern: JOB_ID_PATTERN.source,
-                    description:
-                      "The job's Idempotency-Key, as the header is on `POST /v1/jobs`: the job id is the key itself, or with API keys on `<label>-<key>` (use the `id` answered)",
-                  },
-                  type: { type: 'string', pattern: JOB_TYPE_PATTERN.source, description: 'Handler name; with JOB_TYPES_FILE set, one it lists' },
-                  payload: { description: "Any JSON value; with JOB_TYPES_FILE set, it must fit its type's schema" },
-                  ...(callbackUrls.enabled ? { callbackUrl } : {}),
-                  delayMs: {
-                    type: 'integer',
-                    minimum: 0,
-                    maximum: maxDelayMs,
-                    description: 'As on `POST /v1/jobs`: run no earlier than this many ms from now. Not with `runAt`.',
-                  },
-                  runAt: {
-                    type: 'string',
-                    format: 'date-time',
-                    description: `As on \`POST /v1/jobs\`: run no earlier than this time (at most JOB_MAX_DELAY_MS ahead, at most ${RUN_AT_PAST_TOLERANCE_MS / 1000} s behind). Not with \`delayMs\`.`,
-                  },
+              items: submittedJobSchema(app.queue, {
+                id: {
+                  type: 'string',
+                  pattern: JOB_ID_PATTERN.source,
+                  description:
+                    "The job's Idempotency-Key, as the header is on `POST /v1/jobs`: the job id is the key itself, or with API keys on `<label>-<key>` (use the `id` answered)",
                 },
-              },
+              }),
             },
           },
         },
@@ -153,7 +114,7 @@ export async function batchRoute(app: FastifyInstance, { jobTypes }: { jobTypes:
       const owner = request.apiKey?.label
       // All at once: the publishes of one event-loop turn go out in one socket write (PipelinedPublisher).
       const now = Date.now()
-      const submitted = await Promise.all(request.body.jobs.map((job) => submitOne(app, jobTypes, job, owner, dueTime(job, now, maxDelayMs))))
+      const submitted = await Promise.all(request.body.jobs.map((job) => submitOne(app, jobTypes, { ...job, owner }, now)))
       const results = submitted.map((each) => each.result)
       const accepted = results.filter((result) => result.status === 202).length
       if (submitted.some((each) => each.retryAfter)) reply.header('retry-after', retryAfter)
@@ -177,23 +138,10 @@ interface Submitted {
 async function submitOne(
   app: FastifyInstance,
   jobTypes: JobTypes | undefined,
-  job: BatchItem,
-  owner: string | undefined,
-  runAt: string | undefined | InvalidRequestError,
+  job: BatchItem & { owner: string | undefined },
+  nowMs: number,
 ): Promise<Submitted> {
-  const invalid = jobTypeRefusal(jobTypes, job.type, job.payload)
-  if (invalid) return refusedItem(app, invalid)
-  const callback = job.callbackUrl === undefined ? undefined : app.queue.callbacks.urls.check(job.callbackUrl)
-  if (callback?.refused !== undefined) return refusedItem(app, new InvalidRequestError(`callbackUrl ${callback.refused}`))
-  if (runAt instanceof InvalidRequestError) return refusedItem(app, runAt)
-  const { accepted, refused } = await acceptJob(app.queue, 'batch', {
-    id: job.id,
-    type: job.type,
-    payload: job.payload,
-    owner,
-    callbackUrl: callback?.url,
-    runAt,
-  })
+  const { accepted, refused } = await submitJob(app.queue, 'batch', jobTypes, job, nowMs)
   if (refused) return refusedItem(app, refused)
   return { result: { status: 202, ...accepted }, retryAfter: false }
 }

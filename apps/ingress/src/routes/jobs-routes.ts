@@ -1,20 +1,10 @@
-import { CALLBACK_URL_MAX_LENGTH, JOB_ID_PATTERN, JOB_TYPE_PATTERN, type JobTypes, QueueUnavailableError } from '@sluice/core'
+import { JOB_ID_PATTERN, type JobTypes, QueueUnavailableError } from '@sluice/core'
 import type { FastifyInstance } from 'fastify'
-import { acceptJob } from '../accept-job.ts'
 import { cancelJob } from '../job-cancel.ts'
 import { JobEventStreams } from '../job-events.ts'
 import { findJobStatus, mayAccessJob } from '../job-lookup.ts'
-import { dueTime, RUN_AT_PAST_TOLERANCE_MS } from '../job-schedule.ts'
-import { jobTypeRefusal } from '../job-type-check.ts'
-import { InvalidRequestError, JobNotFoundError, TooManyWatchesError } from '../request-errors.ts'
-
-interface SubmitBody {
-  type: string
-  payload: unknown
-  callbackUrl?: string
-  delayMs?: number
-  runAt?: string
-}
+import { type SubmittedJob, submitJob, submittedJobSchema } from '../job-submission.ts'
+import { JobNotFoundError, TooManyWatchesError } from '../request-errors.ts'
 
 const problemRef = { $ref: 'Problem#' }
 const jobIdSchema = { type: 'string', pattern: JOB_ID_PATTERN.source, description: 'Job id' }
@@ -58,7 +48,7 @@ const statusSchema = {
 
 /** The JSON API for jobs: submit one, read its state, cancel it. */
 export async function jobsRoutes(app: FastifyInstance, { jobTypes }: { jobTypes: JobTypes | undefined }): Promise<void> {
-  await app.register(async (submit) => submitRoute(submit, jobTypes, app.queue.config.queue.jobMaxDelayMs))
+  await app.register(async (submit) => submitRoute(submit, jobTypes))
 
   app.get<{ Params: { id: string } }>(
     '/v1/jobs/:id',
@@ -169,19 +159,10 @@ export async function jobsRoutes(app: FastifyInstance, { jobTypes }: { jobTypes:
 
 // In a scope of its own: jobs are JSON only, anything else (text/plain included, which Fastify parses by
 // default) is a 415; the other job routes keep the framework's parsers, as every route does.
-async function submitRoute(app: FastifyInstance, jobTypes: JobTypes | undefined, maxDelayMs: number): Promise<void> {
+async function submitRoute(app: FastifyInstance, jobTypes: JobTypes | undefined): Promise<void> {
   app.removeContentTypeParser('text/plain')
-  // Offered only where JOB_CALLBACK_ALLOWED_URLS allows some URLs: elsewhere it is an unknown field (400).
-  const callbackUrls = app.queue.callbacks.urls
-  const callbackUrl = {
-    type: 'string',
-    maxLength: CALLBACK_URL_MAX_LENGTH,
-    pattern: callbackUrls.pattern,
-    description:
-      "Called once with the job's final state (succeeded, dead or cancelled): a POST of the state as `GET /v1/jobs/<id>` answers it, signed when JOB_CALLBACK_SIGNING_SECRET is set, retried JOB_CALLBACK_ATTEMPTS times at most. It must start with a URL prefix JOB_CALLBACK_ALLOWED_URLS lists (this pattern), and stay under it once parsed (no dot segments climbing out).",
-  }
 
-  app.post<{ Body: SubmitBody; Headers: { 'idempotency-key'?: string } }>(
+  app.post<{ Body: SubmittedJob; Headers: { 'idempotency-key'?: string } }>(
     '/v1/jobs',
     {
       config: { scope: 'submit', enqueues: true },
@@ -199,47 +180,18 @@ async function submitRoute(app: FastifyInstance, jobTypes: JobTypes | undefined,
             },
           },
         },
-        body: {
-          type: 'object',
-          required: ['type', 'payload'],
-          additionalProperties: false,
-          // A job runs after a delay or at a time, not both.
-          not: { required: ['delayMs', 'runAt'] },
-          properties: {
-            type: { type: 'string', pattern: JOB_TYPE_PATTERN.source, description: 'Handler name; with JOB_TYPES_FILE set, one it lists' },
-            payload: { description: "Any JSON value, handed to the handler as is; with JOB_TYPES_FILE set, it must fit its type's schema" },
-            ...(callbackUrls.enabled ? { callbackUrl } : {}),
-            delayMs: {
-              type: 'integer',
-              minimum: 0,
-              maximum: maxDelayMs,
-              description: 'Run no earlier than this many ms from now (at most JOB_MAX_DELAY_MS); the job is `scheduled` until then. Not with `runAt`.',
-            },
-            runAt: {
-              type: 'string',
-              format: 'date-time',
-              description: `Run no earlier than this time (RFC 3339): at most JOB_MAX_DELAY_MS ahead; up to ${RUN_AT_PAST_TOLERANCE_MS / 1000} s in the past runs at once, further back is 400. Not with \`delayMs\`.`,
-            },
-          },
-        },
+        body: submittedJobSchema(app.queue),
         response: { 202: acceptedSchema, 400: problemRef, 409: problemRef, 413: problemRef, 415: problemRef, 429: problemRef, 503: problemRef },
       },
     },
     async (request, reply) => {
-      const invalid = jobTypeRefusal(jobTypes, request.body.type, request.body.payload)
-      if (invalid) return reply.send(invalid)
-      const callback = request.body.callbackUrl === undefined ? undefined : callbackUrls.check(request.body.callbackUrl)
-      if (callback?.refused !== undefined) return reply.send(new InvalidRequestError(`body/callbackUrl ${callback.refused}`))
-      const runAt = dueTime(request.body, Date.now(), maxDelayMs)
-      if (runAt instanceof Error) return reply.send(runAt)
-      const { accepted, refused } = await acceptJob(app.queue, 'jobs', {
-        id: request.headers['idempotency-key'],
-        type: request.body.type,
-        payload: request.body.payload,
-        owner: request.apiKey?.label,
-        callbackUrl: callback?.url,
-        runAt,
-      })
+      const { accepted, refused } = await submitJob(
+        app.queue,
+        'jobs',
+        jobTypes,
+        { ...request.body, id: request.headers['idempotency-key'], owner: request.apiKey?.label },
+        Date.now(),
+      )
       if (refused) return reply.send(refused)
       return reply.code(202).header('location', `/v1/jobs/${accepted.id}`).send(accepted)
     },
