@@ -1,6 +1,6 @@
 // The load generator's ceiling on this machine: a server that answers every request with one fixed
 // response, parsing nothing but the end of each request head (GET only, no bodies). It costs next to no
-// CPU, so what autocannon reaches against it is the most any server could show on these cores with this
+// CPU, so what the load generator (wrk) reaches against it is the most any server could show on these cores with this
 // client, for a response of that size. Started by bench/run.ts with the response to replay in
 // BENCH_CANNED_RESPONSE (JSON: status, headers, body); prints its port when ready.
 import { createServer } from 'node:net'

@@ -28,7 +28,7 @@ export function findPid(program: string, argument: string): number | undefined {
 
 /**
  * Runs `during` and returns the CPU seconds each of `pids` used meanwhile, plus `self`: this process
- * (where autocannon runs).
+ * (the bench runner itself).
  */
 export async function cpuDuring<T>(pids: Record<string, number>, during: () => Promise<T>): Promise<{ result: T; cpu: Record<string, number> }> {
   const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]))
