@@ -40,6 +40,22 @@ const cases: Array<{ file: string; messages: Array<string | RegExp> }> = [
   },
   { file: 'keda-any-pod-to-monitoring.yaml', messages: ["keda.operatorPodLabels must name KEDA's operator pods", "every pod in KEDA's namespace"] },
   {
+    file: 'worker-image-without-tag.yaml',
+    messages: ['worker.image.repository (registry.example.com/my-workers) needs worker.image.tag or worker.image.digest'],
+  },
+  { file: 'smoke-type-not-in-job-types.yaml', messages: ['tests.jobType (noop) is not in jobTypes (greet)'] },
+  {
+    file: 'http-push-problems.yaml',
+    messages: [
+      '(4 problems)',
+      'with networkPolicy.enabled the workers may reach only NATS and DNS: add networkPolicy.workerHttpEgress',
+      'worker.http.scaledDeployments needs autoscaler.enabled',
+      'worker.http.scaledDeployments names demo-sluice-worker twice',
+      'worker.http.scaledDeployments my-jobs: minReplicas (30) must not exceed maxReplicas (10)',
+    ],
+  },
+  { file: 'bad-job-type-name.yaml', messages: [/'resize image' does not match pattern/, /jobTypes\/greet.*schema/] },
+  {
     file: 'many-problems.yaml',
     messages: [
       '(7 problems)',

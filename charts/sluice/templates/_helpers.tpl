@@ -60,6 +60,25 @@ app.kubernetes.io/part-of: sluice
 {{- end -}}
 {{- end -}}
 
+{{/* The workers' image: worker.image when it names a repository (your handlers), else the Sluice image. */}}
+{{- define "sluice.workerImage" -}}
+{{- with .Values.worker.image -}}
+{{- if not .repository -}}
+{{- include "sluice.image" $ -}}
+{{- else if .digest -}}
+{{- printf "%s@%s" .repository .digest -}}
+{{- else -}}
+{{- printf "%s:%s" .repository .tag -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The ConfigMap holding the job types file (jobTypes), and where the ingress and worker pods mount it. */}}
+{{- define "sluice.jobTypesConfigMapName" -}}
+{{- include "sluice.componentName" (dict "ctx" . "component" "job-types") -}}
+{{- end -}}
+{{- define "sluice.jobTypesDir" -}}/etc/sluice/job-types{{- end -}}
+
 {{/* The ConfigMap every app reads. */}}
 {{- define "sluice.configMapName" -}}
 {{- include "sluice.componentName" (dict "ctx" . "component" "config") -}}

@@ -77,6 +77,22 @@ env:
 {{- end }}
 {{- end -}}
 
+{{/* The job types file (jobTypes) as a pod volume and a container mount, for the ingress and worker pods when
+jobTypes is set; and the annotation that rolls them when it changes (the apps read the file once, at start). */}}
+{{- define "sluice.jobTypesVolume" -}}
+- name: job-types
+  configMap:
+    name: {{ include "sluice.jobTypesConfigMapName" . }}
+{{- end -}}
+{{- define "sluice.jobTypesVolumeMount" -}}
+- name: job-types
+  mountPath: {{ include "sluice.jobTypesDir" . }}
+  readOnly: true
+{{- end -}}
+{{- define "sluice.jobTypesChecksum" -}}
+checksum/job-types: {{ include (print $.Template.BasePath "/job-types-configmap.yaml") . | sha256sum }}
+{{- end -}}
+
 {{/* The container security context (non-root, read-only root filesystem, no capabilities). */}}
 {{- define "sluice.containerSecurityContext" -}}
 securityContext:

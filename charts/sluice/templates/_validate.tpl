@@ -91,6 +91,35 @@ one pass. values.schema.json has already checked types, enums and bounds.
 {{- $problems = append $problems (printf "ingress.service.nodePort (%d) needs ingress.service.type NodePort or LoadBalancer, not %s" (int64 $v.ingress.service.nodePort) $v.ingress.service.type) -}}
 {{- end -}}
 
+{{- /* Your own jobs (docs/your-own-jobs.md). */ -}}
+{{- $workerImage := $v.worker.image -}}
+{{- if and $workerImage.repository (not $workerImage.tag) (not $workerImage.digest) -}}
+{{- $problems = append $problems (printf "worker.image.repository (%s) needs worker.image.tag or worker.image.digest: the chart's appVersion is the Sluice image's, not yours" $workerImage.repository) -}}
+{{- end -}}
+{{- if and $v.jobTypes $v.tests.enabled (not (hasKey $v.jobTypes $v.tests.jobType)) -}}
+{{- $problems = append $problems (printf "tests.jobType (%s) is not in jobTypes (%s): the ingress would refuse the smoke test's jobs; set tests.jobType to a type your workers handle" $v.tests.jobType (keys $v.jobTypes | sortAlpha | join ", ")) -}}
+{{- end -}}
+{{- $httpPush := or $c.WORKER_HTTP_URL $c.WORKER_HTTP_TYPE_URLS -}}
+{{- if and $v.networkPolicy.enabled $httpPush (not $v.networkPolicy.workerHttpEgress) -}}
+{{- $problems = append $problems "config.WORKER_HTTP_URL or WORKER_HTTP_TYPE_URLS is set, but with networkPolicy.enabled the workers may reach only NATS and DNS: add networkPolicy.workerHttpEgress (egress rules to your endpoints)" -}}
+{{- end -}}
+{{- $scaled := $v.worker.http.scaledDeployments -}}
+{{- if and $scaled (not $v.autoscaler.enabled) -}}
+{{- $problems = append $problems "worker.http.scaledDeployments needs autoscaler.enabled: its QueueScalers are reconciled by the chart's autoscaler" -}}
+{{- end -}}
+{{- $workerDeployment := include "sluice.componentName" (dict "ctx" . "component" "worker") -}}
+{{- $seen := dict -}}
+{{- range $scaled -}}
+{{- if or (eq .name $workerDeployment) (hasKey $seen .name) -}}
+{{- $problems = append $problems (printf "worker.http.scaledDeployments names %s twice (the workers' Deployment counts): two QueueScalers would fight over its replicas" .name) -}}
+{{- end -}}
+{{- $_ := set $seen .name true -}}
+{{- $policy := merge (omit . "name") $v.scaling -}}
+{{- if gt (int64 $policy.minReplicas) (int64 $policy.maxReplicas) -}}
+{{- $problems = append $problems (printf "worker.http.scaledDeployments %s: minReplicas (%d) must not exceed maxReplicas (%d)" .name (int64 $policy.minReplicas) (int64 $policy.maxReplicas)) -}}
+{{- end -}}
+{{- end -}}
+
 {{- if $problems -}}
 {{- $count := printf "%d %s" (len $problems) (ternary "problem" "problems" (eq (len $problems) 1)) -}}
 {{- fail (printf "\n\nInvalid values for the sluice chart (%s):\n  - %s\n" $count (join "\n  - " $problems)) -}}
