@@ -18,8 +18,14 @@ function configOf(objects: readonly KubeObject[]): Record<string, string> {
 }
 
 describe.skipIf(skipReason)(`chart examples${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
-  it('chart examples - the three recipes are there', () => {
-    expect(examples).toEqual(['external-nats-values.yaml', 'keda-values.yaml', 'production-values.yaml'])
+  it('chart examples - the five recipes are there', () => {
+    expect(examples).toEqual([
+      'external-nats-values.yaml',
+      'http-push-values.yaml',
+      'keda-values.yaml',
+      'production-values.yaml',
+      'typescript-handlers-values.yaml',
+    ])
   })
 
   it.each(examples)('chart examples - %s passes helm lint --strict and renders objects valid for their schemas', async (example) => {
@@ -48,6 +54,27 @@ describe.skipIf(skipReason)(`chart examples${skipReason ? ` (skipped: ${skipReas
     const objects = await render('external-nats-values.yaml')
     expect(objects.some((object) => object.kind === 'StatefulSet')).toBe(false)
     expect(JSON.stringify(objects)).toContain('tls://nats.nats.svc:4222')
+  })
+
+  it('chart examples - TypeScript handlers: the workers run your image, the job types are mounted, and helm test enqueues one of them', async () => {
+    const objects = await render('typescript-handlers-values.yaml')
+    const worker = findObject(objects, 'Deployment', '-worker') as KubeObject & { spec: { template: { spec: { containers: Array<{ image: string }> } } } }
+    expect(worker.spec.template.spec.containers[0]?.image).toBe('registry.example.com/my-workers:1.0')
+    const types = JSON.parse((findObject(objects, 'ConfigMap', '-job-types') as KubeObject & { data: Record<string, string> }).data['job-types.json']!)
+    expect(Object.keys(types.types).sort()).toEqual(['echo', 'greet', 'word-count'])
+    expect(configOf(objects)).toMatchObject({ JOB_TYPES_FILE: '/etc/sluice/job-types/job-types.json', INGRESS_SEED_ROUTE: 'off' })
+    expect(JSON.stringify(findObject(objects, 'Pod', '-smoke-test'))).toContain('\\"type\\":\\"greet\\"')
+  })
+
+  it("chart examples - HTTP push: the workers POST to the endpoint's Service, signed with the Secret's key, and the endpoint scales with the backlog", async () => {
+    const objects = await render('http-push-values.yaml')
+    expect(configOf(objects).WORKER_HTTP_URL).toBe('http://my-jobs:8080/run')
+    expect(JSON.stringify(findObject(objects, 'Deployment', '-worker'))).toContain(
+      '{"name":"WORKER_HTTP_SIGNING_SECRET","valueFrom":{"secretKeyRef":{"key":"signing-secret","name":"push-signing"}}}',
+    )
+    const endpoint = findObject(objects, 'QueueScaler', '-http-my-jobs') as KubeObject & { spec: Record<string, unknown> }
+    expect(endpoint.spec).toMatchObject({ scaleTargetRef: { name: 'my-jobs' }, minReplicas: 1, maxReplicas: 20, targetBacklogPerReplica: 16 })
+    expect(JSON.stringify(findObject(objects, 'NetworkPolicy', '-worker'))).toContain('"app":"my-jobs"')
   })
 
   it('chart examples - KEDA: a ScaledObject scales the workers from zero, and no autoscaler runs', async () => {
