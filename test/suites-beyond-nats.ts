@@ -9,6 +9,7 @@ export const BEYOND_NATS = [
   'test/docs/chart-notes.test.ts',
   'test/autoscaler/controller.test.ts',
   'test/autoscaler/credential-servers.test.ts',
+  'test/autoscaler/http-endpoint-scaling.test.ts',
   'test/autoscaler/leadership-rbac.test.ts',
   'test/autoscaler/local-mode.test.ts',
   'test/autoscaler/nats-tls.test.ts',
