@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config'
 
-// make e2e (tools/cluster/e2e.sh) runs this inside the test cluster's network namespace. One file, its
-// steps in order against one release: each flow starts from where the last one left the cluster.
+// make e2e (tools/cluster/e2e.sh) runs this inside the test cluster's network namespace. Each file holds one
+// release in a namespace of its own, its steps in order: each flow starts from where the last one left it.
+// Files run one after the other (user-flows: the chart's life cycle; your-own-jobs: issue 16's ways to run jobs).
 export default defineConfig({
   test: {
     include: ['test/e2e/**/*.e2e.ts'],

@@ -2,8 +2,9 @@
 # Builds every image the test cluster runs, with buildah and no registry, and writes each as a docker-archive
 # into .data/images/ for tools/cluster/node.sh to import into the node's containerd.
 #
-#   images.sh build    base (Debian + Node), sluice (the repo's Dockerfile, all stages), nats, pause,
-#                      coredns, traefik; an image whose inputs did not change is not rebuilt
+#   images.sh build    base (Debian + Node), sluice (the repo's Dockerfile, all stages), handlers (the
+#                      example handlers' Dockerfile on sluice), nats, pause, coredns, traefik; an image
+#                      whose inputs did not change is not rebuilt
 #   images.sh list     the archives and the image names they hold, one "archive name" per line
 #
 # Needs root, buildah, mmdebstrap, gcc and the binaries from `make cluster-tools` (tools/cluster.mk).
@@ -26,6 +27,8 @@ node_full="$("$node_bin" -p process.versions.node 2>/dev/null || true)"
 # The image names the chart and the node use (charts/sluice/ci/cluster-values.yaml names the same).
 BASE_IMAGE="localhost/sluice-node-base:$node_full-$DEBIAN_SUITE"
 SLUICE_IMAGE="localhost/sluice:dev"
+# examples/typescript-handlers built on SLUICE_IMAGE, as a user builds theirs (test/e2e runs workers on it).
+HANDLERS_IMAGE="localhost/sluice-example-handlers:dev"
 NATS_IMAGE="localhost/nats:${NATS_SERVER_VERSION#v}"
 PAUSE_IMAGE="localhost/pause:$PAUSE_VERSION"
 COREDNS_IMAGE="localhost/coredns:${COREDNS_VERSION#v}"
@@ -104,6 +107,16 @@ build_sluice() {
   save "$SLUICE_IMAGE" "$archive"
 }
 
+# The example handlers' own Dockerfile, on the image just built: what docs/your-own-jobs.md tells users to do.
+build_handlers() {
+  local archive="$out/handlers.tar" dir="$root/examples/typescript-handlers"
+  stale "$archive" "$out/sluice.tar" "$dir" || return 0
+  say "handlers: buildah bud examples/typescript-handlers (SLUICE_IMAGE=$SLUICE_IMAGE)"
+  "${buildah[@]}" bud --quiet "${limits[@]}" --layers --force-rm \
+    --build-arg "SLUICE_IMAGE=$SLUICE_IMAGE" -t "$HANDLERS_IMAGE" -f "$dir/Dockerfile" "$dir" >/dev/null
+  save "$HANDLERS_IMAGE" "$archive"
+}
+
 # from_scratch <image> <archive> <config args...> -- <src:dst>...: a one-layer image of a few files.
 from_scratch() {
   local image="$1" archive="$2" ctr
@@ -160,7 +173,7 @@ build_traefik() {
 
 list() {
   local pair
-  for pair in sluice.tar:"$SLUICE_IMAGE" nats.tar:"$NATS_IMAGE" pause.tar:"$PAUSE_IMAGE" \
+  for pair in sluice.tar:"$SLUICE_IMAGE" handlers.tar:"$HANDLERS_IMAGE" nats.tar:"$NATS_IMAGE" pause.tar:"$PAUSE_IMAGE" \
     coredns.tar:"$COREDNS_IMAGE" traefik.tar:"$TRAEFIK_IMAGE"; do
     [[ -f "$out/${pair%%:*}" ]] && printf '%s %s\n' "$out/${pair%%:*}" "${pair#*:}"
   done
@@ -179,13 +192,13 @@ case "${1:-}" in
     trap release_storage EXIT
     [[ -n "$node_full" ]] || { echo "images.sh: no Node in .tools (run make setup)" >&2; exit 1; }
     mkdir -p "$out"
-    for image in base sluice nats pause coredns traefik; do
+    for image in base sluice handlers nats pause coredns traefik; do
       start=$SECONDS
       "build_$image"
       say "$image: $((SECONDS - start)) s"
     done
     ;;
   list) list ;;
-  names) printf '%s\n' "$BASE_IMAGE" "$SLUICE_IMAGE" "$NATS_IMAGE" "$PAUSE_IMAGE" "$COREDNS_IMAGE" "$TRAEFIK_IMAGE" ;;
+  names) printf '%s\n' "$BASE_IMAGE" "$SLUICE_IMAGE" "$NATS_IMAGE" "$PAUSE_IMAGE" "$COREDNS_IMAGE" "$TRAEFIK_IMAGE" "$HANDLERS_IMAGE" ;;
   *) echo "usage: images.sh build | list | names" >&2; exit 2 ;;
 esac
