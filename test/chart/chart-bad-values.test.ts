@@ -44,6 +44,7 @@ const cases: Array<{ file: string; messages: Array<string | RegExp> }> = [
     messages: ['worker.image.repository (registry.example.com/my-workers) needs worker.image.tag or worker.image.digest'],
   },
   { file: 'smoke-type-not-in-job-types.yaml', messages: ['tests.jobType (noop) is not in jobTypes (greet)'] },
+  { file: 'seed-route-without-user-type.yaml', messages: ['config.INGRESS_SEED_ROUTE is open, but jobTypes lacks `user`'] },
   {
     file: 'http-push-problems.yaml',
     messages: [

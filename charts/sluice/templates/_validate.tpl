@@ -99,6 +99,9 @@ one pass. values.schema.json has already checked types, enums and bounds.
 {{- if and $v.jobTypes $v.tests.enabled (not (hasKey $v.jobTypes $v.tests.jobType)) -}}
 {{- $problems = append $problems (printf "tests.jobType (%s) is not in jobTypes (%s): the ingress would refuse the smoke test's jobs; set tests.jobType to a type your workers handle" $v.tests.jobType (keys $v.jobTypes | sortAlpha | join ", ")) -}}
 {{- end -}}
+{{- if and $v.jobTypes (ne $c.INGRESS_SEED_ROUTE "off") (not (hasKey $v.jobTypes "user")) -}}
+{{- $problems = append $problems (printf "config.INGRESS_SEED_ROUTE is %s, but jobTypes lacks `user`, the type it enqueues: every seed request would be a 400; list user in jobTypes or set config.INGRESS_SEED_ROUTE=off" $c.INGRESS_SEED_ROUTE) -}}
+{{- end -}}
 {{- $httpPush := or $c.WORKER_HTTP_URL $c.WORKER_HTTP_TYPE_URLS -}}
 {{- if and $v.networkPolicy.enabled $httpPush (not $v.networkPolicy.workerHttpEgress) -}}
 {{- $problems = append $problems "config.WORKER_HTTP_URL or WORKER_HTTP_TYPE_URLS is set, but with networkPolicy.enabled the workers may reach only NATS and DNS: add networkPolicy.workerHttpEgress (egress rules to your endpoints)" -}}
