@@ -172,9 +172,9 @@ describe('e2e - your own jobs on a real node', () => {
     const ids: string[] = []
     const started = Date.now()
     for (let i = 0; i < 16; i++) {
-      const id = `shout-${run}-${i}`
-      expect((await submit({ type: 'shout', payload: { text: `job ${i}`, workMs: 3000 } }, id)).status).toBe(202)
-      ids.push(id)
+      const answer = await submit({ type: 'shout', payload: { text: `job ${i}`, workMs: 3000 } }, `shout-${run}-${i}`)
+      expect(answer.status).toBe(202)
+      ids.push(String(answer.body.id))
     }
     // 16 waiting at 4 per pod: 4, capped at the endpoint's maxReplicas (3).
     await eventually('the endpoint scaled to 3', async () => ((await workerScale(namespace, endpoint)).replicas === 3 ? true : undefined), {
