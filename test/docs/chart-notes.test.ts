@@ -60,6 +60,14 @@ describe.skipIf(helmSkipReason() !== undefined)('chart notes', () => {
     expect(keyed).not.toMatch(/no authentication \(config.INGRESS_AUTH/)
   })
 
+  it("chart notes - the job they enqueue is the smoke test's (tests.jobType), which an ingress with jobTypes accepts", async () => {
+    expect(curlCommands(await renderNotes([]))[0]).toContain(`-d '{"payload":{},"type":"noop"}'`)
+    const own = curlCommands(
+      await renderNotes(['jobTypes.greet.description=x', 'tests.jobType=greet', 'tests.payload.name=Ada', 'config.INGRESS_SEED_ROUTE=off']),
+    )
+    expect(own[0]).toContain(`-d '{"payload":{"name":"Ada"},"type":"greet"}'`)
+  })
+
   it('chart notes - without a NetworkPolicy the notes say NATS and its monitoring port are reachable', async () => {
     expect(await renderNotes([])).toMatch(/monitoring\s+port 8222, which has no authentication/)
     expect(await renderNotes(['networkPolicy.enabled=true'])).not.toMatch(/port 8222/)

@@ -79,6 +79,11 @@ app.kubernetes.io/part-of: sluice
 {{- end -}}
 {{- define "sluice.jobTypesDir" -}}/etc/sluice/job-types{{- end -}}
 
+{{/* The job NOTES.txt tells the user to enqueue: the smoke test's, a type the workers run. */}}
+{{- define "sluice.notesJob" -}}
+{{- dict "type" .Values.tests.jobType "payload" .Values.tests.payload | toJson -}}
+{{- end -}}
+
 {{/* The ConfigMap every app reads. */}}
 {{- define "sluice.configMapName" -}}
 {{- include "sluice.componentName" (dict "ctx" . "component" "config") -}}
