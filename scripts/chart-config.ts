@@ -22,7 +22,7 @@ export const chartSetSettings: Readonly<Record<string, string>> = {
   JOB_TYPES_FILE: 'jobTypes, mounted into the ingress and worker pods',
   WORKER_HANDLERS_MODULE: 'your own worker image (worker.image; docs/your-own-jobs.md)',
   WORKER_HTTP_SIGNING_SECRET: 'the Secret of worker.http.signingSecret',
-  JOB_CALLBACK_SIGNING_SECRET: 'a Secret of your own (docs/api.md); the chart does not set one yet',
+  JOB_CALLBACK_SIGNING_SECRET: 'the Secret of callbacks.signingSecret',
   HOST: "the pods' ports",
   PORT: "the pods' ports",
   INGRESS_OPS_PORT: "the pods' ports",

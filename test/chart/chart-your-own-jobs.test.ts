@@ -8,7 +8,7 @@ import { chartDir, ciValuesFile, findObject, helmSkipReason, renderChart, type K
 import { podOwners, type PodSpecView } from './pod-specs.ts'
 
 // Your own jobs in the chart (docs/your-own-jobs.md): the job types file mounted into the ingress and the
-// workers, the workers' own image, HTTP push's signing secret from a Secret, endpoint Deployments scaled
+// workers, the workers' own image, HTTP push's and callbacks' signing secrets from Secrets, endpoint Deployments scaled
 // with the backlog, and the workers' egress to the endpoints. ci/your-own-jobs-values.yaml sets them all.
 const skipReason = helmSkipReason()
 const ciSet = ciValuesFile('your-own-jobs-values.yaml')
@@ -92,6 +92,15 @@ describe.skipIf(skipReason)(`chart your own jobs${skipReason ? ` (skipped: ${ski
     }
     expect(Object.keys(data(objects, '-config'))).not.toContain('WORKER_HTTP_SIGNING_SECRET')
     expect(app(await renderChart(), 'worker').container.env ?? []).toEqual([])
+  })
+
+  it("chart your own jobs - the callbacks' signing secret reaches the ingress and the workers (both send callbacks), from the Secret, never through the ConfigMap", async () => {
+    const objects = await renderChart({ valuesFiles: [ciSet] })
+    const fromSecret = { name: 'JOB_CALLBACK_SIGNING_SECRET', valueFrom: { secretKeyRef: { name: 'callback-signing', key: 'hmac' } } }
+    for (const name of ['ingress', 'worker'] as const) expect(app(objects, name).container.env, name).toContainEqual(fromSecret)
+    expect(app(objects, 'autoscaler').container.env?.map((variable) => variable.name) ?? []).not.toContain('JOB_CALLBACK_SIGNING_SECRET')
+    expect(Object.keys(data(objects, '-config'))).not.toContain('JOB_CALLBACK_SIGNING_SECRET')
+    expect(app(await renderChart(), 'ingress').container.env?.map((variable) => variable.name) ?? []).not.toContain('JOB_CALLBACK_SIGNING_SECRET')
   })
 
   it("chart your own jobs - each scaled endpoint Deployment gets a QueueScaler on the workers' backlog, and the autoscaler may scale it and nothing else", async () => {

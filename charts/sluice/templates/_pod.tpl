@@ -42,6 +42,20 @@ env:
 {{- end }}
 {{- end -}}
 
+{{/*
+JOB_CALLBACK_SIGNING_SECRET from callbacks.signingSecret's Secret, as a list of env entries (empty without
+one): the ingress and the workers both send callbacks, and sign them with the same key.
+*/}}
+{{- define "sluice.callbackSigningEnv" -}}
+{{- $env := list }}
+{{- with .Values.callbacks.signingSecret }}
+{{- if .existingSecret }}
+{{- $env = list (dict "name" "JOB_CALLBACK_SIGNING_SECRET" "valueFrom" (dict "secretKeyRef" (dict "name" .existingSecret "key" .key))) }}
+{{- end }}
+{{- end }}
+{{- toJson $env }}
+{{- end }}
+
 {{/* Volumes every app pod mounts: a writable /tmp (the root filesystem is read-only) and the .creds file. */}}
 {{- define "sluice.appVolumes" -}}
 - name: tmp
