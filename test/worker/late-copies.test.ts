@@ -111,7 +111,7 @@ describe.skipIf(!server.controllable)(`late copies${server.controllable ? '' : `
     const queuedAt = lost!.headers!.get('Sluice-Queued-At')
     const store = await JobStatusStore.open(js, env.JOB_STATUS_BUCKET!)
     const now = new Date().toISOString()
-    await store.put({ id: 'ack-lost', type: 'user', state: 'succeeded', attempts: 1, queuedAt, startedAt: now, finishedAt: now, updatedAt: now })
+    await store.replace({ id: 'ack-lost', type: 'user', state: 'succeeded', attempts: 1, queuedAt, startedAt: now, finishedAt: now, updatedAt: now }, 0)
 
     let ran = 0
     const worker = await workerFor(env, new Map<string, JobHandler>([['user', async () => void ran++]]))
@@ -126,4 +126,49 @@ describe.skipIf(!server.controllable)(`late copies${server.controllable ? '' : `
     const outcomes = await worker.worker.metrics.registry.getSingleMetricAsString('sluice_worker_jobs_total')
     expect(outcomes).toMatch(/type="user",outcome="already_done"\} 1/)
   })
+
+  it.each([
+    ['before the worker wrote `running`', false],
+    ['after the worker wrote `running`', true],
+  ])(
+    'late copies - a cancel recorded while the job runs (%s), its announcement unheard, stays: the success written after it is refused',
+    async (_when, afterRunning) => {
+      const env = queueEnv(server.url, { QUEUE_ACK_WAIT_MS: '30000' })
+      const id = afterRunning ? 'cancel-unheard-late' : 'cancel-unheard-early'
+      const ingress = await ingressFor(env)
+      let started!: () => void
+      const handlerStarted = new Promise<void>((resolve) => {
+        started = resolve
+      })
+      let release!: () => void
+      const released = new Promise<void>((resolve) => {
+        release = resolve
+      })
+      await workerFor(
+        env,
+        new Map<string, JobHandler>([
+          [
+            'user',
+            async () => {
+              started()
+              await released
+            },
+          ],
+        ]),
+      )
+      await submit(ingress, id)
+      await handlerStarted
+      if (afterRunning) await eventually('the running state', async () => ((await stateOf(ingress, id)).state === 'running' ? true : undefined))
+      // Cancelled as the ingress records it, with no announcement: the worker's connection stayed up, so
+      // nothing but the recorded state can tell it that another writer was there.
+      const jsm = await jetstreamManager(ingress.nats.nc)
+      const queuedAt = (await jsm.streams.getMessage(env.QUEUE_STREAM!, { seq: 1 }))!.header.get('Sluice-Queued-At')
+      const store = await JobStatusStore.open(jetstream(ingress.nats.nc), env.JOB_STATUS_BUCKET!)
+      const now = new Date().toISOString()
+      expect(await store.advance({ id, type: 'user', state: 'cancelled', attempts: 1, queuedAt, finishedAt: now, updatedAt: now })).toBeDefined()
+      release()
+      await eventually('the job to leave the queue', async () => ((await jsm.streams.info(env.QUEUE_STREAM!)).state.messages === 0 ? true : undefined), 15_000)
+      expect(await stateOf(ingress, id)).toMatchObject({ state: 'cancelled' })
+    },
+  )
 })

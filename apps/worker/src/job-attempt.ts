@@ -47,6 +47,12 @@ export class JobAttempt {
   /** A progress report came after the last `running` write. */
   #progressPending = false
   #cancelled = false
+  /**
+   * The revision of the job's state this attempt wrote last, 0 before it wrote one: its final write is stored
+   * only over that revision (JobStatusStore.replace), so a state another writer recorded meanwhile (a cancel)
+   * is seen, never overwritten.
+   */
+  recordedRevision = 0
 
   /**
    * @param msg the message, delivered just now

@@ -197,17 +197,25 @@ export class JobRunner {
   }
 
   // States are a convenience for clients; a failed write must never fail or block the job itself.
-  // The common case, a first delivery succeeding while the server still counts it as ours, is one plain
-  // write. Every other write checks that it moves the recorded state forward: a late copy of the job must
-  // not turn another worker's `succeeded` back into `running` or `failed`. So does a final state whose
-  // callback depends on it (`compareAndSet`), so that a cancel recorded first is never overwritten.
+  // The common case, a first delivery succeeding while the server still counts it as ours, is one write
+  // without a read, stored only over the attempt's own last write: a cancel recorded meanwhile makes it fail,
+  // and the write is decided again. Every other write checks that it moves the recorded state forward: a
+  // late copy of the job must not turn another worker's `succeeded` back into `running` or `failed`. So does
+  // a final state whose callback depends on it (`compareAndSet`): only the write that wins calls back.
   async #record(running: JobAttempt, status: JobStatus, context: JobContext, compareAndSet = false): Promise<'recorded' | 'superseded' | 'failed'> {
     try {
       if (status.state === 'succeeded' && !compareAndSet && !running.mayHaveCopy(this.#deps.disconnects())) {
-        await this.#deps.statusStore.put(status)
+        const revision = await this.#deps.statusStore.replace(status, running.recordedRevision).catch(() => undefined)
+        if (revision !== undefined) {
+          running.recordedRevision = revision
+          return 'recorded'
+        }
+      }
+      const revision = await this.#deps.statusStore.advance(status)
+      if (revision !== undefined) {
+        running.recordedRevision = revision
         return 'recorded'
       }
-      if (await this.#deps.statusStore.advance(status)) return 'recorded'
       context.logger.warn({ state: status.state }, 'job state not recorded: a later copy of this job already recorded a newer one')
       return 'superseded'
     } catch (error) {

@@ -1,5 +1,6 @@
 import type { JetStreamClient } from '@nats-io/jetstream'
 import { Kvm, type KV, type KvEntry } from '@nats-io/kv'
+import { headers } from '@nats-io/nats-core'
 import { supersedes } from './job-state-order.ts'
 import type { PipelinedPublisher } from './pipelined-publisher.ts'
 
@@ -81,13 +82,20 @@ export class JobStatusStore {
     return parseStatus(await this.#kv.get(id))
   }
 
-  /** Records a state. Job ids are valid keys as they are (see JOB_ID_PATTERN). */
-  async put(status: JobStatus): Promise<void> {
+  /**
+   * Records a state over the one at `expectedRevision` (0: no state yet), as one pipelined publish the
+   * server stores only if the key is still at that revision, and resolves the new revision. Rejects when
+   * another writer got in between (a cancel, a redrive): the caller decides again with `advance`. As cheap
+   * as a plain put, but it can never overwrite a state it has not seen. Job ids are valid keys as they are.
+   */
+  async replace(status: JobStatus, expectedRevision: number): Promise<number> {
     // Buffer.from slices small strings out of a shared pool; TextEncoder allocated an ArrayBuffer per
     // state, which showed in a busy worker's profile (encoding and the garbage it left).
     const value = Buffer.from(JSON.stringify(status))
-    if (this.#publisher) await this.#publisher.publish(`$KV.${this.#bucket}.${status.id}`, value)
-    else await this.#kv.put(status.id, value)
+    if (!this.#publisher) return expectedRevision === 0 ? this.#kv.create(status.id, value) : this.#kv.update(status.id, value, expectedRevision)
+    const expected = headers()
+    expected.set(EXPECTED_LAST_SUBJECT_SEQUENCE, String(expectedRevision))
+    return (await this.#publisher.publish(`$KV.${this.#bucket}.${status.id}`, value, expected)).seq
   }
 
   /**
@@ -105,19 +113,18 @@ export class JobStatusStore {
 
   /**
    * Records `status` only if it moves the job's recorded state forward (see `supersedes`), as one
-   * compare-and-set on the key's revision. Resolves false, writing nothing, when the recorded state is
-   * newer. Costs a read more than `put`, so writers use it where a late copy of a job may be writing.
+   * compare-and-set on the key's revision, and resolves the revision written. Resolves undefined, writing
+   * nothing, when the recorded state is newer. Costs a read more than `replace`, so writers use it where
+   * another writer may have written since their own last write.
    */
-  async advance(status: JobStatus): Promise<boolean> {
+  async advance(status: JobStatus): Promise<number | undefined> {
     const value = Buffer.from(JSON.stringify(status))
     for (let attempt = 1; ; attempt++) {
       const entry = await this.#kv.get(status.id)
       const current = parseStatus(entry)
-      if (current && !supersedes(status, current)) return false
+      if (current && !supersedes(status, current)) return undefined
       try {
-        if (entry) await this.#kv.update(status.id, value, entry.revision)
-        else await this.#kv.create(status.id, value)
-        return true
+        return entry ? await this.#kv.update(status.id, value, entry.revision) : await this.#kv.create(status.id, value)
       } catch (error) {
         // Another writer got in between the read and the write: decide again on what it wrote.
         if (attempt === ADVANCE_ATTEMPTS) throw error
@@ -128,6 +135,9 @@ export class JobStatusStore {
 
 /** Stops a {@link JobStatusStore.watch}. */
 export type StopWatching = () => void
+
+// The JetStream header a publish carries to be stored only while its subject's last message is that one.
+const EXPECTED_LAST_SUBJECT_SEQUENCE = 'Nats-Expected-Last-Subject-Sequence'
 
 /** Compare-and-set rounds before `advance` gives up (each lost round means another writer progressed). */
 const ADVANCE_ATTEMPTS = 5
