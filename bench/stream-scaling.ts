@@ -3,7 +3,9 @@
 // number of messages into 1 or N WorkQueue streams configured as Sluice's jobs stream (max_msgs, discard new,
 // a duplicate window, a Nats-Msg-Id on every message) with `nats bench js pub async`, the publishers spread
 // over the streams, and reads each nats-server's CPU from /proc around it. Scenarios are interleaved round by
-// round, since the shared cores' load moves between minutes. Prints one JSON line per run.
+// round, since the shared cores' load moves between minutes. Each run then drains what it stored with a
+// durable consumer per stream, acknowledging each message, and reads the servers' CPU for that apart.
+// Prints one JSON line per run.
 //
 //   node bench/stream-scaling.ts          (STREAM_SCALING_ROUNDS, _MSGS, _CLIENTS, _BATCH override the defaults)
 import { spawn } from 'node:child_process'
@@ -77,9 +79,21 @@ async function runScenario(scenario: Scenario, round: number): Promise<Record<st
 
   let stored = 0
   for (const name of names) stored += (await jsm.streams.info(name)).state.messages
+
+  // Then drain them as workers would: a durable pull consumer per stream, fetches of 100, each message
+  // acknowledged without waiting (WorkQueue retention removes it on the acknowledgement).
+  const drainBefore = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]))
+  const drainStarted = performance.now()
+  await Promise.all(names.map((name, i) => drain(url, name, Math.floor(stored / scenario.streams) + (i === 0 ? stored % scenario.streams : 0))))
+  const drainSeconds = (performance.now() - drainStarted) / 1000
+  const drainCpu = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid) - drainBefore[name]!]))
+  let left = 0
+  for (const name of names) left += (await jsm.streams.info(name)).state.messages
   for (const name of names) await jsm.streams.delete(name)
+
   const totalServerCpu = Object.values(serverCpu).reduce((a, b) => a + b, 0)
   const perMessageUs = (cpu: number): number => Math.round((cpu / stored) * 1e6 * 10) / 10
+  const drained = stored - left
   return {
     scenario: scenario.name,
     stored,
@@ -89,6 +103,10 @@ async function runScenario(scenario: Scenario, round: number): Promise<Record<st
     perServerUsPerMsg: Object.fromEntries(Object.entries(serverCpu).map(([name, cpu]) => [name.split('-')[0], perMessageUs(cpu)])),
     leaders: leaders.map((name) => name.split('-')[0]),
     benchCpuUsPerMsg: perMessageUs(benchCpu.reduce((a, b) => a + b, 0)),
+    drained,
+    drainRate: Math.round(drained / drainSeconds),
+    drainServerCpuUsPerMsg: Math.round((Object.values(drainCpu).reduce((a, b) => a + b, 0) / drained) * 1e7) / 10,
+    drainPerServerUsPerMsg: Object.fromEntries(Object.entries(drainCpu).map(([name, cpu]) => [name.split('-')[0], Math.round((cpu / drained) * 1e7) / 10])),
     loadavg: (await import('node:os')).loadavg().map((value) => Math.round(value * 10) / 10),
   }
 }
@@ -125,7 +143,17 @@ async function spreadLeaders(jsm: JetStreamManager, nc: NatsConnection, names: s
 /** Runs `nats bench js pub async` against an existing stream; resolves with the CPU seconds it used. */
 function publish(url: string, stream: string, subject: string, messages: number, clients: number): Promise<number> {
   const args = ['bench', 'js', 'pub', 'async', subject, '-s', url, '--stream', stream, '--msgs', String(messages), '--clients', String(clients)]
-  args.push('--batch', String(batch), '--dedup', '--size', '128B', '--no-progress')
+  return runNatsBench([...args, '--batch', String(batch), '--dedup', '--size', '128B', '--no-progress'], stream)
+}
+
+/** Runs `nats bench js fetch` (durable consumer, explicit acknowledgements) until `messages` are taken. */
+function drain(url: string, stream: string, messages: number): Promise<number> {
+  const args = ['bench', 'js', 'fetch', '-s', url, '--stream', stream, '--msgs', String(messages), '--batch', String(batch)]
+  return runNatsBench([...args, '--acks', 'explicit', '--no-progress'], stream)
+}
+
+/** Runs the nats CLI with `args`; resolves with the CPU seconds it used (sampled every 100 ms). */
+function runNatsBench(args: string[], stream: string): Promise<number> {
   const child = spawn(natsCli!, args, { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (chunk: Buffer) => {
