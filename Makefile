@@ -20,7 +20,7 @@ export NATS_SERVER_BIN ?= $(TOOLS_BIN)/nats-server
 
 SYSTEM_NODE_MAJOR := $(shell command -v node >/dev/null 2>&1 && node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 
-.PHONY: help setup node deps tools dev test typecheck lint format check unit clean docs bench test-reliability
+.PHONY: help setup node deps tools dev test typecheck lint format check unit clean docs bench bench-scaling test-reliability
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -78,3 +78,6 @@ docs: deps ## Regenerate from the settings: docs/configuration.md's table, the c
 
 bench: setup bench-tools ## Benchmark the ingress, worker and baselines (wrk drives the load); prints a table, writes .data/bench/latest.json
 	node bench/run.ts
+
+bench-scaling: setup ## How durable publishes scale with R3 and with N streams (real nats-servers on loopback); prints JSON lines
+	node bench/stream-scaling.ts
