@@ -19,6 +19,7 @@ interface Accepted {
 }
 
 // Delayed jobs (`delayMs`, `runAt`) against a real nats-server, with an ingress and workers in this process.
+// What the ingress admits (bounds, a full queue) is test/ingress/delayed-job-admission.test.ts.
 describe('delayed jobs', () => {
   let server: NatsServerFixture
   // When each job's handler started (ms since epoch), and how often it ran.
@@ -267,52 +268,6 @@ describe('delayed jobs', () => {
       expect((await ingress.app.inject({ method: 'GET', url: `/v1/jobs/${id}`, headers: as(other) })).statusCode).toBe(404)
       expect((await ingress.app.inject({ method: 'DELETE', url: `/v1/jobs/${id}`, headers: as(other) })).statusCode).toBe(404)
       expect((await ingress.app.inject({ method: 'DELETE', url: `/v1/jobs/${id}`, headers: as(owner) })).json()).toMatchObject({ state: 'cancelled', runAt })
-    } finally {
-      await ingress.close()
-    }
-  })
-
-  it('delayed jobs - a queue full of scheduled jobs answers 503 to the next one, delayed or not', async () => {
-    const env = queueEnv(server.url, { QUEUE_MAX_MESSAGES: '5' })
-    const ingress = await startIngress(env)
-    try {
-      for (let i = 0; i < 5; i++) expect((await submit(ingress, `fill-${i}`, { delayMs: 60_000 })).statusCode).toBe(202)
-      for (const schedule of [{}, { delayMs: 60_000 }]) {
-        const refused = await submit(ingress, `over-${JSON.stringify(schedule).length}`, schedule)
-        expect(refused.statusCode).toBe(503)
-        expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/)
-        expect(refused.json()).toMatchObject({ status: 503 })
-      }
-      expect((await jetstreamManager(ingress.nats.nc).then((jsm) => jsm.streams.info(env.QUEUE_STREAM!))).state.messages).toBe(5)
-    } finally {
-      await ingress.close()
-    }
-  })
-
-  it('delayed jobs - bad schedules are 400 problem+json naming what is wrong', async () => {
-    const env = queueEnv(server.url, { JOB_MAX_DELAY_MS: '60000' })
-    const ingress = await startIngress(env)
-    const now = Date.now()
-    // Each case: the schedule, and what the problem's detail names.
-    const cases: [Record<string, unknown>, RegExp][] = [
-      [{ delayMs: 60_001 }, /delayMs must be <= 60000/],
-      [{ delayMs: -1 }, /delayMs must be >= 0/],
-      [{ delayMs: 1.5 }, /delayMs must be integer/],
-      [{ delayMs: '1000' }, /delayMs must be integer/],
-      [{ delayMs: 1000, runAt: new Date(now + 1000).toISOString() }, /must NOT have both delayMs and runAt/],
-      [{ runAt: 'tomorrow' }, /runAt must match format "date-time"/],
-      [{ runAt: '2026-13-01T00:00:00Z' }, /runAt must match format "date-time"/],
-      [{ runAt: new Date(now - 61_000).toISOString() }, /runAt is \d+ s in the past/],
-      [{ runAt: new Date(now + 120_000).toISOString() }, /runAt is further ahead than JOB_MAX_DELAY_MS/],
-    ]
-    try {
-      for (const [schedule, detail] of cases) {
-        const response = await submit(ingress, 'bad-schedule', schedule)
-        expect(response.statusCode, JSON.stringify(schedule)).toBe(400)
-        expect(response.headers['content-type']).toMatch(/^application\/problem\+json/)
-        expect(response.json<{ detail: string }>().detail, JSON.stringify(schedule)).toMatch(detail)
-      }
-      expect((await jetstreamManager(ingress.nats.nc).then((jsm) => jsm.streams.info(env.QUEUE_STREAM!))).state.messages).toBe(0)
     } finally {
       await ingress.close()
     }
