@@ -1,4 +1,6 @@
+import { expect } from 'vitest'
 import { eventually } from '../support/eventually.ts'
+import type { Summary } from './summary.ts'
 
 /** What the ingress says of one job (`GET /v1/jobs/<id>`). */
 interface JobStatus {
@@ -69,4 +71,14 @@ export async function queueDrained(base: string, timeoutMs: number): Promise<voi
     },
     { timeoutMs, intervalMs: 1000 },
   )
+}
+
+/**
+ * Puts a flow's jobs in the summary (first, so a failing run still shows them), then fails the flow on any
+ * accepted job that was lost, and on any that ran twice unless the flow may redeliver (a restart it causes).
+ */
+export function expectOutcome(summary: Summary, flow: string, outcome: Outcome, options: { allowRedelivery: boolean }): void {
+  summary.jobs(flow, { accepted: outcome.accepted, processed: outcome.succeeded, lost: outcome.lost.length, runTwice: outcome.redelivered.length })
+  expect(outcome.lost, `${flow}: accepted jobs never processed`).toEqual([])
+  if (!options.allowRedelivery) expect(outcome.redelivered, `${flow}: jobs run twice though no attempt failed`).toEqual([])
 }

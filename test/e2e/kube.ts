@@ -46,6 +46,15 @@ export async function curl(args: readonly string[]): Promise<{ status: number; b
   return { status: Number(stdout.slice(cut + 1)), body: stdout.slice(0, cut) }
 }
 
+/**
+ * `POST <url>/v1/jobs` with `job` as its JSON body through `curl`, with an Idempotency-Key when `id` is given
+ * and any `extra` curl arguments first (a Host header for the Ingress).
+ */
+export function curlPostJob(url: string, job: object, id?: string, extra: readonly string[] = []): Promise<{ status: number; body: string }> {
+  const idempotency = id === undefined ? [] : ['-H', `idempotency-key: ${id}`]
+  return curl([...extra, '-X', 'POST', `${url}/v1/jobs`, '-H', 'content-type: application/json', ...idempotency, '-d', JSON.stringify(job)])
+}
+
 /** Follows one pod's log (`kubectl logs -f`) until its container stops; `lines` grows as it goes. */
 export function followLog(namespace: string, pod: string, onLine: (line: string) => void): { stop(): void } {
   const child = spawn(join(toolsBin, 'kubectl'), ['-n', namespace, 'logs', '-f', pod], {

@@ -1,3 +1,4 @@
+import { eventually } from '../support/eventually.ts'
 import { getJson, kubectl } from './kube.ts'
 
 /** One pod as the suite reads it. */
@@ -70,4 +71,32 @@ export async function leftovers(namespace: string, release: string): Promise<str
     .split('\n')
     .filter(Boolean)
   return [...found, ...labelled].sort()
+}
+
+/**
+ * What docs/helm-and-kind.md documents as staying after `helm uninstall` (section "Uninstalling"): the NATS
+ * volume claim (data outlives the release), the autoscaler's leader-election Lease (made at run time, not by
+ * the chart), Events; and what every namespace has.
+ */
+export const DOCUMENTED_LEFTOVERS: readonly RegExp[] = [
+  /^persistentvolumeclaim\/data-sluice-nats-\d+$/,
+  /^lease\.coordination\.k8s\.io\/sluice-autoscaler$/,
+  /^event(\.events\.k8s\.io)?\//,
+  /^configmap\/kube-root-ca\.crt$/,
+  /^serviceaccount\/default$/,
+]
+
+/**
+ * The leftovers (see `leftovers`) once the release's pods are gone: helm waits for the objects it deleted,
+ * and their pods then stop within their grace periods (NATS: 60 s).
+ */
+export function leftoversOncePodsStopped(namespace: string, release: string): Promise<string[]> {
+  return eventually(
+    "the release's pods gone",
+    async () => {
+      const names = await leftovers(namespace, release)
+      return names.some((name) => name.startsWith('pod/')) ? undefined : names
+    },
+    { timeoutMs: 150_000, intervalMs: 2000 },
+  )
 }

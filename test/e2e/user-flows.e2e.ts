@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually } from '../support/eventually.ts'
 import { startJobLoad, type LoadResult } from '../support/load-generator.ts'
 import { pinnedVersion, repoRoot } from '../support/repo-paths.ts'
-import { outcomeOf, queueDrained, type Outcome } from './job-outcomes.ts'
-import { curl, getJson, helm, kubectl } from './kube.ts'
-import { leftovers, releasePods, scalerCondition, scalerObserved, workerScale } from './release.ts'
+import { expectOutcome, outcomeOf, queueDrained } from './job-outcomes.ts'
+import { curl, curlPostJob, getJson, helm, kubectl } from './kube.ts'
+import { DOCUMENTED_LEFTOVERS, leftoversOncePodsStopped, releasePods, scalerCondition, scalerObserved, workerScale } from './release.ts'
 import { seconds, Summary } from './summary.ts'
 import { WorkerPodLogs } from './worker-pod-logs.ts'
 
@@ -28,12 +28,6 @@ const minReplicas = Number(/minReplicas: (\d+)/.exec(values)?.[1])
 const summary = new Summary()
 const logs = new WorkerPodLogs(namespace, `app.kubernetes.io/instance=${release},app.kubernetes.io/component=worker`)
 let base = ''
-
-async function record(flow: string, outcome: Outcome, allowRedelivery: boolean): Promise<void> {
-  summary.jobs(flow, { accepted: outcome.accepted, processed: outcome.succeeded, lost: outcome.lost.length, runTwice: outcome.redelivered.length })
-  expect(outcome.lost, `${flow}: accepted jobs never processed`).toEqual([])
-  if (!allowRedelivery) expect(outcome.redelivered, `${flow}: jobs run twice though no attempt failed`).toEqual([])
-}
 
 function loadAgainst(target: string, prefix: string, ratePerSecond: number, maxRequests: number) {
   return startJobLoad({ targets: () => [target], ratePerSecond, maxInFlight: 32, idPrefix: prefix, maxRequests, requestTimeoutMs: 5000 })
@@ -112,18 +106,7 @@ describe('e2e - the chart on a real node', () => {
       )
       expect(seed.body).toBe(`queuing user process: ${via}-seed`)
       const id = `${via}-json`
-      const posted = await curl([
-        ...headers,
-        '-X',
-        'POST',
-        `${url}/v1/jobs`,
-        '-H',
-        'content-type: application/json',
-        '-H',
-        `idempotency-key: ${id}`,
-        '-d',
-        JSON.stringify({ type: 'user', payload: { user_id: id } }),
-      ])
+      const posted = await curlPostJob(url, { type: 'user', payload: { user_id: id } }, id, headers)
       expect(posted.status, posted.body).toBe(202)
       expect(JSON.parse(posted.body)).toMatchObject({ id, duplicate: false })
       const status = await curl([...headers, `${url}/v1/jobs/${id}`])
@@ -132,7 +115,7 @@ describe('e2e - the chart on a real node', () => {
       expect(JSON.parse(queue.body)).toMatchObject({ accepting: true })
       ids.push(id)
     }
-    await record('curl', await outcomeOf(base, ids, 60_000), false)
+    expectOutcome(summary, 'curl', await outcomeOf(base, ids, 60_000), { allowRedelivery: false })
     summary.add('curl', 'answers through Service and Ingress', 'seed 200, POST 202, GET 200 (both)')
   })
 
@@ -190,7 +173,7 @@ describe('e2e - the chart on a real node', () => {
     )
     summary.add('flood', 'backlog drained to scale-down (stabilisation 20 s)', seconds(down - drained))
     const outcome = await outcomeOf(base, flood.accepted, 120_000)
-    await record('flood', outcome, false)
+    expectOutcome(summary, 'flood', outcome, { allowRedelivery: false })
     const pods = logs.podsThatFinished(flood.accepted)
     summary.add('flood', 'worker pods that processed flood jobs', pods.size)
     expect(pods.size).toBeGreaterThanOrEqual(2)
@@ -259,7 +242,7 @@ describe('e2e - the chart on a real node', () => {
     const kept = after.filter((pod) => before.some((old) => old.uid === pod.uid)).map((pod) => pod.name)
     expect(kept, 'pods that did not roll').toEqual([])
     summary.add('upgrade', 'submitted / refused 503 / no answer', `${result.sent} / ${result.refused503} / ${result.connectionErrors}`)
-    await record('upgrade', await outcomeOf(base, result.accepted, 180_000), true)
+    expectOutcome(summary, 'upgrade', await outcomeOf(base, result.accepted, 180_000), { allowRedelivery: true })
   })
 
   it('e2e - deleting a worker pod mid-job: 0 accepted jobs lost', async () => {
@@ -277,7 +260,7 @@ describe('e2e - the chart on a real node', () => {
     )
     await kubectl(['-n', namespace, 'delete', 'pod', victim, '--wait=false'])
     summary.add('delete worker', 'deleted pod', victim)
-    await record('delete worker', await outcomeOf(base, batch.accepted, 180_000), true)
+    expectOutcome(summary, 'delete worker', await outcomeOf(base, batch.accepted, 180_000), { allowRedelivery: true })
   })
 
   it('e2e - deleting the NATS pod (its volume kept): 0 accepted jobs lost', async () => {
@@ -299,32 +282,14 @@ describe('e2e - the chart on a real node', () => {
     const pvcAfter = await getJson<{ metadata: { uid: string } }>(['-n', namespace, 'pvc', `data-${release}-nats-0`])
     expect(pvcAfter.metadata.uid, 'the same volume claim').toBe(pvcBefore.metadata.uid)
     summary.add('delete NATS', 'submitted / refused 503 / no answer', `${result.sent} / ${result.refused503} / ${result.connectionErrors}`)
-    await record('delete NATS', await outcomeOf(base, result.accepted, 180_000), true)
+    expectOutcome(summary, 'delete NATS', await outcomeOf(base, result.accepted, 180_000), { allowRedelivery: true })
   })
 
   it('e2e - helm uninstall leaves nothing but what the chart documents', async () => {
     await queueDrained(base, 120_000)
     await helm(['uninstall', release, '-n', namespace, '--wait', '--timeout', '3m'])
-    // helm waits for the objects it deleted; their pods then stop within their grace periods (NATS: 60 s).
-    const left = await eventually(
-      "the release's pods gone",
-      async () => {
-        const names = await leftovers(namespace, release)
-        return names.some((name) => name.startsWith('pod/')) ? undefined : names
-      },
-      { timeoutMs: 150_000, intervalMs: 2000 },
-    )
-    // What docs/helm-and-kind.md documents as staying (section "Uninstalling"): the NATS volume claim (data
-    // outlives the release), the autoscaler's leader-election Lease (made at run time, not by the chart),
-    // Events; and what every namespace has.
-    const documented = [
-      /^persistentvolumeclaim\/data-sluice-nats-\d+$/,
-      /^lease\.coordination\.k8s\.io\/sluice-autoscaler$/,
-      /^event(\.events\.k8s\.io)?\//,
-      /^configmap\/kube-root-ca\.crt$/,
-      /^serviceaccount\/default$/,
-    ]
-    expect(left.filter((name) => !documented.some((pattern) => pattern.test(name)))).toEqual([])
+    const left = await leftoversOncePodsStopped(namespace, release)
+    expect(left.filter((name) => !DOCUMENTED_LEFTOVERS.some((pattern) => pattern.test(name)))).toEqual([])
     summary.add('uninstall', 'left (documented)', [...new Set(left.map((name) => name.split('/')[0]))].join(', '))
   })
 })
