@@ -7,7 +7,7 @@ import { defineHandler, handlerRegistry } from '@sluice/worker'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually } from '../support/eventually.ts'
 import { startIngress, startWorker, type InProcessIngress, type InProcessWorker } from '../support/in-process.ts'
-import { startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
+import { NOT_CONTROLLABLE_REASON, startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
 import { ingressConfigFor, queueEnv, type Env } from '../support/queue-env.ts'
 
 const json = { 'content-type': 'application/json' }
@@ -221,7 +221,7 @@ describe('delayed jobs', () => {
   })
 
   it('delayed jobs - waiting jobs outlive a nats-server restart and still run no earlier than due, as their first attempt', async (ctx) => {
-    if (!server.controllable) ctx.skip()
+    ctx.skip(!server.controllable, NOT_CONTROLLABLE_REASON)
     const env = queueEnv(server.url, { WORKER_CONCURRENCY: '2' })
     const queue = ingressConfigFor(env).queue
     const ingress = await startIngress(env)
