@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually } from '../support/eventually.ts'
+import { settledJob, submittedJob } from '../support/job-api.ts'
 import { startManagedProcess, type ManagedProcess } from '../support/managed-process.ts'
 import { startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
 import { queueEnv, type Env } from '../support/queue-env.ts'
@@ -95,22 +96,8 @@ describe.skipIf(skipReason !== undefined)(`examples/python-worker${skipReason ? 
     await server?.close()
   })
 
-  async function submit(type: string, payload: unknown): Promise<string> {
-    const response = await fetch(`${ingress.baseUrl}/v1/jobs`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ type, payload }),
-    })
-    expect(response.status).toBe(202)
-    return ((await response.json()) as { id: string }).id
-  }
-
-  async function settled(id: string): Promise<Record<string, unknown>> {
-    return eventually(`job ${id} to settle`, async () => {
-      const status = (await (await fetch(`${ingress.baseUrl}/v1/jobs/${id}`)).json()) as Record<string, unknown>
-      return status.state === 'succeeded' || status.state === 'dead' ? status : undefined
-    })
-  }
+  const submit = (type: string, payload: unknown) => submittedJob(ingress.baseUrl, type, payload)
+  const settled = (id: string) => settledJob(ingress.baseUrl, id)
 
   const ranInPython = (id: string) => pyWorker.log().includes(`"jobId": "${id}"`)
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { eventually } from '../support/eventually.ts'
+import { postJob, settledJob } from '../support/job-api.ts'
 import { startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
 import { queueEnv, type Env } from '../support/queue-env.ts'
 import { repoRoot } from '../support/repo-paths.ts'
@@ -35,16 +35,8 @@ describe('examples/typescript-handlers', () => {
     await server?.close()
   })
 
-  async function submit(type: string, payload: unknown): Promise<Response> {
-    return fetch(`${ingress.baseUrl}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type, payload }) })
-  }
-
-  async function settled(id: string): Promise<Record<string, unknown>> {
-    return eventually(`job ${id} to settle`, async () => {
-      const status = (await (await fetch(`${ingress.baseUrl}/v1/jobs/${id}`)).json()) as Record<string, unknown>
-      return status.state === 'succeeded' || status.state === 'dead' ? status : undefined
-    })
-  }
+  const submit = (type: string, payload: unknown) => postJob(ingress.baseUrl, type, payload)
+  const settled = (id: string) => settledJob(ingress.baseUrl, id)
 
   it('examples - a job runs the handler of its type, and what the handler returned is its result', async () => {
     const accepted = await submit('greet', { name: 'Ada' })

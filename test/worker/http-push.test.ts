@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto'
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { eventually } from '../support/eventually.ts'
+import { settledJob, submittedJob } from '../support/job-api.ts'
 import { freePort } from '../support/free-port.ts'
 import { startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
 import { queueEnv, type Env } from '../support/queue-env.ts'
@@ -105,22 +105,8 @@ describe('http push', () => {
     }
   }
 
-  async function submit(type: string, payload: unknown): Promise<string> {
-    const response = await fetch(`${ingress.baseUrl}/v1/jobs`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ type, payload }),
-    })
-    expect(response.status).toBe(202)
-    return ((await response.json()) as { id: string }).id
-  }
-
-  async function settled(id: string): Promise<Record<string, unknown>> {
-    return eventually(`job ${id} to settle`, async () => {
-      const status = (await (await fetch(`${ingress.baseUrl}/v1/jobs/${id}`)).json()) as Record<string, unknown>
-      return status.state === 'succeeded' || status.state === 'dead' ? status : undefined
-    })
-  }
+  const submit = (type: string, payload: unknown) => submittedJob(ingress.baseUrl, type, payload)
+  const settled = (id: string) => settledJob(ingress.baseUrl, id)
 
   it('http push - a job is POSTed with its payload and headers, signed, and the 2xx JSON body is its result', async () => {
     const id = await submit('resize', { mode: 'ok', size: 3 })
