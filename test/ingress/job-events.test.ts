@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net'
-import { defineHandler, handlerRegistry } from '@sluice/worker'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually } from '../support/eventually.ts'
+import { gatedJobs } from '../support/gated-jobs.ts'
 import { startIngress, startWorker, type InProcessIngress, type InProcessWorker } from '../support/in-process.ts'
 import { startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
 import { queueEnv, type Env } from '../support/queue-env.ts'
@@ -27,18 +27,7 @@ describe('job events', () => {
   let worker: InProcessWorker
   let env: Env
   let base: string
-  const release = new Map<string, () => void>()
-
-  const handlers = handlerRegistry([
-    // Runs until the test releases it (or its signal is aborted).
-    defineHandler('gated', async (_payload, { job, signal }) => {
-      await new Promise<void>((resolve) => {
-        release.set(job.id, resolve)
-        signal.addEventListener('abort', () => resolve(), { once: true })
-      })
-      return { released: true }
-    }),
-  ])
+  const { handlers, release } = gatedJobs()
 
   beforeAll(async () => {
     server = await startNatsServer()
