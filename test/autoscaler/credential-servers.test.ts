@@ -1,29 +1,19 @@
 import { createServer, type Server } from 'node:net'
 import type { AddressInfo } from 'node:net'
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { controlPlaneSkipReason } from '../controlplane/control-plane.ts'
 import { eventually } from '../support/eventually.ts'
-import {
-  closeOperators,
-  createQueueScaler,
-  prepareNamespace,
-  readQueueScaler,
-  startOperatorSuite,
-  startTestOperator,
-  type OperatorSuite,
-  type TestOperator,
-} from './support/kube-fixture.ts'
+import { createQueueScaler, prepareNamespace, readQueueScaler, startTestOperator } from './support/kube-fixture.ts'
+import { useOperatorSuite } from './support/operator-suite-hooks.ts'
 
 const skipReason = controlPlaneSkipReason()
 
 describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler credential servers (skipped: ${skipReason})` : 'autoscaler credential servers', () => {
-  let suite: OperatorSuite
+  const suite = useOperatorSuite()
   let rogue: Server
   let rogueConnections = 0
-  const operators: TestOperator[] = []
 
   beforeAll(async () => {
-    suite = await startOperatorSuite()
     // Stands in for a server of whoever wrote the QueueScaler: it only counts who connects.
     rogue = createServer((socket) => {
       rogueConnections++
@@ -31,15 +21,13 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler credential se
     })
     await new Promise<void>((resolve) => rogue.listen(0, '127.0.0.1', resolve))
   })
-  afterEach(() => closeOperators(operators))
   afterAll(async () => {
     if (rogue) await new Promise((resolve) => rogue.close(resolve))
-    await suite?.close()
   })
 
   test("credential servers - a QueueScaler naming the chart's Secret with a URL outside NATS_URL is refused, and nothing connects there", async () => {
     const { namespace, sa } = await prepareNamespace(suite.cp)
-    operators.push(startTestOperator(suite.cp.kubeConfigAs(sa), namespace, 'solo', undefined, suite.nats.url))
+    suite.operators.push(startTestOperator(suite.cp.kubeConfigAs(sa), namespace, 'solo', undefined, suite.nats.url))
     const roguePort = (rogue.address() as AddressInfo).port
     await createQueueScaler(suite.admin, namespace, 'elsewhere', {
       stream: 'JOBS',

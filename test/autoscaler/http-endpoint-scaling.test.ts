@@ -1,12 +1,11 @@
 import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node'
-import type { NatsConnection } from '@nats-io/nats-core'
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { helmSkipReason, renderChart, type KubeObject } from '../chart/helm.ts'
 import { serverSideApply } from '../chart/kube-request.ts'
-import { controlPlaneSkipReason, type ControlPlane } from '../controlplane/control-plane.ts'
+import { controlPlaneSkipReason } from '../controlplane/control-plane.ts'
 import { eventually } from '../support/eventually.ts'
-import type { NatsServerFixture } from '../support/nats-server.ts'
-import { closeOperators, readQueueScaler, startOperatorSuite, startTestOperator, type OperatorSuite, type TestOperator } from './support/kube-fixture.ts'
+import { readQueueScaler, startTestOperator } from './support/kube-fixture.ts'
+import { useOperatorSuite } from './support/operator-suite-hooks.ts'
 import { createTestQueue } from './support/nats-queue.ts'
 
 // HTTP push's endpoint scales with the queue (issue 16): the chart's objects for worker.http.scaledDeployments
@@ -33,30 +32,18 @@ async function replicasOf(admin: KubeConfig, namespace: string, name: string): P
 }
 
 describe.skipIf(skipReason)(`autoscaler http endpoint scaling${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
-  let cp: ControlPlane
-  let admin: KubeConfig
-  let nats: NatsServerFixture
-  let nc: NatsConnection
-  let suite: OperatorSuite | undefined
-  const operators: TestOperator[] = []
-
-  beforeAll(async () => {
-    suite = await startOperatorSuite()
-    ;({ cp, admin, nats, nc } = suite)
-  })
-  afterEach(() => closeOperators(operators))
-  afterAll(() => suite?.close())
+  const suite = useOperatorSuite()
 
   test("http endpoint scaling - the chart's QueueScaler scales the endpoint's Deployment with the workers' backlog, by its own policy, and its Role reaches no other Deployment", async () => {
     const namespace = `push-${Date.now().toString(36)}`
-    await admin.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } })
-    const queue = await createTestQueue(nc)
+    await suite.admin.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } })
+    const queue = await createTestQueue(suite.nc)
     const objects = await renderChart({
       namespace,
       release,
       set: [
         'nats.builtin.enabled=false',
-        `nats.url=${nats.url}`,
+        `nats.url=${suite.nats.url}`,
         `config.QUEUE_STREAM=${queue.stream}`,
         `config.QUEUE_CONSUMER=${queue.consumer}`,
         `config.WORKER_HTTP_URL=http://${endpoint}:8080/run`,
@@ -80,20 +67,22 @@ describe.skipIf(skipReason)(`autoscaler http endpoint scaling${skipReason ? ` (s
       `${release}-sluice-http-${endpoint}`,
     ])
     for (const object of [userDeployment(endpoint, namespace), userDeployment('unrelated', namespace), ...applied]) {
-      const answer = await serverSideApply(admin, object)
+      const answer = await serverSideApply(suite.admin, object)
       expect(answer.status, `${object.kind}/${object.metadata.name}: ${answer.body.message}`).toBeLessThan(300)
     }
-    const asSa = cp.kubeConfigAs({ namespace, name: `${release}-sluice-autoscaler` })
+    const asSa = suite.cp.kubeConfigAs({ namespace, name: `${release}-sluice-autoscaler` })
     await eventually('the Role to take effect', () => asSa.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: endpoint, namespace }))
-    operators.push(startTestOperator(asSa, namespace, 'solo'))
+    suite.operators.push(startTestOperator(asSa, namespace, 'solo'))
 
     // 30 jobs: the workers at 10 each want 3, the endpoint at 5 each wants 6.
     await queue.publish(30)
     await eventually('3 workers and 6 endpoint pods', async () =>
-      (await replicasOf(admin, namespace, `${release}-sluice-worker`)) === 3 && (await replicasOf(admin, namespace, endpoint)) === 6 ? true : undefined,
+      (await replicasOf(suite.admin, namespace, `${release}-sluice-worker`)) === 3 && (await replicasOf(suite.admin, namespace, endpoint)) === 6
+        ? true
+        : undefined,
     )
     const status = await eventually('the endpoint scaler status', async () => {
-      const scaler = await readQueueScaler(admin, namespace, `${release}-sluice-http-${endpoint}`)
+      const scaler = await readQueueScaler(suite.admin, namespace, `${release}-sluice-http-${endpoint}`)
       return scaler.status?.currentReplicas === 6 ? scaler.status : undefined
     })
     expect(status).toMatchObject({ backlog: 30, desiredReplicas: 6 })
@@ -102,12 +91,14 @@ describe.skipIf(skipReason)(`autoscaler http endpoint scaling${skipReason ? ` (s
     await expect(
       asSa.makeApiClient(AppsV1Api).patchNamespacedDeploymentScale({ name: 'unrelated', namespace, body: { spec: { replicas: 5 } } }, mergePatch),
     ).rejects.toMatchObject({ code: 403 })
-    expect(await replicasOf(admin, namespace, 'unrelated')).toBe(1)
+    expect(await replicasOf(suite.admin, namespace, 'unrelated')).toBe(1)
 
     // Empty queue: the workers go to scaling.minReplicas (0), the endpoint to its own (1).
     await queue.purge()
     await eventually('0 workers and 1 endpoint pod', async () =>
-      (await replicasOf(admin, namespace, `${release}-sluice-worker`)) === 0 && (await replicasOf(admin, namespace, endpoint)) === 1 ? true : undefined,
+      (await replicasOf(suite.admin, namespace, `${release}-sluice-worker`)) === 0 && (await replicasOf(suite.admin, namespace, endpoint)) === 1
+        ? true
+        : undefined,
     )
   })
 })

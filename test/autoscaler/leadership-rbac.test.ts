@@ -1,98 +1,66 @@
-import {
-  AppsV1Api,
-  CoordinationV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-  V1MicroTime,
-  type KubeConfig,
-} from '@kubernetes/client-node'
-import type { NatsConnection } from '@nats-io/nats-core'
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
-import { controlPlaneSkipReason, type ControlPlane } from '../controlplane/control-plane.ts'
+import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, V1MicroTime } from '@kubernetes/client-node'
+import { describe, expect, test } from 'vitest'
+import { controlPlaneSkipReason } from '../controlplane/control-plane.ts'
 import { eventually } from '../support/eventually.ts'
 import { freePort } from '../support/free-port.ts'
-import type { NatsServerFixture } from '../support/nats-server.ts'
 import { startAutoscalerProcess } from '../support/sluice-processes.ts'
-import {
-  closeOperators,
-  createQueueScaler,
-  prepareNamespace,
-  queueScalerApi,
-  startOperatorSuite,
-  startTestOperator,
-  workerReplicas,
-  type OperatorSuite,
-  type TestOperator,
-} from './support/kube-fixture.ts'
+import { createQueueScaler, prepareNamespace, queueScalerApi, startTestOperator, workerReplicas } from './support/kube-fixture.ts'
+import { useOperatorSuite } from './support/operator-suite-hooks.ts'
 import { createTestQueue } from './support/nats-queue.ts'
 
 const skipReason = controlPlaneSkipReason()
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
 
 describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler leadership and RBAC (skipped: ${skipReason})` : 'autoscaler leadership and RBAC', () => {
-  let cp: ControlPlane
-  let admin: KubeConfig
-  let nats: NatsServerFixture
-  let nc: NatsConnection
-  let suite: OperatorSuite | undefined
-  const operators: TestOperator[] = []
-
-  beforeAll(async () => {
-    suite = await startOperatorSuite()
-    ;({ cp, admin, nats, nc } = suite)
-  })
-  afterEach(() => closeOperators(operators))
-  afterAll(() => suite?.close())
+  const suite = useOperatorSuite()
 
   test('leader election - two replicas elect one leader, only it scales, and the other takes over when it stops', async () => {
-    const { namespace, sa } = await prepareNamespace(cp)
-    const asSa = cp.kubeConfigAs(sa)
+    const { namespace, sa } = await prepareNamespace(suite.cp)
+    const asSa = suite.cp.kubeConfigAs(sa)
     const [a, b] = [startTestOperator(asSa, namespace, 'replica-a'), startTestOperator(asSa, namespace, 'replica-b')]
-    operators.push(a, b)
+    suite.operators.push(a, b)
     const leader = await eventually('one leader', async () => {
       const leaders = [a, b].filter((operator) => operator.isLeader())
       return leaders.length === 1 ? leaders[0] : undefined
     })
     const follower = leader === a ? b : a
-    const lease = await admin.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'sluice-autoscaler', namespace })
+    const lease = await suite.admin.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'sluice-autoscaler', namespace })
     expect(lease.spec?.holderIdentity).toBe(leader === a ? 'replica-a' : 'replica-b')
     expect(await follower.metrics.registry.getSingleMetricAsString('sluice_autoscaler_leader')).toMatch(/sluice_autoscaler_leader 0/)
 
-    const queue = await createTestQueue(nc)
+    const queue = await createTestQueue(suite.nc)
     await queue.publish(20)
-    await createQueueScaler(admin, namespace, 'workers', {
+    await createQueueScaler(suite.admin, namespace, 'workers', {
       stream: queue.stream,
       consumer: queue.consumer,
-      nats: { url: nats.url },
+      nats: { url: suite.nats.url },
       scaleTargetRef: { name: 'worker' },
       maxReplicas: 10,
       targetBacklogPerReplica: 10,
       pollIntervalSeconds: 1,
     })
-    await eventually('2 replicas from the leader', async () => ((await workerReplicas(admin, namespace)) === 2 ? true : undefined))
+    await eventually('2 replicas from the leader', async () => ((await workerReplicas(suite.admin, namespace)) === 2 ? true : undefined))
     expect(await follower.metrics.registry.getSingleMetricAsString('sluice_autoscaler_backlog')).not.toContain('scaler=')
 
     // The leader stops (SIGTERM path): it releases the Lease, so the follower need not wait out its duration.
     await leader.close()
     await eventually('the follower to lead', async () => (follower.isLeader() ? true : undefined), { timeoutMs: 10_000 })
     await queue.publish(40)
-    await eventually('6 replicas from the new leader', async () => ((await workerReplicas(admin, namespace)) === 6 ? true : undefined))
-    const after = await admin.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'sluice-autoscaler', namespace })
+    await eventually('6 replicas from the new leader', async () => ((await workerReplicas(suite.admin, namespace)) === 6 ? true : undefined))
+    const after = await suite.admin.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'sluice-autoscaler', namespace })
     expect(after.spec?.holderIdentity).toBe(follower === a ? 'replica-a' : 'replica-b')
     expect(after.spec?.leaseTransitions).toBeGreaterThanOrEqual(1)
   })
 
   test('leader election - a Lease held by a replica that vanished is taken over after its duration', async () => {
-    const { namespace, sa } = await prepareNamespace(cp)
+    const { namespace, sa } = await prepareNamespace(suite.cp)
     // A holder that renewed once and died without releasing (a SIGKILLed pod).
-    await admin.makeApiClient(CoordinationV1Api).createNamespacedLease({
+    await suite.admin.makeApiClient(CoordinationV1Api).createNamespacedLease({
       namespace,
       body: { metadata: { name: 'sluice-autoscaler' }, spec: { holderIdentity: 'crashed', leaseDurationSeconds: 2, renewTime: new V1MicroTime() } },
     })
-    const survivor = startTestOperator(cp.kubeConfigAs(sa), namespace, 'survivor', { durationMs: 2000, renewMs: 1500, retryMs: 200 })
-    operators.push(survivor)
+    const survivor = startTestOperator(suite.cp.kubeConfigAs(sa), namespace, 'survivor', { durationMs: 2000, renewMs: 1500, retryMs: 200 })
+    suite.operators.push(survivor)
     const startedAt = Date.now()
     await eventually('the survivor to lead', async () => (survivor.isLeader() ? true : undefined), { timeoutMs: 10_000 })
     // It waited for the Lease to expire on its own clock rather than grabbing it.
@@ -100,10 +68,10 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler leadership an
   })
 
   test('operator process - leads, serves /readyz and /metrics, and on SIGTERM releases the Lease and exits 0', async () => {
-    const { namespace } = await prepareNamespace(cp)
+    const { namespace } = await prepareNamespace(suite.cp)
     const port = await freePort()
     const operator = startAutoscalerProcess({
-      KUBECONFIG: cp.kubeconfigPath,
+      KUBECONFIG: suite.cp.kubeconfigPath,
       AUTOSCALER_NAMESPACE: namespace,
       AUTOSCALER_IDENTITY: 'process-a',
       AUTOSCALER_PORT: String(port),
@@ -111,7 +79,7 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler leadership an
       LOG_LEVEL: 'info',
     })
     try {
-      const leases = admin.makeApiClient(CoordinationV1Api)
+      const leases = suite.admin.makeApiClient(CoordinationV1Api)
       await eventually('the process to hold the Lease', async () =>
         (await leases.readNamespacedLease({ name: 'sluice-autoscaler', namespace })).spec?.holderIdentity === 'process-a' ? true : undefined,
       )
@@ -128,8 +96,8 @@ describe.skipIf(skipReason !== undefined)(skipReason ? `autoscaler leadership an
   })
 
   test('rbac - the chart Role lets the ServiceAccount scale, and denies Deployment spec writes, other Secrets and QueueScaler spec writes', async () => {
-    const { namespace, sa, secretName } = await prepareNamespace(cp)
-    const asSa = cp.kubeConfigAs(sa)
+    const { namespace, sa, secretName } = await prepareNamespace(suite.cp)
+    const asSa = suite.cp.kubeConfigAs(sa)
     const apps = asSa.makeApiClient(AppsV1Api)
     const core = asSa.makeApiClient(CoreV1Api)
     // Allowed: what the controller does.
