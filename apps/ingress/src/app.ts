@@ -25,6 +25,8 @@ import { limitJsonDepth } from './json-depth.ts'
 import { shedWhileRefusing } from './load-shedding.ts'
 import { methodNotAllowed } from './method-not-allowed.ts'
 import { SECURITY_HEADERS } from './security-headers.ts'
+import { jobTypeRefusal } from './job-type-check.ts'
+import { AcceptPathWarmUp, type WarmUpResult, type WarmUpRoute } from './warm-up.ts'
 import { errorHandlerPlugin } from './plugins/error-handler.ts'
 import { queuePlugin, type QueueServices } from './plugins/queue-plugin.ts'
 import { registerOpenApiDocument } from './openapi-document.ts'
@@ -52,6 +54,11 @@ export interface Ingress {
   readonly app: FastifyInstance
   /** Fails `/readyz` so traffic moves away; call before `app.close()`. */
   startDraining(): void
+  /**
+   * Runs the accept path INGRESS_WARMUP_REQUESTS times with every publish diverted from the queue
+   * (warm-up.ts), so the first requests after start are not the slow ones. Before `app.listen()`.
+   */
+  warmUp(): Promise<WarmUpResult>
   /** What keeps the ingress from taking jobs now (empty: ready). */
   readinessProblems(): Promise<string[]>
   /** Re-reads the API keys file now (it is also re-read every 10 s); nothing without INGRESS_AUTH=api-key. */
@@ -99,6 +106,7 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
     isDraining: () => draining,
   }
   const debugEnabled = logger.isLevelEnabled('debug')
+  const warmUp = new AcceptPathWarmUp()
   const keyRing = config.ingress.auth === 'api-key' ? new ApiKeyRing(config.ingress.apiKeysFile!) : undefined
 
   const app = Fastify({
@@ -167,7 +175,7 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
   await app.register(errorHandlerPlugin, { retryAfterSeconds: config.ingress.retryAfterSeconds })
   refuseMalformedQueries(app)
   limitJsonDepth(app, config.queue.jobMaxDepth)
-  if (keyRing) await app.register(apiKeyAuthPlugin, { ring: keyRing })
+  if (keyRing) await app.register(apiKeyAuthPlugin, { ring: keyRing, admits: (request) => warmUp.admits(request) })
   if (config.ingress.rateLimitPerSecond > 0) {
     await app.register(rateLimit, {
       global: true,
@@ -178,6 +186,8 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
       // /64, so per address it would get 2^64 buckets).
       keyGenerator: (request) => request.apiKey?.label ?? normalizeIP(request.ip, IPV6_CLIENT_PREFIX),
       store: exactRateStore(config.ingress.rateLimitClients),
+      // The start-up warm-up's requests, sent before the ingress listens, would spend its own bucket.
+      allowList: (request) => warmUp.admits(request),
     })
   }
   // Before the routes: it adds its hook to each route that enqueues as the route is added.
@@ -193,9 +203,14 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
   await app.register(healthRoutes, { keyRing })
   await app.register(openApiRoute)
   answerOtherMethods()
+  // What the warm-up can run to the end: the seed route (the busiest, so three turns in four) unless a
+  // types file leaves out its type, and `POST /v1/jobs` when any type is taken (no file to satisfy).
+  const seedWarmsUp = config.ingress.seedRoute !== 'off' && jobTypeRefusal(jobTypes, 'user', { user_id: 'warm-up' }) === undefined
+  const warmUpRoutes: WarmUpRoute[] = [...(seedWarmsUp ? (['seed', 'seed', 'seed'] as const) : []), ...(jobTypes === undefined ? (['jobs'] as const) : [])]
 
   return {
     app,
+    warmUp: () => warmUp.run(app, nats.nc, publisher, metrics, { requests: config.ingress.warmUpRequests, routes: warmUpRoutes }, logger),
     startDraining() {
       draining = true
       drainUntil = Date.now() + config.ingress.drainMs

@@ -70,6 +70,8 @@ export class JobPublisher {
   // Refusals that say the same every time are built once: an outage or a flood refuses thousands a second.
   #notConnected: QueueUnavailableError | undefined
   #tooManyInflight: TooManyInflightError | undefined
+  // Set only while a fresh ingress warms up, before it listens (warm-up.ts): jobs go here, not to the queue.
+  #divertedTo: string | undefined
 
   constructor(nc: NatsConnection, queue: QueueConfig, options: JobPublisherOptions) {
     this.#pipeline = new PipelinedPublisher(nc, options.timeoutMs)
@@ -80,6 +82,20 @@ export class JobPublisher {
   /** Publishes waiting for their acknowledgement right now. */
   get inflight(): number {
     return this.#inflight
+  }
+
+  /**
+   * Sends every publish to `<subjectPrefix>.<id>` instead of the queue until `stopDiverting()`: the warm-up
+   * runs the whole accept path against a responder of its own, and no job reaches the queue. Call it only
+   * before the ingress listens, since a job accepted meanwhile would be answered as stored and never run.
+   */
+  divertTo(subjectPrefix: string): void {
+    this.#divertedTo = subjectPrefix
+  }
+
+  /** Publishes go to the queue again. */
+  stopDiverting(): void {
+    this.#divertedTo = undefined
   }
 
   /**
@@ -116,7 +132,12 @@ export class JobPublisher {
     try {
       const headers = jobHeaders(job.id, job.type, job.queuedAt, job.dedupeId, job.fingerprint, job.owner, job.callbackUrl)
       if (job.runAt !== undefined) headers.set(JobHeader.runAt, job.runAt)
-      const subject = job.runAt === undefined ? jobSubject(this.#queue, job.id) : scheduledSubject(this.#queue, job.id)
+      const subject =
+        this.#divertedTo !== undefined
+          ? `${this.#divertedTo}.${job.id}`
+          : job.runAt === undefined
+            ? jobSubject(this.#queue, job.id)
+            : scheduledSubject(this.#queue, job.id)
       const ack = await this.#pipeline.publish(subject, job.payload, headers)
       if (probe) this.#fullError = undefined
       return ack

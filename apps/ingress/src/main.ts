@@ -18,6 +18,8 @@ const { nats, ingress, ops } = await startOrExit(logger, async () => {
   const nats = await connectNats(config.nats, 'sluice-ingress', logger)
   await applyQueueStreams(nats.nc, config.queue, logger)
   const ingress = await buildIngress({ config, nats, logger })
+  // Before the probes and the listener: a pod gets traffic only once its accept path is warm.
+  await ingress.warmUp()
   const ops = await ingress.startOps()
   await ingress.app.listen({ host: config.ingress.host, port: config.ingress.port })
   return { nats, ingress, ops }

@@ -23,9 +23,10 @@ declare module 'fastify' {
  * API-key authentication: `Authorization: Bearer <key>` or `X-API-Key: <key>`; no or an unknown key is
  * 401, a key without the route's scope is 403, both as problem+json. An address past
  * AUTH_FAILURES_PER_WINDOW failures in a window gets 429 until the window ends (auth-failures.ts).
+ * Requests `admits` vouches for need no key.
  */
-export const apiKeyAuthPlugin = fp<{ ring: ApiKeyRing }>(
-  async (app, { ring }) => {
+export const apiKeyAuthPlugin = fp<{ ring: ApiKeyRing; admits: (request: FastifyRequest) => boolean }>(
+  async (app, { ring, admits }) => {
     app.log.info({ keys: ring.size }, 'API keys loaded')
     if (ring.problem) app.log.error(ring.problem)
     new Gauge({
@@ -49,7 +50,8 @@ export const apiKeyAuthPlugin = fp<{ ring: ApiKeyRing }>(
 
     app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
       const scope = request.routeOptions.config.scope
-      if (scope === 'public' || request.routeOptions.url === undefined) return
+      // `admits`: the start-up warm-up's own requests (warm-up.ts), sent before the ingress listens.
+      if (scope === 'public' || request.routeOptions.url === undefined || admits(request)) return
       // Before the key is looked at, so a guesser learns nothing more once refused.
       const retryAfter = failures.retryAfterSeconds(request.ip)
       if (retryAfter > 0) {

@@ -297,6 +297,13 @@ export const ingressSettings = {
     unit: 'jobs',
     doc: 'Most jobs in one `POST /v1/jobs/batch`; more is refused with 400. The whole batch is one body, bounded by JOB_MAX_BYTES.',
   }),
+  warmUpRequests: integer('INGRESS_WARMUP_REQUESTS', {
+    default: 1000,
+    min: 0,
+    max: 100_000,
+    unit: 'requests',
+    doc: 'Requests run through the accept path at start, before the ingress listens, with every publish diverted to a responder of its own (no job is stored), so a new pod does not answer its first seconds slowly. At most 5 s. 0 turns it off.',
+  }),
   watchMaxConnections: integer('INGRESS_WATCH_MAX_CONNECTIONS', {
     default: 100,
     min: 1,
