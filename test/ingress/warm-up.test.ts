@@ -120,10 +120,22 @@ describe('warm-up', () => {
     const env = queueEnv(nats.url)
     const ingress = await startApp('ingress', env)
     try {
-      expect(ingress.log()).toMatch(/"sent":1000,"statuses":\{"200":750,"202":250\}.*"msg":"accept path warmed up"/)
+      expect(ingress.log()).toMatch(/"sent":3000,"statuses":\{"200":2250,"202":750\}.*"msg":"accept path warmed up"/)
       expect(await depth(env)).toBe(0)
       const response = await fetch(`${ingress.baseUrl}/?user_id=first`)
       expect(response.status).toBe(200)
+      expect(await depth(env)).toBe(1)
+    } finally {
+      await ingress.stop()
+    }
+  })
+
+  it('warm-up - one that cannot run (no writable temporary directory for its socket) is logged, and the ingress starts all the same', async () => {
+    const env = queueEnv(nats.url, { TMPDIR: join(tmpdir(), 'sluice-no-such-directory') })
+    const ingress = await startApp('ingress', env)
+    try {
+      expect(ingress.log()).toMatch(/"sent":0,.*"msg":"the accept path warm-up failed or stored nothing; starting without it"/)
+      expect((await fetch(`${ingress.baseUrl}/?user_id=cold`)).status).toBe(200)
       expect(await depth(env)).toBe(1)
     } finally {
       await ingress.stop()

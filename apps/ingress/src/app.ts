@@ -184,7 +184,8 @@ export async function buildIngress({ config, nats, logger }: IngressDependencies
       // Every route is limited (the open seed route too, per address); only the probes and metrics opt out.
       // A client is its key, else its address, an IPv6 address by its /64 (one host usually holds a whole
       // /64, so per address it would get 2^64 buckets).
-      keyGenerator: (request) => request.apiKey?.label ?? normalizeIP(request.ip, IPV6_CLIENT_PREFIX),
+      // (No address: the start-up warm-up's Unix socket, whose requests allowList lets through.)
+      keyGenerator: (request) => request.apiKey?.label ?? (request.ip ? normalizeIP(request.ip, IPV6_CLIENT_PREFIX) : 'local'),
       store: exactRateStore(config.ingress.rateLimitClients),
       // The start-up warm-up's requests, sent before the ingress listens, would spend its own bucket.
       allowList: (request) => warmUp.admits(request),

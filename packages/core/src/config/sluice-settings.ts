@@ -298,7 +298,7 @@ export const ingressSettings = {
     doc: 'Most jobs in one `POST /v1/jobs/batch`; more is refused with 400. The whole batch is one body, bounded by JOB_MAX_BYTES.',
   }),
   warmUpRequests: integer('INGRESS_WARMUP_REQUESTS', {
-    default: 1000,
+    default: 3000,
     min: 0,
     max: 100_000,
     unit: 'requests',
