@@ -208,6 +208,17 @@ try {
   )
   figures.publish_floor_p99_ms = publishFloor.p99Ms
   await accept.purge()
+  // A freshly started ingress under the same paced load, recorded from its first request, without and with
+  // its start-up warm-up (INGRESS_WARMUP_REQUESTS): what a new pod's first seconds answer.
+  console.error('bench: fresh ingress, warm-up off and on')
+  for (const [name, warmUpRequests] of [
+    ['fresh_ingress_p99_ms_no_warm_up', '0'],
+    ['fresh_ingress_p99_ms', undefined],
+  ] as const) {
+    const fresh = await benchQueue(server.url, { ...roomy, ...(warmUpRequests === undefined ? {} : { INGRESS_WARMUP_REQUESTS: warmUpRequests }) })
+    figures[name] = (await pacedLoad(`${fresh.ingress.baseUrl}/?user_id=1`, half.answeredRps, 0)).p99Ms
+    await fresh.discard()
+  }
   // The same paced load against a server with nothing to do: the latency this machine adds by itself.
   figures.latency_floor_p99_ms = (await pacedLoad(`${cannedAccept.baseUrl}/?user_id=1`, half.answeredRps)).p99Ms
   await cannedAccept.stop()
@@ -318,11 +329,21 @@ for (const { name, met, reachable } of targets)
 for (const note of notes) console.log(`\n${note}`)
 console.log(`\nwritten to .data/bench/latest.json`)
 
-/** bench/paced-load.ts at `rate` against `url`, as a process on the generator's CPU, with its own CPU per request. */
-function pacedLoad(url: string, rate: number): Promise<PacedLoadResult & { clientCpuUsPerRequest: number }> {
+/**
+ * bench/paced-load.ts at `rate` against `url`, as a process on the generator's CPU, with its own CPU per
+ * request; the first `warmupSeconds` of requests are sent and not recorded.
+ */
+function pacedLoad(url: string, rate: number, warmupSeconds = 1): Promise<PacedLoadResult & { clientCpuUsPerRequest: number }> {
   return runScript(
     'paced-load-run.ts',
-    { BENCH_URL: url, BENCH_RATE: String(rate), BENCH_SECONDS: String(seconds), BENCH_CONNECTIONS: String(connections), BENCH_EXPECT_STATUS: '200' },
+    {
+      BENCH_URL: url,
+      BENCH_RATE: String(rate),
+      BENCH_SECONDS: String(seconds),
+      BENCH_CONNECTIONS: String(connections),
+      BENCH_EXPECT_STATUS: '200',
+      BENCH_WARMUP_SECONDS: String(warmupSeconds),
+    },
     'client',
   )
 }
