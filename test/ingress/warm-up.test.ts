@@ -102,9 +102,11 @@ describe('warm-up', () => {
     expect(await depth(listed.env)).toBe(0)
   })
 
-  it('warm-up - INGRESS_WARMUP_REQUESTS=0 turns it off', async () => {
-    const { ingress } = await ingressFor({ INGRESS_WARMUP_REQUESTS: '0' })
-    expect(await ingress.warmUp()).toEqual({ sent: 0, statuses: {}, ms: 0 })
+  it('warm-up - off by default, and with INGRESS_WARMUP_REQUESTS=0', async () => {
+    for (const overrides of [{}, { INGRESS_WARMUP_REQUESTS: '0' }] as Env[]) {
+      const { ingress } = await ingressFor(overrides)
+      expect(await ingress.warmUp()).toEqual({ sent: 0, statuses: {}, ms: 0 })
+    }
   })
 
   it('warm-up - refuses to run once the ingress listens, since it diverts every publish', async () => {
@@ -117,7 +119,7 @@ describe('warm-up', () => {
   })
 
   it('warm-up - a started ingress process warms up before it answers, with the queue left empty', async () => {
-    const env = queueEnv(nats.url)
+    const env = queueEnv(nats.url, { INGRESS_WARMUP_REQUESTS: '3000' })
     const ingress = await startApp('ingress', env)
     try {
       expect(ingress.log()).toMatch(/"sent":3000,"statuses":\{"200":2250,"202":750\}.*"msg":"accept path warmed up"/)
@@ -131,7 +133,7 @@ describe('warm-up', () => {
   })
 
   it('warm-up - one that cannot run (no writable temporary directory for its socket) is logged, and the ingress starts all the same', async () => {
-    const env = queueEnv(nats.url, { TMPDIR: join(tmpdir(), 'sluice-no-such-directory') })
+    const env = queueEnv(nats.url, { INGRESS_WARMUP_REQUESTS: '100', TMPDIR: join(tmpdir(), 'sluice-no-such-directory') })
     const ingress = await startApp('ingress', env)
     try {
       expect(ingress.log()).toMatch(/"sent":0,.*"msg":"the accept path warm-up failed or stored nothing; starting without it"/)
