@@ -36,11 +36,6 @@ export interface BenchQueue {
   depth(): Promise<number>
   purge(): Promise<void>
   close(): Promise<void>
-  /**
-   * Closes it and deletes its streams, giving back their storage reservations: the bench's one
-   * nats-server cannot reserve room for many roomy queues at once.
-   */
-  discard(): Promise<void>
 }
 
 /** Starts an ingress with `overrides` on its own stream; logs at warn so logging does not skew figures. */
@@ -62,11 +57,6 @@ export async function benchQueue(natsUrl: string, overrides: Env): Promise<Bench
     },
     close: async () => {
       await ingress.stop()
-      await nc.close()
-    },
-    discard: async () => {
-      await ingress.stop()
-      for (const stream of [env.QUEUE_STREAM!, env.QUEUE_DLQ_STREAM!, `KV_${env.JOB_STATUS_BUCKET!}`]) await jsm.streams.delete(stream).catch(() => false)
       await nc.close()
     },
   }
