@@ -1,5 +1,5 @@
 import { eventually } from '../support/eventually.ts'
-import { getJson, kubectl } from './kube.ts'
+import { getJson, helm, kubectl } from './kube.ts'
 
 /** One pod as the suite reads it. */
 export interface PodFacts {
@@ -99,4 +99,13 @@ export function leftoversOncePodsStopped(namespace: string, release: string): Pr
     },
     { timeoutMs: 150_000, intervalMs: 2000 },
   )
+}
+
+/**
+ * Whatever a suite did, leaves the cluster as it found it: the release uninstalled and its namespace (with
+ * any claimed volume) deleted. Errors are swallowed: it runs in `afterAll`, after failures too.
+ */
+export async function removeRelease(namespace: string, release: string): Promise<void> {
+  await helm(['uninstall', release, '-n', namespace, '--wait', '--ignore-not-found']).catch(() => undefined)
+  await kubectl(['delete', 'namespace', namespace, '--ignore-not-found', '--wait=true'], 180_000).catch(() => undefined)
 }

@@ -6,7 +6,7 @@ import { startJobLoad, type LoadResult } from '../support/load-generator.ts'
 import { pinnedVersion, repoRoot } from '../support/repo-paths.ts'
 import { expectOutcome, outcomeOf, queueDrained } from './job-outcomes.ts'
 import { curl, curlPostJob, getJson, helm, kubectl } from './kube.ts'
-import { DOCUMENTED_LEFTOVERS, leftoversOncePodsStopped, releasePods, scalerCondition, scalerObserved, workerScale } from './release.ts'
+import { DOCUMENTED_LEFTOVERS, leftoversOncePodsStopped, releasePods, removeRelease, scalerCondition, scalerObserved, workerScale } from './release.ts'
 import { seconds, Summary } from './summary.ts'
 import { WorkerPodLogs } from './worker-pod-logs.ts'
 
@@ -48,9 +48,7 @@ describe('e2e - the chart on a real node', () => {
   afterAll(async () => {
     logs.stop()
     console.log(summary.render())
-    // Whatever happened, leave the cluster as the suite found it: no namespace, no claimed volume.
-    await helm(['uninstall', release, '-n', namespace, '--wait', '--ignore-not-found']).catch(() => undefined)
-    await kubectl(['delete', 'namespace', namespace, '--ignore-not-found', '--wait=true'], 180_000).catch(() => undefined)
+    await removeRelease(namespace, release)
   })
 
   it('e2e - helm install into a fresh namespace: every pod Ready', async () => {

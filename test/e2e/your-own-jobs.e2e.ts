@@ -8,7 +8,7 @@ import { repoRoot } from '../support/repo-paths.ts'
 import { expectOutcome, outcomeOf } from './job-outcomes.ts'
 import { curl, curlPostJob, getJson, helm, kubectl } from './kube.ts'
 import { pushEndpointManifests } from './push-endpoint.ts'
-import { releasePods, scalerObserved, workerScale } from './release.ts'
+import { releasePods, removeRelease, scalerObserved, workerScale } from './release.ts'
 import { seconds, Summary } from './summary.ts'
 
 // Issue 16 on the real node: the chart's TypeScript handlers recipe with the workers on the example image that
@@ -88,8 +88,7 @@ describe('e2e - your own jobs on a real node', () => {
 
   afterAll(async () => {
     console.log(summary.render())
-    await helm(['uninstall', release, '-n', namespace, '--wait', '--ignore-not-found']).catch(() => undefined)
-    await kubectl(['delete', 'namespace', namespace, '--ignore-not-found', '--wait=true'], 180_000).catch(() => undefined)
+    await removeRelease(namespace, release)
     rmSync(workdir, { recursive: true, force: true })
   })
 

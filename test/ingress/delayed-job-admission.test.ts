@@ -1,10 +1,9 @@
 import { jetstreamManager } from '@nats-io/jetstream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { injectStampJob } from '../support/job-api.ts'
 import { startIngress, type InProcessIngress } from '../support/in-process.ts'
 import { startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
 import { queueEnv } from '../support/queue-env.ts'
-
-const json = { 'content-type': 'application/json' }
 
 // What the ingress admits of delayed jobs, before any worker sees them: the queue's bound counts them, and
 // a schedule out of bounds is refused. How they run is test/ingress/delayed-jobs.test.ts.
@@ -18,14 +17,7 @@ describe('delayed job admission', () => {
     await server?.close()
   })
 
-  async function submit(ingress: InProcessIngress, id: string, schedule: Record<string, unknown>) {
-    return ingress.app.inject({
-      method: 'POST',
-      url: '/v1/jobs',
-      headers: { ...json, 'idempotency-key': id },
-      payload: { type: 'stamp', payload: {}, ...schedule },
-    })
-  }
+  const submit = (ingress: InProcessIngress, id: string, schedule: Record<string, unknown>) => injectStampJob(ingress.app, id, schedule)
 
   it('delayed job admission - a queue full of scheduled jobs answers 503 to the next one, delayed or not', async () => {
     const env = queueEnv(server.url, { QUEUE_MAX_MESSAGES: '5' })

@@ -6,6 +6,7 @@ import { scheduledConsumerName, type QueueConfig } from '@sluice/core'
 import { defineHandler, handlerRegistry } from '@sluice/worker'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually } from '../support/eventually.ts'
+import { injectStampJob } from '../support/job-api.ts'
 import { startIngress, startWorker, type InProcessIngress, type InProcessWorker } from '../support/in-process.ts'
 import { NOT_CONTROLLABLE_REASON, startNatsServer, type NatsServerFixture } from '../support/nats-server.ts'
 import { ingressConfigFor, queueEnv, type Env } from '../support/queue-env.ts'
@@ -40,14 +41,7 @@ describe('delayed jobs', () => {
     await server?.close()
   })
 
-  async function submit(ingress: InProcessIngress, id: string, schedule: Record<string, unknown>) {
-    return ingress.app.inject({
-      method: 'POST',
-      url: '/v1/jobs',
-      headers: { ...json, 'idempotency-key': id },
-      payload: { type: 'stamp', payload: {}, ...schedule },
-    })
-  }
+  const submit = (ingress: InProcessIngress, id: string, schedule: Record<string, unknown>) => injectStampJob(ingress.app, id, schedule)
 
   async function stateOf(ingress: InProcessIngress, id: string): Promise<Record<string, unknown>> {
     return (await ingress.app.inject({ method: 'GET', url: `/v1/jobs/${id}` })).json()

@@ -1,3 +1,4 @@
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { expect } from 'vitest'
 import { eventually } from './eventually.ts'
 
@@ -18,5 +19,18 @@ export function settledJob(baseUrl: string, id: string): Promise<Record<string, 
   return eventually(`job ${id} to settle`, async () => {
     const status = (await (await fetch(`${baseUrl}/v1/jobs/${id}`)).json()) as Record<string, unknown>
     return status.state === 'succeeded' || status.state === 'dead' ? status : undefined
+  })
+}
+
+/**
+ * `POST /v1/jobs` through `app.inject` with `id` as its Idempotency-Key: a `stamp` job (empty payload) with
+ * `schedule` (`delayMs`, `runAt`) spread into the body, for the delayed-job suites.
+ */
+export function injectStampJob(app: FastifyInstance, id: string, schedule: Record<string, unknown>): Promise<LightMyRequestResponse> {
+  return app.inject({
+    method: 'POST',
+    url: '/v1/jobs',
+    headers: { 'content-type': 'application/json', 'idempotency-key': id },
+    payload: { type: 'stamp', payload: {}, ...schedule },
   })
 }
