@@ -1,18 +1,13 @@
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core'
 import { JetStreamApiError, type PubAck } from '@nats-io/jetstream'
 import { QueueUnavailableError } from './errors.ts'
+import { type PendingReply, PendingReplies } from './pending-replies.ts'
 
 interface Outgoing {
   readonly subject: string
   readonly payload: Uint8Array
   readonly headers: MsgHdrs | undefined
   readonly reply: string
-}
-
-interface Waiting {
-  readonly resolve: (ack: PubAck) => void
-  readonly reject: (error: Error) => void
-  readonly deadline: number
 }
 
 /** How often expired publishes are failed; a publish fails between `timeoutMs` and this much later. */
@@ -34,9 +29,8 @@ export class PipelinedPublisher {
   readonly #inbox: string
   readonly #subscription: Subscription
   readonly #sweeper: NodeJS.Timeout
-  readonly #waiting = new Map<string, Waiting>()
+  readonly #waiting = new PendingReplies<PubAck>()
   #outgoing: Outgoing[] = []
-  #nextToken = 0
 
   constructor(nc: NatsConnection, timeoutMs: number) {
     this.#nc = nc
@@ -58,10 +52,9 @@ export class PipelinedPublisher {
 
   /** Stores `payload` on `subject`; rejects with JetStreamApiError, or QueueUnavailableError on timeout or no stream. */
   publish(subject: string, payload: Uint8Array, headers?: MsgHdrs): Promise<PubAck> {
-    const token = (this.#nextToken++).toString(36)
     return new Promise<PubAck>((resolve, reject) => {
-      this.#waiting.set(token, { resolve, reject, deadline: Date.now() + this.#timeoutMs })
-      if (this.#outgoing.push({ subject, payload, headers, reply: `${this.#inbox}.${token}` }) === 1) setImmediate(() => this.#send())
+      const token = this.#waiting.add(resolve, reject, Date.now() + this.#timeoutMs)
+      if (this.#outgoing.push({ subject, payload, headers, reply: `${this.#inbox}.${token.toString(36)}` }) === 1) setImmediate(() => this.#send())
     })
   }
 
@@ -79,13 +72,13 @@ export class PipelinedPublisher {
       try {
         this.#nc.publish(message.subject, message.payload, message.headers ? { reply: message.reply, headers: message.headers } : { reply: message.reply })
       } catch (error) {
-        this.#settle(message.reply.slice(this.#inbox.length + 1))?.reject(new QueueUnavailableError('publishing failed', { cause: error }))
+        this.#settle(message.reply)?.reject(new QueueUnavailableError('publishing failed', { cause: error }))
       }
     }
   }
 
   #answer(msg: Msg): void {
-    const waiting = this.#settle(msg.subject.slice(this.#inbox.length + 1))
+    const waiting = this.#settle(msg.subject)
     if (!waiting) return
     if (msg.data.length === 0 && msg.headers?.code === 503) {
       waiting.reject(new QueueUnavailableError('the queue stream is not available (no responders)'))
@@ -100,18 +93,12 @@ export class PipelinedPublisher {
     }
   }
 
-  #settle(token: string): Waiting | undefined {
-    const waiting = this.#waiting.get(token)
-    if (waiting) this.#waiting.delete(token)
-    return waiting
+  // The token is the reply subject's last token, in base 36.
+  #settle(reply: string): PendingReply<PubAck> | undefined {
+    return this.#waiting.take(Number.parseInt(reply.slice(this.#inbox.length + 1), 36))
   }
 
-  // Deadlines grow in insertion order (one timeout for all), so the scan stops at the first live one.
   #sweep(now = Date.now()): void {
-    for (const [token, waiting] of this.#waiting) {
-      if (waiting.deadline > now) break
-      this.#waiting.delete(token)
-      waiting.reject(new QueueUnavailableError('the queue did not confirm the job in time'))
-    }
+    for (const waiting of this.#waiting.expire(now)) waiting.reject(new QueueUnavailableError('the queue did not confirm the job in time'))
   }
 }
