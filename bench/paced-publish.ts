@@ -28,7 +28,11 @@ await new Promise<void>((resolve) => {
       const index = sent
       const id = `paced${index}`
       const at = performance.now()
-      const ack = publisher.publish(`${subject}.${id}`, encoder.encode(JSON.stringify({ user_id: '1' })), jobHeaders(id, 'user', new Date().toISOString()))
+      const ack = publisher.publish(
+        `${subject}.${id}`,
+        encoder.encode(JSON.stringify({ user_id: '1' })),
+        jobHeaders({ id, type: 'user', queuedAt: new Date().toISOString() }),
+      )
       acks.push(
         ack.then(() => {
           if (index >= warmup) latencies.push(performance.now() - at)

@@ -71,7 +71,7 @@ export async function preloadJobs(nc: NatsConnection, env: Env, count: number): 
     await Promise.all(
       Array.from({ length: Math.min(batch, count - start) }, (_, i) => {
         const id = `pre${start + i}`
-        return js.publish(`${env.QUEUE_SUBJECT_PREFIX}.${id}`, '{}', { headers: jobHeaders(id, 'noop', queuedAt) })
+        return js.publish(`${env.QUEUE_SUBJECT_PREFIX}.${id}`, '{}', { headers: jobHeaders({ id, type: 'noop', queuedAt }) })
       }),
     )
   }

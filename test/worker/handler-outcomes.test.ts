@@ -51,7 +51,7 @@ describe('handler outcomes', () => {
   // Straight to NATS, as another client may publish: the ingress's checks are not in the way.
   async function publish(id: string, type: string, payload: unknown): Promise<void> {
     const js = jetstream(ingress.nats.nc)
-    await js.publish(jobSubject(queue, id), JSON.stringify(payload), { headers: jobHeaders(id, type, new Date().toISOString()) })
+    await js.publish(jobSubject(queue, id), JSON.stringify(payload), { headers: jobHeaders({ id, type, queuedAt: new Date().toISOString() }) })
   }
 
   async function settled(id: string): Promise<Record<string, unknown>> {

@@ -4,7 +4,6 @@ import {
   isJetStreamError,
   JetStreamCode,
   jobHeaders,
-  JobHeader,
   jobSubject,
   PipelinedPublisher,
   QueueFullError,
@@ -130,8 +129,7 @@ export class JobPublisher {
     if (probe) this.#probing = true
     this.#inflight++
     try {
-      const headers = jobHeaders(job.id, job.type, job.queuedAt, job.dedupeId, job.fingerprint, job.owner, job.callbackUrl)
-      if (job.runAt !== undefined) headers.set(JobHeader.runAt, job.runAt)
+      const headers = jobHeaders(job)
       const subject =
         this.#divertedTo !== undefined
           ? `${this.#divertedTo}.${job.id}`
