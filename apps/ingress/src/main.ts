@@ -1,3 +1,5 @@
+// First: V8 flags that must hold before any hot code runs.
+import './v8-tuning.ts'
 import {
   applyQueueStreams,
   connectNats,
