@@ -32,7 +32,7 @@ export class PendingReplies<T> {
     return this.#size
   }
 
-  /** Registers a wait and returns its token. */
+  /** Registers a wait and returns its token. Deadlines must not decrease from one call to the next (one timeout for all): `expire` relies on it. */
   add(resolve: (value: T) => void, reject: (error: Error) => void, deadline: number): number {
     if (this.#next - this.#tail > this.#mask) this.#grow()
     const token = this.#next++
@@ -56,7 +56,7 @@ export class PendingReplies<T> {
   /** Removes and returns the waits whose deadline is at or before `now`, oldest first. */
   expire(now: number): PendingReply<T>[] {
     const expired: PendingReply<T>[] = []
-    // One timeout for all, so deadlines grow with the token: the scan stops at the first live one.
+    // Deadlines grow with the token (see add), so the scan stops at the first live one.
     while (this.#tail < this.#next) {
       const index = this.#tail & this.#mask
       const slot = this.#slots[index]
