@@ -57,13 +57,29 @@ export async function runPacedLoad(options: PacedLoadOptions): Promise<PacedLoad
   // Due times of requests not yet sent because every connection was busy, oldest first.
   const backlog: { index: number; dueAt: number }[] = []
   const idle: PacedConnection[] = []
+  // The most recently freed first. A connection left idle longer than the server's keep-alive timeout has
+  // been closed by the server meanwhile (at low rates most are): it is dropped here, not sent a request
+  // that nothing would ever answer.
+  const takeIdle = (): PacedConnection | undefined => {
+    for (let connection = idle.pop(); connection; connection = idle.pop()) if (connection.alive) return connection
+    return undefined
+  }
+  // A request no connection is left to carry: reported as not answered, so the run still ends.
+  const lose = (index: number) => {
+    finished++
+    if (index >= warmup) unexpected++
+  }
   const onAnswer = (connection: PacedConnection, index: number, dueAt: number, status: number | undefined) => {
     finished++
     if (index >= warmup) {
       if (status === options.expectStatus) latencies[answered++] = performance.now() - dueAt
       else unexpected++
     }
-    if (!connection.alive) return
+    if (!connection.alive) {
+      // Without this, requests waiting for a connection when the last one closed would keep the run waiting forever.
+      if (!connections.some((each) => each.alive)) for (const waiting of backlog.splice(0)) lose(waiting.index)
+      return
+    }
     const next = backlog.shift()
     if (next) connection.send(next.index, next.dueAt)
     else idle.push(connection)
@@ -79,10 +95,10 @@ export async function runPacedLoad(options: PacedLoadOptions): Promise<PacedLoad
       for (; sent < due; sent++) {
         if (sent === warmup) measuredFrom = performance.now()
         const dueAt = started + (sent / options.rate) * 1000
-        const connection = idle.pop()
+        const connection = takeIdle()
         if (connection) connection.send(sent, dueAt)
         else if (connections.some((each) => each.alive)) backlog.push({ index: sent, dueAt })
-        else onAnswer(connections[0]!, sent, dueAt, undefined)
+        else lose(sent)
       }
       if (sent < total) setTimeout(tick, TICK_MS)
       else resolve()
