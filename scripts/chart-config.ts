@@ -78,11 +78,16 @@ const chartNotes: Readonly<Record<string, string>> = {
 }
 
 /** Where the chart differs from the app: its own default (if it has one), the schema it takes instead, and why. */
-const chartDifferences: Readonly<Record<string, { default?: null; schema: (own: SettingSchema) => object; why: string }>> = {
+const chartDifferences: Readonly<Record<string, { default?: null | number; schema: (own: SettingSchema) => object; why: string }>> = {
   QUEUE_REPLICAS: {
     default: null,
     schema: (own) => ({ ...own, type: ['integer', 'null'] }),
     why: "null (the chart's default): as many as the built-in NATS has servers (1 or 3), else 1.",
+  },
+  INGRESS_WARMUP_REQUESTS: {
+    default: 3000,
+    schema: (own) => own,
+    why: "3000 in the chart (the app's default is 0): a new pod warms up before it takes traffic.",
   },
   QUEUE_RETRY_BACKOFF_MS: {
     schema: (own) => ({ anyOf: [own, { type: 'string', pattern: '^[0-9]+(,[0-9]+)*$' }] }),

@@ -35,6 +35,8 @@ describe('chart values', () => {
     for (const [name, value] of Object.entries(values.config)) {
       // QUEUE_REPLICAS is null: it follows the built-in NATS's size (1 or 3) unless set.
       if (name === 'QUEUE_REPLICAS') expect(value).toBeNull()
+      // The pods warm their accept path before they take traffic; the app's default (0) keeps local runs quick.
+      else if (name === 'INGRESS_WARMUP_REQUESTS') expect(value).toBe(3000)
       else expect(value, name).toEqual(settings.get(name)?.default)
     }
   })

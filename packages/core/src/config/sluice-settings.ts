@@ -302,7 +302,7 @@ export const ingressSettings = {
     min: 0,
     max: 100_000,
     unit: 'requests',
-    doc: 'Requests run through the accept path at start, before the ingress listens, with every publish diverted to a responder of its own (no job is stored), so a new pod does not answer its first seconds slowly (3000 measured best; about 0.5 s, at most 5 s). 0, the default, turns it off: see docs/performance.md for why it is not on yet.',
+    doc: 'Requests run through the accept path at start, before the ingress listens, with every publish diverted to a responder of its own (no job is stored), so a new pod does not answer its first seconds slowly (3000 measured best; about 0.5 s, at most 5 s). 0 turns it off: the default, so that local runs and tests start at once.',
   }),
   watchMaxConnections: integer('INGRESS_WATCH_MAX_CONNECTIONS', {
     default: 100,
