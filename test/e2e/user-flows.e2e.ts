@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually } from '../support/eventually.ts'
 import { startJobLoad, type LoadResult } from '../support/load-generator.ts'
 import { pinnedVersion, repoRoot } from '../support/repo-paths.ts'
+import { expectIngressPodsWarmedUp } from './ingress-warm-up.ts'
 import { expectOutcome, outcomeOf, queueDrained } from './job-outcomes.ts'
 import { curl, curlPostJob, getJson, helm, kubectl } from './kube.ts'
 import { DOCUMENTED_LEFTOVERS, leftoversOncePodsStopped, releasePods, removeRelease, scalerCondition, scalerObserved, workerScale } from './release.ts'
@@ -75,16 +76,8 @@ describe('e2e - the chart on a real node', () => {
       const times = pods.filter((pod) => pod.component === component).map((pod) => pod.startSeconds ?? Number.NaN)
       summary.add('install', `${component} pod created to Ready`, `${Math.max(...times)} s`)
     }
-    // The chart turns the start-up warm-up on: each ingress pod ran its accept path (answered by the warm-up's
-    // own responder, nothing stored) before its readiness probe could pass.
-    for (const pod of pods.filter((each) => each.component === 'ingress')) {
-      const warmed = (await kubectl(['-n', namespace, 'logs', pod.name])).split('\n').find((line) => line.includes('"msg":"accept path warmed up"'))
-      expect(warmed, `${pod.name} logged its warm-up`).toBeDefined()
-      const { sent, statuses, ms } = JSON.parse(warmed!) as { sent: number; statuses: Record<string, number>; ms: number }
-      expect(sent).toBeGreaterThan(0)
-      expect((statuses['200'] ?? 0) + (statuses['202'] ?? 0), JSON.stringify(statuses)).toBe(sent)
-      summary.add('install', `${pod.name} warm-up`, `${sent} requests in ${ms} ms`)
-    }
+    // The chart turns the start-up warm-up on: each ingress pod warmed its accept path before it could be Ready.
+    await expectIngressPodsWarmedUp(namespace, pods, summary)
     const service = await getJson<{ spec: { clusterIP: string; ports: { port: number }[] } }>(['-n', namespace, 'service', `${release}-ingress`])
     base = `http://${service.spec.clusterIP}:${service.spec.ports[0]?.port}`
     logs.start()
