@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process'
 import { readdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { parseAllDocuments } from 'yaml'
 import { findExecutable, pinnedVersion, repoRoot } from '../support/repo-paths.ts'
@@ -77,7 +77,7 @@ export interface TemplateOptions {
 /** `helm template` of the chart for the pinned Kubernetes version. */
 export function helmTemplate(options: TemplateOptions = {}): Promise<HelmResult> {
   const args = ['template', options.release ?? 'demo', chartDir, '--namespace', options.namespace ?? 'sluice', '--kube-version', kubeVersion]
-  for (const file of options.valuesFiles ?? []) args.push('--values', join(repoRoot, file))
+  for (const file of options.valuesFiles ?? []) args.push('--values', resolve(repoRoot, file))
   for (const expression of options.set ?? []) args.push('--set', expression)
   return helm(args)
 }

@@ -6,6 +6,7 @@ import { startJobLoad, type LoadResult } from '../support/load-generator.ts'
 import { pinnedVersion, repoRoot } from '../support/repo-paths.ts'
 import { expectIngressPodsWarmedUp } from './ingress-warm-up.ts'
 import { expectOutcome, outcomeOf, queueDrained } from './job-outcomes.ts'
+import { expectNatsMemoryLimit } from './nats-memory-limit.ts'
 import { curl, curlPostJob, getJson, helm, kubectl } from './kube.ts'
 import { DOCUMENTED_LEFTOVERS, leftoversOncePodsStopped, releasePods, removeRelease, scalerCondition, scalerObserved, workerScale } from './release.ts'
 import { seconds, Summary } from './summary.ts'
@@ -78,6 +79,7 @@ describe('e2e - the chart on a real node', () => {
     }
     // The chart turns the start-up warm-up on: each ingress pod warmed its accept path before it could be Ready.
     await expectIngressPodsWarmedUp(namespace, pods, summary)
+    await expectNatsMemoryLimit(namespace, release, summary)
     const service = await getJson<{ spec: { clusterIP: string; ports: { port: number }[] } }>(['-n', namespace, 'service', `${release}-ingress`])
     base = `http://${service.spec.clusterIP}:${service.spec.ports[0]?.port}`
     logs.start()
