@@ -2,19 +2,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { findObject, helmSkipReason, renderChart, type TemplateOptions } from './helm.ts'
+import { helmSkipReason, renderChart, type TemplateOptions } from './helm.ts'
+import { podOwners } from './pod-specs.ts'
 
 const skipReason = helmSkipReason()
 
-interface Container {
-  name: string
-  env?: { name: string; value?: string }[]
-}
-
 /** The GOMEMLIMIT the built-in NATS server gets with `options`; undefined when it gets none. */
 async function goMemLimit(options: TemplateOptions): Promise<string | undefined> {
-  const statefulSet = findObject(await renderChart(options), 'StatefulSet', '-nats')
-  const containers = (statefulSet.spec as { template: { spec: { containers: Container[] } } }).template.spec.containers
+  const statefulSet = podOwners(await renderChart(options)).find(({ object }) => object.kind === 'StatefulSet' && object.metadata.name.endsWith('-nats'))
+  const containers = statefulSet?.podSpec.containers ?? []
   return containers.find((container) => container.name === 'nats')?.env?.find((variable) => variable.name === 'GOMEMLIMIT')?.value
 }
 

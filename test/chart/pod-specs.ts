@@ -9,7 +9,7 @@ export interface PodSpecView {
   containers: Array<{
     name: string
     args?: string[]
-    env?: Array<{ name: string }>
+    env?: Array<{ name: string; value?: string }>
     envFrom?: Array<{ configMapRef?: { name: string } }>
     ports?: { name?: string; containerPort: number }[]
     startupProbe?: { httpGet?: { path: string; port?: string | number } }

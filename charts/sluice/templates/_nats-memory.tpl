@@ -20,7 +20,7 @@ none.
 {{- fail (printf "nats.builtin.resources.limits.memory %q is not a Kubernetes quantity (e.g. 1Gi, 512Mi, 2G)" .) -}}
 {{- end -}}
 {{- $bytes = mulf (float64 $number) (get $units $unit) 0.9 | floor | int64 -}}
-{{- else if and (not (kindIs "string" .)) . -}}
+{{- else if . -}}
 {{- $bytes = mulf (float64 .) 0.9 | floor | int64 -}}
 {{- end -}}
 {{- /* Never 0: to Go that means collecting without pause. */ -}}
