@@ -83,7 +83,8 @@ describe.skipIf(skipReason)(`autoscaler http endpoint scaling${skipReason ? ` (s
     )
     const status = await eventually('the endpoint scaler status', async () => {
       const scaler = await readQueueScaler(suite.admin, namespace, `${release}-sluice-http-${endpoint}`)
-      return scaler.status?.currentReplicas === 6 ? scaler.status : undefined
+      // A poll during the publish may see part of it (27 of 30 also wants 6): wait for one that saw all 30.
+      return scaler.status?.currentReplicas === 6 && scaler.status.backlog === 30 ? scaler.status : undefined
     })
     expect(status).toMatchObject({ backlog: 30, desiredReplicas: 6 })
 
