@@ -16,6 +16,8 @@ export interface Outcome {
   readonly lost: readonly string[]
   /** Succeeded after more than one delivery. */
   readonly redelivered: readonly string[]
+  /** What the API last said of each job: its state and attempts, or why there was no state. */
+  readonly lastSeen: ReadonlyMap<string, string>
 }
 
 async function statusOf(base: string, id: string): Promise<JobStatus | undefined> {
@@ -36,13 +38,18 @@ export async function outcomeOf(base: string, ids: Iterable<string>, timeoutMs: 
   const all = [...ids]
   const pending = new Set(all)
   const attempts = new Map<string, number>()
+  const lastSeen = new Map<string, string>()
   const deadline = Date.now() + timeoutMs
   while (pending.size > 0 && Date.now() < deadline) {
     const batch = [...pending]
     for (let i = 0; i < batch.length; i += 16) {
       await Promise.all(
         batch.slice(i, i + 16).map(async (id) => {
-          const status = await statusOf(base, id).catch(() => undefined)
+          const status = await statusOf(base, id).catch((error: unknown) => {
+            lastSeen.set(id, `no answer (${error instanceof Error ? error.message : String(error)})`)
+            return null
+          })
+          if (status !== null) lastSeen.set(id, status ? `${status.state} after ${status.attempts} attempt(s)` : 'unknown to the API (404)')
           if (status?.state === 'succeeded') {
             pending.delete(id)
             attempts.set(id, status.attempts)
@@ -57,6 +64,7 @@ export async function outcomeOf(base: string, ids: Iterable<string>, timeoutMs: 
     succeeded: all.length - pending.size,
     lost: [...pending],
     redelivered: all.filter((id) => (attempts.get(id) ?? 1) > 1),
+    lastSeen,
   }
 }
 
@@ -76,9 +84,11 @@ export async function queueDrained(base: string, timeoutMs: number): Promise<voi
 /**
  * Puts a flow's jobs in the summary (first, so a failing run still shows them), then fails the flow on any
  * accepted job that was lost, and on any that ran twice unless the flow may redeliver (a restart it causes).
+ * A lost job is named with what the API last said of it and, given `story`, what the worker logs say.
  */
-export function expectOutcome(summary: Summary, flow: string, outcome: Outcome, options: { allowRedelivery: boolean }): void {
+export function expectOutcome(summary: Summary, flow: string, outcome: Outcome, options: { allowRedelivery: boolean; story?: (id: string) => string }): void {
   summary.jobs(flow, { accepted: outcome.accepted, processed: outcome.succeeded, lost: outcome.lost.length, runTwice: outcome.redelivered.length })
-  expect(outcome.lost, `${flow}: accepted jobs never processed`).toEqual([])
+  const lost = outcome.lost.map((id) => [id, outcome.lastSeen.get(id) ?? 'never asked', options.story?.(id)].filter(Boolean).join(': '))
+  expect(lost, `${flow}: accepted jobs never processed`).toEqual([])
   if (!options.allowRedelivery) expect(outcome.redelivered, `${flow}: jobs run twice though no attempt failed`).toEqual([])
 }

@@ -2,6 +2,8 @@ import { followLog, getJson } from './kube.ts'
 
 // The `user` handler's log lines (pino JSON), as test/support/processed-ledger.ts reads them from processes.
 const LINE = /"jobId":"([^"]*)".*"msg":"processing user job: [A-Za-z0-9_-]+, (started|finished)"/
+// A warning or an error about one job (a state not recorded, a retry, a dead letter).
+const TROUBLE = /"level":(?:40|50)\b.*"jobId":"([^"]*)".*"msg":"([^"]*)"/
 
 /**
  * Which worker pods started and finished each job, from their logs: every worker pod of the release is
@@ -14,6 +16,7 @@ export class WorkerPodLogs {
   readonly #followed = new Map<string, { stop(): void }>()
   readonly #startedBy = new Map<string, string[]>()
   readonly #finishedBy = new Map<string, string[]>()
+  readonly #troubles = new Map<string, string[]>()
   #timer: NodeJS.Timeout | undefined
 
   constructor(namespace: string, selector: string) {
@@ -57,11 +60,20 @@ export class WorkerPodLogs {
   }
 
   #record(pod: string, line: string): void {
+    const trouble = TROUBLE.exec(line)
+    if (trouble) this.#troubles.set(trouble[1] ?? '', [...(this.#troubles.get(trouble[1] ?? '') ?? []), `${pod}: ${trouble[2]}`])
     const match = LINE.exec(line)
     if (!match) return
     const [, id = '', event] = match
     const map = event === 'started' ? this.#startedBy : this.#finishedBy
     map.set(id, [...(map.get(id) ?? []), pod])
+  }
+
+  /** Which pods started and finished the job, for a failure message. */
+  readonly story = (id: string): string => {
+    const pods = (map: Map<string, string[]>) => (map.get(id) ?? []).join(', ') || 'none'
+    const troubles = this.#troubles.get(id) ?? []
+    return `started on ${pods(this.#startedBy)}; finished on ${pods(this.#finishedBy)}${troubles.length > 0 ? `; logged ${troubles.join(' | ')}` : ''}`
   }
 
   /** Pods that finished at least one of `ids`. */

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { outcomeOf } from '../e2e/job-outcomes.ts'
 import { eventually } from '../support/eventually.ts'
 import { acceptedAtLeast, startJobLoad, type RunningLoad } from '../support/load-generator.ts'
 import { NOT_CONTROLLABLE_REASON, startNatsServer } from '../support/nats-server.ts'
@@ -76,6 +77,32 @@ describe.skipIf(!server.controllable)(`nats faults${server.controllable ? '' : `
     // Duplicates are allowed here: a worker's ack sent as the server died is lost with it, so the job is
     // redelivered (at least once). They are reported, not forbidden.
     expect(report.processed).toBe(result.accepted.size)
+    expect(deployment.crashed()).toEqual([])
+  })
+
+  it('nats faults - a 15 s outage while seconds-long jobs run: every accepted job ends succeeded in the API, none lost', async () => {
+    // States are written around the outage: jobs that finish while the server is away must still be shown
+    // succeeded once it is back, not left `running` (the e2e's helm upgrade restarts NATS under 3 s jobs).
+    deployment = await SluiceDeployment.create(queueEnv(server.url, { QUEUE_STORAGE: 'file', JOB_DURATION_MS: '3000', WORKER_CONCURRENCY: '16' }))
+    const ingress = await deployment.addIngress()
+    await deployment.addWorker()
+    load = startJobLoad({ targets: deployment.targets, ratePerSecond: 8, maxInFlight: 32, idPrefix: 'states' })
+    await acceptedAtLeast(load, 30, 20_000)
+    await server.stop()
+    await new Promise((resolve) => setTimeout(resolve, 15_000))
+    await server.restart()
+    await acceptedAtLeast(load, load.snapshot().accepted.size + 30, 30_000)
+    const result = await load.stop()
+
+    expect(result.undocumented).toEqual([])
+    const outcome = await outcomeOf(ingress.baseUrl, result.accepted, 60_000)
+    const report = await deployment.ledger.waitForAll(result.accepted, 30_000)
+    printFigures('nats outage, seconds-long jobs', { accepted: outcome.accepted, succeeded: outcome.succeeded, lost: report.lost.length })
+    expect(report.lost, 'accepted jobs never run').toEqual([])
+    expect(
+      outcome.lost.map((id) => `${id}: ${outcome.lastSeen.get(id)}`),
+      'accepted jobs not shown succeeded',
+    ).toEqual([])
     expect(deployment.crashed()).toEqual([])
   })
 })
