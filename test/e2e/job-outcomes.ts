@@ -18,6 +18,8 @@ export interface Outcome {
   readonly redelivered: readonly string[]
   /** What the API last said of each job: its state and attempts, or why there was no state. */
   readonly lastSeen: ReadonlyMap<string, string>
+  /** `GET /v1/queue` once the wait ended with jobs unfinished: a queue still busy means slow, not lost. */
+  readonly queueAtDeadline?: string
 }
 
 async function statusOf(base: string, id: string): Promise<JobStatus | undefined> {
@@ -59,7 +61,15 @@ export async function outcomeOf(base: string, ids: Iterable<string>, timeoutMs: 
     }
     if (pending.size > 0) await new Promise((resolve) => setTimeout(resolve, 1000))
   }
+  const queueAtDeadline =
+    pending.size === 0
+      ? undefined
+      : await fetch(`${base}/v1/queue`, { signal: AbortSignal.timeout(5000) }).then(
+          (response) => response.text(),
+          (error: unknown) => `no answer (${String(error)})`,
+        )
   return {
+    ...(queueAtDeadline === undefined ? {} : { queueAtDeadline }),
     accepted: all.length,
     succeeded: all.length - pending.size,
     lost: [...pending],
@@ -89,6 +99,6 @@ export async function queueDrained(base: string, timeoutMs: number): Promise<voi
 export function expectOutcome(summary: Summary, flow: string, outcome: Outcome, options: { allowRedelivery: boolean; story?: (id: string) => string }): void {
   summary.jobs(flow, { accepted: outcome.accepted, processed: outcome.succeeded, lost: outcome.lost.length, runTwice: outcome.redelivered.length })
   const lost = outcome.lost.map((id) => [id, outcome.lastSeen.get(id) ?? 'never asked', options.story?.(id)].filter(Boolean).join(': '))
-  expect(lost, `${flow}: accepted jobs never processed`).toEqual([])
+  expect(lost, `${flow}: accepted jobs never processed (the queue then: ${outcome.queueAtDeadline})`).toEqual([])
   if (!options.allowRedelivery) expect(outcome.redelivered, `${flow}: jobs run twice though no attempt failed`).toEqual([])
 }
