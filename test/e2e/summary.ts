@@ -10,9 +10,13 @@ export interface JobCounts {
   readonly accepted: number
   readonly processed: number
   readonly lost: number
-  /** Jobs delivered more than once, and why that is allowed in this flow (or "none allowed"). */
-  readonly runTwice: number
+  /** Jobs that succeeded on a later delivery than their first (the API's `attempts` above 1). */
+  readonly redelivered: number
+  /** Jobs whose handler started more than once, by the worker pods' logs; undefined where logs are not read. */
+  readonly runTwice: number | undefined
 }
+
+const COLUMNS = ['accepted', 'processed', 'lost', 'redelivered', 'run twice'] as const
 
 /** The figures `make e2e` prints at the end: pod start times, scaling times, job counts. */
 export class Summary {
@@ -33,20 +37,16 @@ export class Summary {
     const width = Math.max(...this.#rows.map((row) => `${row.flow}: ${row.what}`.length), 20)
     for (const row of this.#rows) lines.push(`  ${`${row.flow}: ${row.what}`.padEnd(width)}  ${row.value}`)
     if (this.#jobs.size > 0) {
-      lines.push('', `  ${'jobs'.padEnd(24)} ${'accepted'.padStart(9)} ${'processed'.padStart(9)} ${'lost'.padStart(5)} ${'run twice'.padStart(9)}`)
-      const total = { accepted: 0, processed: 0, lost: 0, runTwice: 0 }
+      lines.push('', `  ${'jobs'.padEnd(24)} ${COLUMNS.map((column) => column.padStart(11)).join(' ')}`)
+      const total = [0, 0, 0, 0, 0]
       for (const [flow, c] of this.#jobs) {
-        lines.push(
-          `  ${flow.padEnd(24)} ${String(c.accepted).padStart(9)} ${String(c.processed).padStart(9)} ${String(c.lost).padStart(5)} ${String(c.runTwice).padStart(9)}`,
-        )
-        total.accepted += c.accepted
-        total.processed += c.processed
-        total.lost += c.lost
-        total.runTwice += c.runTwice
+        const figures = [c.accepted, c.processed, c.lost, c.redelivered, c.runTwice]
+        figures.forEach((figure, i) => {
+          total[i] = (total[i] ?? 0) + (figure ?? 0)
+        })
+        lines.push(`  ${flow.padEnd(24)} ${figures.map((figure) => String(figure ?? '-').padStart(11)).join(' ')}`)
       }
-      lines.push(
-        `  ${'total'.padEnd(24)} ${String(total.accepted).padStart(9)} ${String(total.processed).padStart(9)} ${String(total.lost).padStart(5)} ${String(total.runTwice).padStart(9)}`,
-      )
+      lines.push(`  ${'total'.padEnd(24)} ${total.map((figure) => String(figure).padStart(11)).join(' ')}`)
     }
     return lines.join('\n')
   }

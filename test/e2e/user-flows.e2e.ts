@@ -175,13 +175,11 @@ describe('e2e - the chart on a real node', () => {
       { timeoutMs: 180_000, intervalMs: 500 },
     )
     summary.add('flood', 'backlog drained to scale-down (stabilisation 20 s)', seconds(down - drained))
-    const outcome = await outcomeOf(base, flood.accepted, 120_000)
-    expectOutcome(summary, 'flood', outcome, { allowRedelivery: false, story: logs.story })
+    // The removed pods drained on SIGTERM: had one dropped a job, it would have run twice (or been lost).
+    expectOutcome(summary, 'flood', await outcomeOf(base, flood.accepted, 120_000), { allowRedelivery: false, logs })
     const pods = logs.podsThatFinished(flood.accepted)
     summary.add('flood', 'worker pods that processed flood jobs', pods.size)
     expect(pods.size).toBeGreaterThanOrEqual(2)
-    // The removed pods drained on SIGTERM: had one dropped a job, it would have run twice (or been lost).
-    expect([...flood.accepted].filter((id) => logs.startedCount(id) > 1)).toEqual([])
   })
 
   it('e2e - kubectl scale holds while sluice.dev/paused is set; sluice.dev/paused-replicas holds its number; then the operator takes over', async () => {
@@ -245,7 +243,7 @@ describe('e2e - the chart on a real node', () => {
     const kept = after.filter((pod) => before.some((old) => old.uid === pod.uid)).map((pod) => pod.name)
     expect(kept, 'pods that did not roll').toEqual([])
     summary.add('upgrade', 'submitted / refused 503 / no answer', `${result.sent} / ${result.refused503} / ${result.connectionErrors}`)
-    expectOutcome(summary, 'upgrade', await outcomeOf(base, result.accepted, 180_000), { allowRedelivery: true, story: logs.story })
+    expectOutcome(summary, 'upgrade', await outcomeOf(base, result.accepted, 180_000), { allowRedelivery: true, logs })
   })
 
   it('e2e - deleting a worker pod mid-job: 0 accepted jobs lost', async () => {
@@ -263,7 +261,7 @@ describe('e2e - the chart on a real node', () => {
     )
     await kubectl(['-n', namespace, 'delete', 'pod', victim, '--wait=false'])
     summary.add('delete worker', 'deleted pod', victim)
-    expectOutcome(summary, 'delete worker', await outcomeOf(base, batch.accepted, 180_000), { allowRedelivery: true, story: logs.story })
+    expectOutcome(summary, 'delete worker', await outcomeOf(base, batch.accepted, 180_000), { allowRedelivery: true, logs })
   })
 
   it('e2e - deleting the NATS pod (its volume kept): 0 accepted jobs lost', async () => {
@@ -285,7 +283,7 @@ describe('e2e - the chart on a real node', () => {
     const pvcAfter = await getJson<{ metadata: { uid: string } }>(['-n', namespace, 'pvc', `data-${release}-nats-0`])
     expect(pvcAfter.metadata.uid, 'the same volume claim').toBe(pvcBefore.metadata.uid)
     summary.add('delete NATS', 'submitted / refused 503 / no answer', `${result.sent} / ${result.refused503} / ${result.connectionErrors}`)
-    expectOutcome(summary, 'delete NATS', await outcomeOf(base, result.accepted, 180_000), { allowRedelivery: true, story: logs.story })
+    expectOutcome(summary, 'delete NATS', await outcomeOf(base, result.accepted, 180_000), { allowRedelivery: true, logs })
   })
 
   it('e2e - helm uninstall leaves nothing but what the chart documents', async () => {
