@@ -118,6 +118,8 @@ export function expectOutcome(summary: Summary, flow: string, outcome: Outcome, 
     redelivered: outcome.redelivered.length,
     runTwice: runTwice?.length,
   })
+  // Where a flow may run a job twice, the first few are told in full: the summary is where to see why.
+  for (const id of runTwice?.slice(0, 3) ?? []) summary.add(flow, `run twice: ${id}`, logs?.story(id) ?? '')
   const lost = outcome.lost.map((id) => [id, outcome.lastSeen.get(id) ?? 'never asked', logs?.story(id)].filter(Boolean).join(': '))
   expect(lost, `${flow}: accepted jobs never processed (the queue then: ${outcome.queueAtDeadline})`).toEqual([])
   if (options.allowRedelivery) return

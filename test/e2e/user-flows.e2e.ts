@@ -232,7 +232,7 @@ describe('e2e - the chart on a real node', () => {
         '--timeout',
         '5m',
       ])
-      summary.add('upgrade', 'helm upgrade --wait (every pod rolled)', seconds(Date.now() - started))
+      summary.add('upgrade', `helm upgrade --wait (from ${new Date(started).toISOString().slice(11, 23)}; every pod rolled)`, seconds(Date.now() - started))
       const acceptedAtEnd = load.snapshot().accepted.size
       await eventually('load after the upgrade', () => (load.snapshot().accepted.size >= acceptedAtEnd + 20 ? true : undefined), 30_000)
     } finally {
@@ -273,7 +273,7 @@ describe('e2e - the chart on a real node', () => {
       const deleted = Date.now()
       await kubectl(['-n', namespace, 'delete', 'pod', `${release}-nats-0`, '--wait=true'], 120_000)
       await kubectl(['-n', namespace, 'wait', '--for=condition=Ready', `pod/${release}-nats-0`, '--timeout=180s'], 200_000)
-      summary.add('delete NATS', 'delete to NATS pod Ready again', seconds(Date.now() - deleted))
+      summary.add('delete NATS', `delete (at ${new Date(deleted).toISOString().slice(11, 23)}) to NATS pod Ready again`, seconds(Date.now() - deleted))
       const acceptedAtReady = load.snapshot().accepted.size
       await eventually('jobs accepted again after NATS is back', () => (load.snapshot().accepted.size >= acceptedAtReady + 20 ? true : undefined), 60_000)
     } finally {

@@ -2,8 +2,9 @@ import { followLog, getJson } from './kube.ts'
 
 // The `user` handler's log lines (pino JSON), as test/support/processed-ledger.ts reads them from processes.
 const LINE = /"jobId":"([^"]*)".*"msg":"processing user job: [A-Za-z0-9_-]+, (started|finished)"/
-// A warning or an error about one job (a state not recorded, a retry, a dead letter).
-const TROUBLE = /"level":(?:40|50)\b.*"jobId":"([^"]*)".*"msg":"([^"]*)"/
+const TIME = /"time":(\d+)/
+// Any other line about one job (a state not recorded, a retry, a dead letter, an earlier success found).
+const JOB_LINE = /"jobId":"([^"]*)".*"msg":"([^"]*)"/
 
 /**
  * Which worker pods started and finished each job, from their logs: every worker pod of the release is
@@ -16,7 +17,8 @@ export class WorkerPodLogs {
   readonly #followed = new Map<string, { stop(): void }>()
   readonly #startedBy = new Map<string, string[]>()
   readonly #finishedBy = new Map<string, string[]>()
-  readonly #troubles = new Map<string, string[]>()
+  /** Each job's log lines of note, in order: when, which pod, what. */
+  readonly #events = new Map<string, string[]>()
   #timer: NodeJS.Timeout | undefined
 
   constructor(namespace: string, selector: string) {
@@ -60,21 +62,26 @@ export class WorkerPodLogs {
   }
 
   #record(pod: string, line: string): void {
-    const trouble = TROUBLE.exec(line)
-    if (trouble) this.#troubles.set(trouble[1] ?? '', [...(this.#troubles.get(trouble[1] ?? '') ?? []), `${pod}: ${trouble[2]}`])
     const match = LINE.exec(line)
-    if (!match) return
+    if (!match) {
+      const about = JOB_LINE.exec(line)
+      if (about) this.#note(about[1] ?? '', line, `${pod}: ${about[2]}`)
+      return
+    }
     const [, id = '', event] = match
     const map = event === 'started' ? this.#startedBy : this.#finishedBy
     map.set(id, [...(map.get(id) ?? []), pod])
+    this.#note(id, line, `${event} on ${pod}`)
   }
 
-  /** Which pods started and finished the job, for a failure message. */
-  readonly story = (id: string): string => {
-    const pods = (map: Map<string, string[]>) => (map.get(id) ?? []).join(', ') || 'none'
-    const troubles = this.#troubles.get(id) ?? []
-    return `started on ${pods(this.#startedBy)}; finished on ${pods(this.#finishedBy)}${troubles.length > 0 ? `; logged ${troubles.join(' | ')}` : ''}`
+  #note(id: string, line: string, what: string): void {
+    const time = TIME.exec(line)?.[1]
+    const when = time ? new Date(Number(time)).toISOString().slice(11, 23) : '?'
+    this.#events.set(id, [...(this.#events.get(id) ?? []), `${when} ${what}`])
   }
+
+  /** The job's log lines of note, in order (started, finished, warnings), for a failure or the summary. */
+  readonly story = (id: string): string => (this.#events.get(id) ?? ['no log line']).join('; ')
 
   /** Pods that finished at least one of `ids`. */
   podsThatFinished(ids: Iterable<string>): Set<string> {
