@@ -56,6 +56,21 @@ describe('job attempt', () => {
     expect(answers).toEqual(['working', 'ack'])
   })
 
+  it('job attempt - a connection lost since the last heartbeat sends one at once, then the half ack_wait cadence resumes', () => {
+    const { msg, answers } = recordingMessage()
+    const attempt = new JobAttempt(msg, 10_000, 0)
+    const t0 = Date.now()
+    attempt.tick(t0 + 100, 0)
+    expect(answers).toEqual([])
+    attempt.tick(t0 + 200, 1)
+    expect(answers).toEqual(['working'])
+    attempt.tick(t0 + 300, 1)
+    attempt.tick(t0 + 4000, 1)
+    expect(answers).toEqual(['working'])
+    attempt.tick(t0 + 200 + 5000, 1)
+    expect(answers).toEqual(['working', 'working'])
+  })
+
   it('job attempt - may have a copy elsewhere when redelivered, overdue, or after a lost connection', () => {
     expect(new JobAttempt(recordingMessage(1).msg, 10_000, 0).mayHaveCopy(0)).toBe(false)
     expect(new JobAttempt(recordingMessage(2).msg, 10_000, 0).mayHaveCopy(0)).toBe(true)

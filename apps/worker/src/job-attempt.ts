@@ -34,6 +34,8 @@ export class JobAttempt {
   readonly abort = new AbortController()
   readonly #ackWaitMs: number
   readonly #disconnectsAtDelivery: number
+  /** Connections lost when the last heartbeat went out. */
+  #disconnectsAtHeartbeat: number
   readonly #waitDeliveries: number
   #outcome: AttemptOutcome | undefined
   #lastHeartbeatMs: number
@@ -65,6 +67,7 @@ export class JobAttempt {
     this.msg = msg
     this.#ackWaitMs = ackWaitMs
     this.#disconnectsAtDelivery = disconnects
+    this.#disconnectsAtHeartbeat = disconnects
     this.#waitDeliveries = waitDeliveries
     this.#lastHeartbeatMs = Date.now()
   }
@@ -125,9 +128,11 @@ export class JobAttempt {
   /**
    * Called often (by the worker's sweep, for every attempt): heartbeats (`working()`) every half ack_wait,
    * so ack_wait only catches workers that are really gone, and records `running` when it is due. An attempt
-   * found unheard for most of ack_wait (the process stalled) is marked overdue before its heartbeat.
+   * found unheard for most of ack_wait (the process stalled) is marked overdue before its heartbeat. A
+   * connection lost since the last heartbeat may have taken it with it (a NATS server stopping drops what
+   * it is sent): one goes out at once, and reaches the server when the connection is back.
    */
-  tick(now: number): void {
+  tick(now: number, disconnects = this.#disconnectsAtHeartbeat): void {
     if (now - this.#lastHeartbeatMs >= this.#ackWaitMs * OVERDUE_SHARE_OF_ACK_WAIT) this.#overdue = true
     if (this.#outcome) return
     if (this.#recordRunning && this.#runningWriteDue(now)) {
@@ -136,9 +141,10 @@ export class JobAttempt {
       this.#progressPending = false
       this.#recordRunning(this.#progress)
     }
-    if (now - this.#lastHeartbeatMs >= this.#ackWaitMs / 2) {
+    if (now - this.#lastHeartbeatMs >= this.#ackWaitMs / 2 || disconnects !== this.#disconnectsAtHeartbeat) {
       this.msg.working()
       this.#lastHeartbeatMs = now
+      this.#disconnectsAtHeartbeat = disconnects
     }
   }
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { jobSubjectPrefixOf, readJob, type CallbackSender, type Job, type JobStatus, type JobStatusStore, type JobTypes, type QueueConfig } from '@sluice/core'
 import type { Logger } from 'pino'
 import type { DeadLetterPublisher } from './dead-letters.ts'
@@ -32,6 +33,9 @@ export interface JobRunnerDependencies {
 }
 
 const decoder = new TextDecoder()
+
+/** Pause between two tries of a final state write the queue did not take. */
+const FINAL_STATE_RETRY_MS = 1000
 
 /**
  * Runs one attempt of a job to its outcome: ack on success; retry after a delay while attempts remain; on
@@ -189,11 +193,34 @@ export class JobRunner {
   // state: the compare-and-set lets one writer win (this worker, a late copy, or a cancel recorded first,
   // whose ingress sends the callback), so the receiver hears one final state, the one the API shows. The
   // callback goes out before the message is answered and without waiting: it never holds up the job.
+  //
+  // A write the queue did not take means its server is stopping or away (a NATS restart, a helm upgrade):
+  // the acknowledgement would be lost the same way, and the restarted server would deliver the job again
+  // to run a second time. So the attempt keeps the job (heartbeated) and tries again each second until the
+  // write is stored, for at most ack_wait, after which the server would deliver it again anyway; a drain
+  // that hands the job back ends the wait. On the test cluster a deleted NATS pod made 6-8 of 40 jobs run
+  // twice before this.
   async #recordFinal(running: JobAttempt, job: Job, status: JobStatus, context: JobContext): Promise<void> {
-    const recorded = await this.#record(running, status, context, job.callbackUrl !== undefined)
+    const compareAndSet = job.callbackUrl !== undefined
+    let recorded = await this.#record(running, status, context, compareAndSet)
+    const giveUpAt = Date.now() + this.#deps.queue.ackWaitMs
+    let tries = 1
+    while (recorded === 'failed' && running.outcome === undefined && Date.now() < giveUpAt) {
+      await sleep(FINAL_STATE_RETRY_MS)
+      tries++
+      recorded = await this.#record(running, status, context, compareAndSet, true)
+      // A try that timed out may have been stored all the same: finding it is finding our own write.
+      if (recorded === 'superseded' && (await this.#isRecorded(status))) recorded = 'recorded'
+    }
+    if (tries > 1) context.logger.info({ state: status.state, tries, recorded }, 'final job state write retried')
     if (job.callbackUrl === undefined) return
     if (recorded === 'recorded') this.#deps.callbacks.send(job.callbackUrl, status)
     else if (recorded === 'failed') this.#deps.callbacks.notSent(status.id, 'its final state could not be recorded')
+  }
+
+  async #isRecorded(status: JobStatus): Promise<boolean> {
+    const current = await this.#deps.statusStore.get(status.id).catch(() => undefined)
+    return current?.state === status.state && current.attempts === status.attempts && current.finishedAt === status.finishedAt
   }
 
   // States are a convenience for clients; a failed write must never fail or block the job itself.
@@ -202,7 +229,13 @@ export class JobRunner {
   // and the write is decided again. Every other write checks that it moves the recorded state forward: a
   // late copy of the job must not turn another worker's `succeeded` back into `running` or `failed`. So does
   // a final state whose callback depends on it (`compareAndSet`): only the write that wins calls back.
-  async #record(running: JobAttempt, status: JobStatus, context: JobContext, compareAndSet = false): Promise<'recorded' | 'superseded' | 'failed'> {
+  async #record(
+    running: JobAttempt,
+    status: JobStatus,
+    context: JobContext,
+    compareAndSet = false,
+    quiet = false,
+  ): Promise<'recorded' | 'superseded' | 'failed'> {
     try {
       if (status.state === 'succeeded' && !compareAndSet && !running.mayHaveCopy(this.#deps.disconnects())) {
         const revision = await this.#deps.statusStore.replace(status, running.recordedRevision).catch(() => undefined)
@@ -219,7 +252,7 @@ export class JobRunner {
       context.logger.warn({ state: status.state }, 'job state not recorded: a later copy of this job already recorded a newer one')
       return 'superseded'
     } catch (error) {
-      context.logger.warn({ err: error, state: status.state }, 'job state not recorded')
+      if (!quiet) context.logger.warn({ err: error, state: status.state }, 'job state not recorded')
       return 'failed'
     }
   }

@@ -157,7 +157,8 @@ export class Worker {
   // One interval for every running job, instead of timers per job (see JobAttempt.tick).
   #sweep(): void {
     const now = Date.now()
-    for (const running of this.#running) running.tick(now)
+    const disconnects = this.#deps.nats.disconnects()
+    for (const running of this.#running) running.tick(now, disconnects)
   }
 
   /** Drains and stops; idempotent (every call gets the same promise). Does not close the NATS connection. */
