@@ -223,7 +223,8 @@ export class JobRunner {
     return current?.state === status.state && current.attempts === status.attempts && current.finishedAt === status.finishedAt
   }
 
-  // States are a convenience for clients; a failed write must never fail or block the job itself.
+  // States are a convenience for clients; a failed write must never fail the job itself (a final one may
+  // hold it a while, see #recordFinal). `quiet`: a retry, whose failures the first try already logged.
   // The common case, a first delivery succeeding while the server still counts it as ours, is one write
   // without a read, stored only over the attempt's own last write: a cancel recorded meanwhile makes it fail,
   // and the write is decided again. Every other write checks that it moves the recorded state forward: a
@@ -249,7 +250,7 @@ export class JobRunner {
         running.recordedRevision = revision
         return 'recorded'
       }
-      context.logger.warn({ state: status.state }, 'job state not recorded: a later copy of this job already recorded a newer one')
+      if (!quiet) context.logger.warn({ state: status.state }, 'job state not recorded: a later copy of this job already recorded a newer one')
       return 'superseded'
     } catch (error) {
       if (!quiet) context.logger.warn({ err: error, state: status.state }, 'job state not recorded')
