@@ -142,7 +142,11 @@ export class JobAttempt {
       this.#recordRunning(this.#progress)
     }
     if (now - this.#lastHeartbeatMs >= this.#ackWaitMs / 2 || disconnects !== this.#disconnectsAtHeartbeat) {
-      this.msg.working()
+      try {
+        this.msg.working()
+      } catch {
+        // A connection closed for good refuses it; ack_wait then hands the job to another worker.
+      }
       this.#lastHeartbeatMs = now
       this.#disconnectsAtHeartbeat = disconnects
     }
