@@ -33,7 +33,8 @@ function curlCommands(notes: string): string[] {
     .filter((line) => line.startsWith('curl ') && line.includes('$SLUICE'))
 }
 
-describe.skipIf(helmSkipReason() !== undefined)('chart notes', () => {
+const skipReason = helmSkipReason()
+describe.skipIf(skipReason !== undefined)(`chart notes${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
   afterAll(() => rmSync(copy, { recursive: true, force: true }))
 
   it('chart notes - without API keys, the curl commands carry no key', async () => {
