@@ -1,6 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { outcomeOf } from '../e2e/job-outcomes.ts'
 import { eventually } from '../support/eventually.ts'
+import { lostJobs, outcomeOf } from '../support/job-outcome.ts'
 import { acceptedAtLeast, startJobLoad, type RunningLoad } from '../support/load-generator.ts'
 import { NOT_CONTROLLABLE_REASON, startNatsServer } from '../support/nats-server.ts'
 import { queueEnv } from '../support/queue-env.ts'
@@ -108,10 +108,7 @@ describe.skipIf(!server.controllable)(`nats faults${server.controllable ? '' : `
     // reconnected, within ack_wait (30 s) of their delivery: the restarted server had no reason to deliver
     // any of them again.
     expect(report.duplicates, 'jobs run twice').toEqual([])
-    expect(
-      outcome.lost.map((id) => `${id}: ${outcome.lastSeen.get(id)}`),
-      'accepted jobs not shown succeeded',
-    ).toEqual([])
+    expect(lostJobs(outcome), 'accepted jobs not shown succeeded').toEqual([])
     expect(deployment.crashed()).toEqual([])
   })
 })
