@@ -122,7 +122,8 @@ describe('warm-up', () => {
     const env = queueEnv(nats.url, { INGRESS_WARMUP_REQUESTS: '3000' })
     const ingress = await startApp('ingress', env)
     try {
-      expect(ingress.log()).toMatch(/"sent":3000,"statuses":\{"200":2250,"202":750\}.*"msg":"accept path warmed up"/)
+      // The app's logger writes asynchronously: /readyz can answer before the line reaches the log file.
+      await ingress.waitForLog(/"sent":3000,"statuses":\{"200":2250,"202":750\}.*"msg":"accept path warmed up"/)
       expect(await depth(env)).toBe(0)
       const response = await fetch(`${ingress.baseUrl}/?user_id=first`)
       expect(response.status).toBe(200)
@@ -136,7 +137,7 @@ describe('warm-up', () => {
     const env = queueEnv(nats.url, { INGRESS_WARMUP_REQUESTS: '100', TMPDIR: join(tmpdir(), 'sluice-no-such-directory') })
     const ingress = await startApp('ingress', env)
     try {
-      expect(ingress.log()).toMatch(/"sent":0,.*"msg":"the accept path warm-up failed or stored nothing; starting without it"/)
+      await ingress.waitForLog(/"sent":0,.*"msg":"the accept path warm-up failed or stored nothing; starting without it"/)
       expect((await fetch(`${ingress.baseUrl}/?user_id=cold`)).status).toBe(200)
       expect(await depth(env)).toBe(1)
     } finally {
