@@ -6,6 +6,7 @@ import { errorText } from './dead-letters.ts'
 import { PermanentJobError, RetryLaterError } from './handlers/job-errors.ts'
 import type { HandlerRegistry, JobContext, JobHandler } from './handlers/job-handler.ts'
 import { checkedResult } from './job-result.ts'
+import { earlierAttemptSucceeded } from './earlier-attempt.ts'
 import { isoTime } from './iso-time.ts'
 import type { JobAttempt } from './job-attempt.ts'
 import { LazyJobContext } from './job-context.ts'
@@ -30,6 +31,8 @@ export interface JobRunnerDependencies {
   readonly logger: Logger
   /** Connections lost so far (see NatsHandle.disconnects). */
   readonly disconnects: () => number
+  /** When the connection last came back after a loss (see NatsHandle.reconnectedAt). */
+  readonly reconnectedAt: () => number
 }
 
 const decoder = new TextDecoder()
@@ -57,12 +60,14 @@ export class JobRunner {
     const job = readJob(msg.subject, jobSubjectPrefixOf(queue, msg.subject), msg.headers, msg.data)
     const attempt = running.number
     const context = new LazyJobContext(job, attempt, running.abort, this.#deps.logger, (progress) => running.reportProgress(progress))
-    if (attempt > 1 && (await this.#succeededBefore(job, context))) {
+    if (attempt > 1 && (await earlierAttemptSucceeded(this.#deps, job, running, context.logger))) {
       if (!running.ack()) return 'abandoned'
       context.logger.info('an earlier attempt of this job succeeded (its acknowledgement was lost); not run again')
       metrics.countOutcome(this.#typeLabel(job), 'already_done')
       return 'already_done'
     }
+    // A drain handed it back while it waited for the earlier attempt.
+    if (running.outcome) return 'abandoned'
     if (attempt > queue.maxDeliver) {
       // The attempt before this one was the last, and its worker was lost before it could give an outcome.
       const error = `no outcome after ${attempt - 1} deliveries (worker lost or stuck past ack_wait)`
@@ -255,18 +260,6 @@ export class JobRunner {
     } catch (error) {
       if (!quiet) context.logger.warn({ err: error, state: status.state }, 'job state not recorded')
       return 'failed'
-    }
-  }
-
-  // A redelivery whose submission already succeeded: the worker that ran it was lost between recording
-  // the outcome and acknowledging it. Only redeliveries pay for this read.
-  async #succeededBefore(job: Job, context: JobContext): Promise<boolean> {
-    try {
-      const recorded = await this.#deps.statusStore.get(job.id)
-      return recorded?.state === 'succeeded' && recorded.queuedAt === job.queuedAt
-    } catch (error) {
-      context.logger.warn({ err: error }, 'could not read the job state; running the job')
-      return false
     }
   }
 

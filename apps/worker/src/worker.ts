@@ -119,6 +119,7 @@ export class Worker {
       metrics: this.metrics,
       logger,
       disconnects: nats.disconnects,
+      reconnectedAt: nats.reconnectedAt,
     })
     // The ingress refuses types the file does not list: a handler for one of them would never get a job.
     const unlisted = jobTypes ? [...handlers.keys()].filter((type) => !jobTypes.has(type)) : []

@@ -30,6 +30,11 @@ export interface NatsHandle {
    * started before a loss may have been handed to another worker meanwhile.
    */
   disconnects(): number
+  /**
+   * When the client last reconnected after a loss (ms since epoch), 0 if it never lost its connection. A
+   * NATS server that restarted meanwhile may deliver again a job whose worker has not reconnected yet.
+   */
+  reconnectedAt(): number
   /** Drains subscriptions and closes; safe to call more than once. */
   close(): Promise<void>
 }
@@ -85,6 +90,7 @@ async function credentialsOf(config: NatsConfig): Promise<NatsCredentials> {
 function watch(nc: NatsConnection, logger: Logger): NatsHandle {
   let connected = true
   let disconnects = 0
+  let reconnectedAt = 0
   void (async () => {
     for await (const status of nc.status()) {
       switch (status.type) {
@@ -95,6 +101,7 @@ function watch(nc: NatsConnection, logger: Logger): NatsHandle {
           break
         case 'reconnect':
           connected = true
+          reconnectedAt = Date.now()
           logger.info({ server: status.server }, 'nats reconnected')
           break
         case 'error':
@@ -112,6 +119,7 @@ function watch(nc: NatsConnection, logger: Logger): NatsHandle {
     nc,
     isConnected: () => connected && !nc.isClosed() && !nc.isDraining(),
     disconnects: () => disconnects,
+    reconnectedAt: () => reconnectedAt,
     close() {
       closing ??= (async () => {
         connected = false
