@@ -22,6 +22,8 @@ export interface JobLogs {
   story(id: string): string
   /** How many times its handler started. */
   startedCount(id: string): number
+  /** Whether a redelivery of it waited for an earlier attempt still shown running (after a NATS restart). */
+  waitedForEarlierAttempt(id: string): boolean
 }
 
 /**
@@ -42,6 +44,9 @@ export function expectOutcome(summary: Summary, flow: string, outcome: Outcome, 
   })
   // Where a flow may run a job twice, the first few are told in full: the summary is where to see why.
   for (const id of runTwice?.slice(0, 3) ?? []) summary.add(flow, `run twice: ${id}`, logs?.story(id) ?? '')
+  // Redeliveries that did not run at once because the first attempt's worker was still reconnecting.
+  const waited = logs ? outcome.ids.filter((id) => logs.waitedForEarlierAttempt(id)) : []
+  if (logs && waited.length > 0) summary.add(flow, `redeliveries that waited for an earlier attempt: ${waited.length}, first`, logs.story(waited[0] ?? ''))
   expect(lostJobs(outcome, logs?.story), `${flow}: accepted jobs never processed (the queue then: ${outcome.queueAtDeadline})`).toEqual([])
   if (options.allowRedelivery) return
   expect(outcome.redelivered, `${flow}: jobs delivered again though no attempt failed`).toEqual([])

@@ -5,6 +5,8 @@ const LINE = /"jobId":"([^"]*)".*"msg":"processing user job: [A-Za-z0-9_-]+, (st
 const TIME = /"time":(\d+)/
 // Any other line about one job (a state not recorded, a retry, a dead letter, an earlier success found).
 const JOB_LINE = /"jobId":"([^"]*)".*"msg":"([^"]*)"/
+// A redelivery that waited for an earlier attempt still shown running (apps/worker/src/earlier-attempt.ts).
+const WAITED = /waiting for its outcome/
 
 /**
  * Which worker pods started and finished each job, from their logs: every worker pod of the release is
@@ -19,6 +21,7 @@ export class WorkerPodLogs {
   readonly #finishedBy = new Map<string, string[]>()
   /** Each job's log lines of note, in order: when, which pod, what. */
   readonly #events = new Map<string, string[]>()
+  readonly #waited = new Set<string>()
   #timer: NodeJS.Timeout | undefined
 
   constructor(namespace: string, selector: string) {
@@ -66,6 +69,7 @@ export class WorkerPodLogs {
     if (!match) {
       const about = JOB_LINE.exec(line)
       if (about) this.#note(about[1] ?? '', line, `${pod}: ${about[2]}`)
+      if (about && WAITED.test(about[2] ?? '')) this.#waited.add(about[1] ?? '')
       return
     }
     const [, id = '', event] = match
@@ -100,6 +104,11 @@ export class WorkerPodLogs {
   /** How many times `id` was started, over every pod (as seen so far). */
   startedCount(id: string): number {
     return this.#startedBy.get(id)?.length ?? 0
+  }
+
+  /** Whether a redelivery of `id` waited for an earlier attempt still shown running. */
+  waitedForEarlierAttempt(id: string): boolean {
+    return this.#waited.has(id)
   }
 
   /** The pod that started `id` first, if any has. */
