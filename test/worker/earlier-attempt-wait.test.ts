@@ -11,7 +11,7 @@ import { queueEnv, workerConfigFor, type Env } from '../support/queue-env.ts'
 // reconnecting. The test plays that worker ("A"): it takes the job from the shared consumer, records it
 // `running` as a worker does, and hands it back early (a nak, standing in for the restarted server's early
 // redelivery) so that the real worker gets it as attempt 2.
-const ACK_WAIT_MS = 6000
+const ACK_WAIT_MS = 8000
 
 const server: NatsServerFixture = await startNatsServer()
 
@@ -37,8 +37,8 @@ describe.skipIf(!server.controllable)(`earlier attempt${server.controllable ? ''
     await server.close()
   })
 
-  /** Submits one job and takes it as worker A would, recording it `running` (attempt 1) just now. */
-  async function jobRunningOnA(id: string): Promise<{ first: JsMsg; store: JobStatusStore; running: JobStatus }> {
+  /** Submits one job and takes it as worker A would; ack_wait keeps it A's through the restart. */
+  async function jobTakenByA(id: string): Promise<{ first: JsMsg; store: JobStatusStore }> {
     env = queueEnv(server.url, { QUEUE_ACK_WAIT_MS: String(ACK_WAIT_MS) })
     const { queue } = workerConfigFor(env)
     ingress = await startIngress(env)
@@ -53,7 +53,14 @@ describe.skipIf(!server.controllable)(`earlier attempt${server.controllable ? ''
     const js = jetstream(ingress.nats.nc)
     const first = await (await js.consumers.get(queue.stream, queue.consumer)).next({ expires: 5000 })
     if (!first) throw new Error('worker A got no job')
-    const store = await JobStatusStore.open(js, queue.statusBucket)
+    return { first, store: await JobStatusStore.open(js, queue.statusBucket) }
+  }
+
+  /**
+   * Records the job `running` on A (attempt 1) just now, then has the server deliver it again at once:
+   * recorded after the restart, so the time the restart took does not eat into the wait being tested.
+   */
+  async function runningOnAThenRedelivered(id: string, first: JsMsg, store: JobStatusStore): Promise<JobStatus> {
     const now = new Date().toISOString()
     const running: JobStatus = {
       id,
@@ -65,7 +72,8 @@ describe.skipIf(!server.controllable)(`earlier attempt${server.controllable ? ''
       updatedAt: now,
     }
     await store.advance(running)
-    return { first, store, running }
+    first.nak()
+    return running
   }
 
   /** Restarts NATS and waits until the worker and the ingress are connected again. */
@@ -82,10 +90,10 @@ describe.skipIf(!server.controllable)(`earlier attempt${server.controllable ? ''
   }
 
   it('earlier attempt - after a reconnect, a redelivered job whose earlier attempt is running waits and is not run once that attempt succeeds', async () => {
-    const { first, store, running } = await jobRunningOnA('wait-then-done')
+    const { first, store } = await jobTakenByA('wait-then-done')
     worker = await startWorker(env, handlers)
     await restartNats()
-    first.nak()
+    const running = await runningOnAThenRedelivered('wait-then-done', first, store)
     await eventually('the worker to hold attempt 2', () => (worker!.worker.inProgress === 1 ? true : undefined), 10_000)
     await new Promise((resolve) => setTimeout(resolve, 2000))
     expect(runs, 'run while the earlier attempt may still be running').toBe(0)
@@ -104,10 +112,10 @@ describe.skipIf(!server.controllable)(`earlier attempt${server.controllable ? ''
   })
 
   it('earlier attempt - the wait ends when the earlier attempt has gone ack_wait unheard: the job then runs once', async () => {
-    const { first, store, running } = await jobRunningOnA('wait-then-run')
+    const { first, store } = await jobTakenByA('wait-then-run')
     worker = await startWorker(env, handlers)
     await restartNats()
-    first.nak()
+    const running = await runningOnAThenRedelivered('wait-then-run', first, store)
     const unheardAt = Date.parse(running.updatedAt) + ACK_WAIT_MS
     await new Promise((resolve) => setTimeout(resolve, unheardAt - 1000 - Date.now()))
     expect(runs, 'run before the earlier attempt went ack_wait unheard').toBe(0)
@@ -118,11 +126,11 @@ describe.skipIf(!server.controllable)(`earlier attempt${server.controllable ? ''
   })
 
   it('earlier attempt - without a reconnect (a drain handing the job back) the redelivered job runs at once', async () => {
-    const { first, store } = await jobRunningOnA('no-wait')
+    const { first, store } = await jobTakenByA('no-wait')
     worker = await startWorker(env, handlers)
     expect(worker.nats.reconnectedAt()).toBe(0)
-    first.nak()
-    // Well inside the 4-6 s the earlier attempt's state would still hold it after a reconnect.
+    await runningOnAThenRedelivered('no-wait', first, store)
+    // Well inside the 8 s the earlier attempt's state would hold it after a reconnect.
     await eventually('the job to run', () => (runs === 1 ? true : undefined), 2500)
     await eventually('attempt 2 recorded', async () => ((await store.get('no-wait'))?.state === 'succeeded' ? true : undefined), 5000)
     expect(await store.get('no-wait')).toMatchObject({ state: 'succeeded', attempts: 2 })
